@@ -1,0 +1,35 @@
+//! The Pacto bundle layer codec: canonical tar+gzip out, bounded and hostile-input-safe
+//! tar+gzip in.
+//!
+//! - [`pack`] (and [`pack_to_writer`], [`pack_to_file`]) turn a [`Bundle`] into the single
+//!   layer of a Pacto artifact ([`LAYER_MEDIA_TYPE`]): byte-reproducible, so the same
+//!   bundle content always has the same digest, whatever the file times, modes, owners or
+//!   listing order it came from.
+//! - [`unpack`] (and [`unpack_bytes`]) read a layer back into a [`Bundle`], streaming and
+//!   within [`Limits`], refusing every archive trick listed in [`UnpackError`].
+//! - [`sha256_digest`] is the workspace's one way to write a digest.
+//!
+//! This crate does no network I/O and knows nothing of registries or manifests.
+//!
+//! [`Bundle`]: pacto_contract::Bundle
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod digest;
+mod error;
+mod gzip;
+mod limits;
+mod pack;
+mod tree;
+mod unpack;
+
+pub use digest::sha256_digest;
+pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
+pub use limits::Limits;
+pub use pack::{
+    COMPRESSION_LEVEL, LayerInfo, Packed, PackedFile, pack, pack_to_file, pack_to_writer,
+};
+pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};
+
+/// Media type of the bundle layer.
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.pacto.bundle.layer.v1.tar+gzip";

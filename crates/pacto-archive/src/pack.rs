@@ -1,0 +1,375 @@
+//! Canonical, byte-reproducible tar+gzip of a [`Bundle`].
+
+use crate::digest::HashingWriter;
+use crate::error::ArchiveError;
+use async_compression::Level;
+use async_compression::tokio::write::GzipEncoder;
+use bytes::Bytes;
+use pacto_contract::{Bundle, validate_path};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio_tar::{EntryType, Header};
+
+/// The deflate level of every layer this crate writes (`pack` output and pushed layer
+/// alike). Changing it changes every digest: the golden-digest test pins it.
+pub const COMPRESSION_LEVEL: u32 = 6;
+
+const BLOCK: usize = 512;
+const NAME_LEN: usize = 100;
+const PREFIX_LEN: usize = 155;
+/// Largest size a ustar octal size field holds (8 GiB - 1).
+const MAX_USTAR_SIZE: u64 = 0o77_777_777_777;
+/// Name of the PAX header written before an entry whose path does not fit ustar fields.
+const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
+
+/// A packed layer held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packed {
+    /// The tar+gzip bytes: the layer blob.
+    pub bytes: Bytes,
+    /// `sha256:<hex>` of `bytes`: the layer digest.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar: the config's `rootfs.diff_ids` entry.
+    pub diff_id: String,
+    /// Length of `bytes`.
+    pub size: u64,
+}
+
+/// A packed layer written to a file or writer: its digests and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// `sha256:<hex>` of the tar+gzip bytes written.
+    pub digest: String,
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    /// Number of tar+gzip bytes written.
+    pub size: u64,
+}
+
+/// What [`pack_to_file`] returns.
+pub type PackedFile = LayerInfo;
+
+/// Packs a bundle into the canonical tar+gzip layer, in memory.
+///
+/// The archive is a function of the bundle's paths and bytes only:
+/// - entries in Go `fs.WalkDir` order: depth first, each directory's entries sorted
+///   bytewise by name (so `api/` and its files come before `api.md`);
+/// - a directory entry (no trailing slash, mode 0755) for every parent of a file, then
+///   files (mode 0644); mtime 0, uid/gid 0, empty user and group names;
+/// - plain ustar headers; a path that does not fit the ustar name and prefix fields gets a
+///   PAX header (named `././@PaxHeader`, mode 0644, mtime 0) with a single `path` record,
+///   and its ustar name field holds the path's first 100 bytes;
+/// - the archive ends with two zero blocks and no record padding;
+/// - gzip with a fixed header (no name, mtime 0, OS byte 255) at [`COMPRESSION_LEVEL`].
+///
+/// The tar is streamed through the compressor: it never exists in memory as a whole.
+pub async fn pack(bundle: &Bundle) -> Result<Packed, ArchiveError> {
+    // Compressed bundles are usually well under half their size; this saves reallocations.
+    let capacity = usize::try_from(bundle.total_size() / 2).unwrap_or(0);
+    let mut sink = Vec::with_capacity(capacity);
+    let info = write_layer(bundle, &mut sink)
+        .await
+        .map_err(|e| e.into_archive_error(None))?;
+    Ok(Packed {
+        bytes: Bytes::from(sink),
+        digest: info.digest,
+        diff_id: info.diff_id,
+        size: info.size,
+    })
+}
+
+/// Packs a bundle into `writer`, exactly as [`pack`] does, and shuts the writer down.
+pub async fn pack_to_writer<W: AsyncWrite + Unpin>(
+    bundle: &Bundle,
+    writer: W,
+) -> Result<LayerInfo, ArchiveError> {
+    write_layer(bundle, writer)
+        .await
+        .map_err(|e| e.into_archive_error(None))
+}
+
+/// Packs a bundle into the file at `path`, exactly as [`pack`] does.
+///
+/// Atomic: the layer is written to a temporary file in the same directory, synced, made
+/// mode 0644 (on Unix), then renamed over `path`; on failure `path` is untouched and the
+/// temporary file removed.
+pub async fn pack_to_file(bundle: &Bundle, path: &Path) -> Result<PackedFile, ArchiveError> {
+    let io_err = |source: io::Error| ArchiveError::Io {
+        path: Some(path.to_owned()),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".pacto-pack-")
+        .tempfile_in(dir)
+        .map_err(io_err)?;
+    let (file, temp_path) = temp.into_parts();
+    let mut writer = BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
+    let info = write_layer(bundle, &mut writer)
+        .await
+        .map_err(|e| e.into_archive_error(Some(path)))?;
+    let file = writer.into_inner();
+    file.sync_all().await.map_err(io_err)?;
+    drop(file);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temp_path, std::fs::Permissions::from_mode(0o644))
+            .map_err(io_err)?;
+    }
+    temp_path.persist(path).map_err(|e| io_err(e.error))?;
+    Ok(info)
+}
+
+/// A failure while writing: either the bundle cannot be packed, or the sink failed.
+enum WriteError {
+    Bundle(ArchiveError),
+    Io(io::Error),
+}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        WriteError::Io(e)
+    }
+}
+
+impl WriteError {
+    fn into_archive_error(self, path: Option<&Path>) -> ArchiveError {
+        match self {
+            WriteError::Bundle(e) => e,
+            WriteError::Io(source) => ArchiveError::Io {
+                path: path.map(Path::to_owned),
+                source,
+            },
+        }
+    }
+}
+
+async fn write_layer<W: AsyncWrite + Unpin>(
+    bundle: &Bundle,
+    writer: W,
+) -> Result<LayerInfo, WriteError> {
+    // Plan first: an invalid bundle fails before a single byte is written.
+    let entries = canonical_entries(&bundle.files).map_err(WriteError::Bundle)?;
+    let gzip = GzipEncoder::with_quality(
+        HashingWriter::new(writer),
+        Level::Precise(COMPRESSION_LEVEL as i32),
+    );
+    let mut tar = HashingWriter::new(gzip);
+    for entry in &entries {
+        match entry {
+            TarEntry::Dir(path) => write_header(&mut tar, path, EntryType::Directory, 0).await?,
+            TarEntry::File(path, data) => {
+                write_header(&mut tar, path, EntryType::Regular, data.len() as u64).await?;
+                tar.write_all(data).await?;
+                write_padding(&mut tar, data.len()).await?;
+            }
+        }
+    }
+    tar.write_all(&[0; 2 * BLOCK]).await?;
+    // Shutting down the tar hasher shuts down the encoder (which writes the gzip trailer)
+    // and, through it, the caller's writer.
+    tar.shutdown().await?;
+    let (gzip, diff_id, _) = tar.finish();
+    let (_, digest, size) = gzip.into_inner().finish();
+    Ok(LayerInfo {
+        digest,
+        diff_id,
+        size,
+    })
+}
+
+/// One entry of the canonical archive.
+#[derive(Debug)]
+enum TarEntry<'a> {
+    Dir(String),
+    File(&'a str, &'a Bytes),
+}
+
+/// A directory of the bundle tree: children by name, sorted bytewise.
+#[derive(Default)]
+struct Node<'a> {
+    children: BTreeMap<&'a str, Node<'a>>,
+    file: Option<(&'a str, &'a Bytes)>,
+}
+
+/// The entries of the archive in Go `fs.WalkDir` order.
+fn canonical_entries(files: &BTreeMap<String, Bytes>) -> Result<Vec<TarEntry<'_>>, ArchiveError> {
+    let mut root = Node::default();
+    for (path, data) in files {
+        match validate_path(path) {
+            Ok(clean) if clean == *path => {}
+            Ok(normalised) => {
+                return Err(ArchiveError::UnnormalisedPath {
+                    path: path.clone(),
+                    normalised,
+                });
+            }
+            Err(source) => {
+                return Err(ArchiveError::InvalidPath {
+                    path: path.clone(),
+                    source,
+                });
+            }
+        }
+        if data.len() as u64 > MAX_USTAR_SIZE {
+            return Err(ArchiveError::FileTooLarge {
+                path: path.clone(),
+                size: data.len() as u64,
+            });
+        }
+        let mut node = &mut root;
+        for component in path.split('/') {
+            node = node.children.entry(component).or_default();
+        }
+        node.file = Some((path.as_str(), data));
+    }
+    let mut out = Vec::with_capacity(files.len() * 2);
+    walk(&root, "", &mut out)?;
+    Ok(out)
+}
+
+fn walk<'a>(node: &Node<'a>, dir: &str, out: &mut Vec<TarEntry<'a>>) -> Result<(), ArchiveError> {
+    for (name, child) in &node.children {
+        let path = if dir.is_empty() {
+            (*name).to_owned()
+        } else {
+            format!("{dir}/{name}")
+        };
+        match (child.file, child.children.first_key_value()) {
+            (Some((file, _)), Some((inner, _))) => {
+                return Err(ArchiveError::PathConflict {
+                    path: file.to_owned(),
+                    child: format!("{file}/{inner}"),
+                });
+            }
+            (Some((file, data)), None) => out.push(TarEntry::File(file, data)),
+            (None, _) => {
+                out.push(TarEntry::Dir(path.clone()));
+                walk(child, &path, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_header<W: AsyncWrite + Unpin>(
+    out: &mut W,
+    path: &str,
+    kind: EntryType,
+    size: u64,
+) -> io::Result<()> {
+    let name = path.as_bytes();
+    let mut header = Header::new_ustar();
+    match split_ustar(name) {
+        Some((prefix, rest)) => set_name(&mut header, prefix, rest),
+        None => {
+            let record = pax_record(b"path", name);
+            let mut pax = Header::new_ustar();
+            set_name(&mut pax, b"", PAX_HEADER_NAME);
+            fill(&mut pax, EntryType::XHeader, 0o644, record.len() as u64);
+            out.write_all(pax.as_bytes()).await?;
+            out.write_all(&record).await?;
+            write_padding(out, record.len()).await?;
+            set_name(&mut header, b"", &name[..NAME_LEN]);
+        }
+    }
+    let mode = if kind == EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    };
+    fill(&mut header, kind, mode, size);
+    out.write_all(header.as_bytes()).await
+}
+
+/// Splits a path into ustar `(prefix, name)` fields, or `None` if it needs PAX.
+fn split_ustar(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.len() <= NAME_LEN {
+        return Some((b"", path));
+    }
+    // The prefix is everything before the last '/' that leaves a name of at most 100
+    // bytes and a prefix of at most 155: take the last '/' within the first 156 bytes.
+    let window = &path[..path.len().min(PREFIX_LEN + 1)];
+    let slash = window.iter().rposition(|b| *b == b'/')?;
+    let (prefix, name) = (&path[..slash], &path[slash + 1..]);
+    (!prefix.is_empty() && !name.is_empty() && name.len() <= NAME_LEN).then_some((prefix, name))
+}
+
+fn set_name(header: &mut Header, prefix: &[u8], name: &[u8]) {
+    if let Some(ustar) = header.as_ustar_mut() {
+        ustar.prefix[..prefix.len()].copy_from_slice(prefix);
+        ustar.name[..name.len()].copy_from_slice(name);
+    }
+}
+
+fn fill(header: &mut Header, kind: EntryType, mode: u32, size: u64) {
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_size(size);
+    header.set_cksum();
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record.
+fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    let mut record = Vec::with_capacity(len);
+    record.extend_from_slice(len.to_string().as_bytes());
+    record.push(b' ');
+    record.extend_from_slice(key);
+    record.push(b'=');
+    record.extend_from_slice(value);
+    record.push(b'\n');
+    record
+}
+
+async fn write_padding<W: AsyncWrite + Unpin>(out: &mut W, len: usize) -> io::Result<()> {
+    let pad = (BLOCK - len % BLOCK) % BLOCK;
+    out.write_all(&[0; BLOCK][..pad]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        assert_eq!(pax_record(b"path", b"abc"), b"12 path=abc\n");
+        // Around the 2-to-3-digit boundary the length's own width changes the length.
+        for (value_len, total) in [(90, 99), (91, 101), (92, 102), (93, 103)] {
+            let record = pax_record(b"path", &vec![b'x'; value_len]);
+            assert_eq!(record.len(), total, "value of {value_len} bytes");
+            assert!(record.starts_with(format!("{total} path=").as_bytes()));
+        }
+    }
+
+    #[test]
+    fn ustar_split_rules() {
+        let short = b"a/b.txt";
+        assert_eq!(split_ustar(short), Some((&b""[..], &short[..])));
+        let exactly_100 = vec![b'n'; 100];
+        assert_eq!(
+            split_ustar(&exactly_100),
+            Some((&b""[..], &exactly_100[..]))
+        );
+        let long_leaf = [vec![b'd'; 10], b"/".to_vec(), vec![b'f'; 101]].concat();
+        assert_eq!(split_ustar(&long_leaf), None);
+        let splittable = [vec![b'd'; 155], b"/".to_vec(), vec![b'f'; 100]].concat();
+        let (prefix, name) = split_ustar(&splittable).unwrap();
+        assert_eq!((prefix.len(), name.len()), (155, 100));
+        let prefix_too_long = [vec![b'd'; 156], b"/".to_vec(), vec![b'f'; 10]].concat();
+        assert_eq!(split_ustar(&prefix_too_long), None);
+    }
+}

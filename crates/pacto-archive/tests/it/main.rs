@@ -1,0 +1,8 @@
+//! Integration tests of pacto-archive: one binary, one module per area.
+
+mod accept;
+mod determinism;
+mod golden;
+mod refuse;
+mod roundtrip;
+mod support;

@@ -1,0 +1,325 @@
+//! [`Bundle`]: a parsed contract plus every file that ships with it.
+
+use crate::model::Contract;
+use crate::parse::{ContractError, parse};
+use crate::path::{PathError, validate_path};
+use bytes::Bytes;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The contract file at the root of every bundle.
+pub const CONTRACT_FILE: &str = "pacto.yaml";
+
+/// The ignore file read from the root of a bundle directory (gitignore syntax).
+pub const IGNORE_FILE: &str = ".pactoignore";
+
+/// Patterns ignored in every bundle directory, before the lines of [`IGNORE_FILE`].
+pub const DEFAULT_IGNORES: [&str; 3] = [".git/", ".pactoignore", ".DS_Store"];
+
+/// A contract bundle: the parsed `pacto.yaml`, its raw bytes, and every file of the bundle.
+///
+/// Invariants, established by [`Bundle::from_files`] and [`Bundle::from_dir`] (the fields
+/// are public for reading; code that mutates them must keep these true):
+/// - `files` holds every regular file, `pacto.yaml` included, keyed by a path that
+///   [`validate_path`] returns unchanged (relative, `/`-separated, no `.`/`..`/empty
+///   components, no backslash), and no key is a directory of another key;
+/// - `raw_yaml == files["pacto.yaml"]` and `contract == parse(raw_yaml)`.
+///
+/// Directories are implied by the file paths; empty directories are not part of a bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    /// The parsed `pacto.yaml`.
+    pub contract: Contract,
+    /// The bytes of `pacto.yaml`, exactly as in `files`.
+    pub raw_yaml: Bytes,
+    /// Every file of the bundle, by normalised relative path, in byte order of the path.
+    pub files: BTreeMap<String, Bytes>,
+}
+
+/// Errors from building a [`Bundle`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// Reading the bundle directory failed.
+    #[error("cannot read {}", path.display())]
+    Io {
+        /// The file or directory that could not be read.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// The path given as the bundle directory is not a directory.
+    #[error("{} is not a directory; point at the directory that holds pacto.yaml", path.display())]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The bundle directory contains a symbolic link.
+    #[error(
+        "{} is a symbolic link; bundles hold regular files only: copy the target in its place \
+         or list it in .pactoignore",
+        path.display()
+    )]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// The bundle directory contains a socket, FIFO or device.
+    #[error(
+        "{} is not a regular file or directory; remove it or list it in .pactoignore",
+        path.display()
+    )]
+    NotRegularFile {
+        /// The offending entry.
+        path: PathBuf,
+    },
+    /// A file or directory name in the bundle directory is not UTF-8.
+    #[error("{} has a name that is not UTF-8; rename it or list it in .pactoignore", path.display())]
+    NonUtf8Name {
+        /// The offending entry.
+        path: PathBuf,
+    },
+    /// `.pactoignore` has a line that is not a valid gitignore pattern.
+    #[error("{} has an invalid pattern; fix or remove the line", path.display())]
+    Ignore {
+        /// The ignore file.
+        path: PathBuf,
+        /// What the pattern parser reported (it names the pattern).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A file path is not a valid bundle path.
+    #[error("invalid bundle path {path:?}")]
+    InvalidPath {
+        /// The path as given.
+        path: String,
+        /// Which rule it breaks.
+        #[source]
+        source: PathError,
+    },
+    /// Two paths name the same file once normalised (`./a` and `a`).
+    #[error("bundle path {path:?} is given twice")]
+    DuplicatePath {
+        /// The normalised path.
+        path: String,
+    },
+    /// A path is both a file and the directory of another file.
+    #[error("bundle path {path:?} is a file and also the directory of {child:?}")]
+    PathConflict {
+        /// The path used as both.
+        path: String,
+        /// A file inside it.
+        child: String,
+    },
+    /// There is no `pacto.yaml` at the bundle root.
+    #[error("bundle has no pacto.yaml at its root")]
+    MissingContract,
+    /// `pacto.yaml` does not parse as a Pacto contract.
+    #[error("pacto.yaml is not a valid Pacto contract")]
+    InvalidContract {
+        /// Why it does not parse.
+        #[source]
+        source: ContractError,
+    },
+}
+
+impl Bundle {
+    /// Builds a bundle from files keyed by bundle-relative path.
+    ///
+    /// Every key goes through [`validate_path`] (a leading `./` is dropped, anything else
+    /// irregular is refused); two keys that normalise alike, or a file that is also the
+    /// directory of another file, are refused; `pacto.yaml` must be present and parse.
+    pub fn from_files(files: BTreeMap<String, Bytes>) -> Result<Bundle, BundleError> {
+        let mut normalised = BTreeMap::new();
+        for (path, bytes) in files {
+            let clean =
+                validate_path(&path).map_err(|source| BundleError::InvalidPath { path, source })?;
+            if normalised.contains_key(&clean) {
+                return Err(BundleError::DuplicatePath { path: clean });
+            }
+            normalised.insert(clean, bytes);
+        }
+        check_no_conflicts(&normalised)?;
+        let raw_yaml = normalised
+            .get(CONTRACT_FILE)
+            .cloned()
+            .ok_or(BundleError::MissingContract)?;
+        let contract =
+            parse(&raw_yaml).map_err(|source| BundleError::InvalidContract { source })?;
+        Ok(Bundle {
+            contract,
+            raw_yaml,
+            files: normalised,
+        })
+    }
+
+    /// Reads a bundle directory: every regular file below `dir` that `.pactoignore` does
+    /// not exclude.
+    ///
+    /// `.pactoignore` at the root uses gitignore syntax; [`DEFAULT_IGNORES`] apply first,
+    /// and `pacto.yaml` at the root is never excluded. An ignored directory is not entered.
+    /// A symbolic link, socket, FIFO or device that is not ignored is refused (`dir`
+    /// itself may be a link to a directory), as is a name that is not UTF-8. The result
+    /// does not depend on the order in which the OS lists entries.
+    pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
+        let meta = fs::metadata(dir).map_err(|source| BundleError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(BundleError::NotADirectory {
+                path: dir.to_owned(),
+            });
+        }
+        let matcher = ignore_matcher(dir)?;
+        let mut files = BTreeMap::new();
+        walk(dir, "", &matcher, &mut files)?;
+        Bundle::from_files(files)
+    }
+
+    /// `service.name` of the contract.
+    pub fn name(&self) -> &str {
+        &self.contract.service.name
+    }
+
+    /// `service.version` of the contract.
+    pub fn version(&self) -> &str {
+        &self.contract.service.version
+    }
+
+    /// Sum of the sizes of all files, in bytes.
+    pub fn total_size(&self) -> u64 {
+        self.files.values().map(|b| b.len() as u64).sum()
+    }
+}
+
+/// Refuses a file path that is also the directory of another file (`a` and `a/b`).
+///
+/// With `/` mapped below every other byte (paths hold no NUL), the paths below a file sort
+/// right after it: one sort and a pass over neighbours, linear in the total path length
+/// however deep the paths are.
+fn check_no_conflicts(files: &BTreeMap<String, Bytes>) -> Result<(), BundleError> {
+    let mut keys: Vec<Vec<u8>> = files
+        .keys()
+        .map(|k| k.bytes().map(|b| if b == b'/' { 0 } else { b }).collect())
+        .collect();
+    keys.sort_unstable();
+    for pair in keys.windows(2) {
+        let (file, next) = (&pair[0], &pair[1]);
+        if next.len() > file.len() && next.starts_with(file) && next[file.len()] == 0 {
+            let restore = |k: &[u8]| {
+                let bytes = k.iter().map(|b| if *b == 0 { b'/' } else { *b }).collect();
+                String::from_utf8(bytes).unwrap_or_default()
+            };
+            return Err(BundleError::PathConflict {
+                path: restore(file),
+                child: restore(next),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn ignore_matcher(dir: &Path) -> Result<Gitignore, BundleError> {
+    let ignore_path = dir.join(IGNORE_FILE);
+    let mut builder = GitignoreBuilder::new(dir);
+    for pattern in DEFAULT_IGNORES {
+        add_pattern(&mut builder, &ignore_path, pattern)?;
+    }
+    match fs::read(&ignore_path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            for line in text.lines() {
+                add_pattern(&mut builder, &ignore_path, line)?;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(BundleError::Io {
+                path: ignore_path,
+                source,
+            });
+        }
+    }
+    builder.build().map_err(|e| BundleError::Ignore {
+        path: ignore_path,
+        source: Box::new(e),
+    })
+}
+
+fn add_pattern(
+    builder: &mut GitignoreBuilder,
+    ignore_path: &Path,
+    pattern: &str,
+) -> Result<(), BundleError> {
+    builder
+        .add_line(Some(ignore_path.to_owned()), pattern)
+        .map(|_| ())
+        .map_err(|e| BundleError::Ignore {
+            path: ignore_path.to_owned(),
+            source: Box::new(e),
+        })
+}
+
+fn walk(
+    dir: &Path,
+    rel: &str,
+    matcher: &Gitignore,
+    files: &mut BTreeMap<String, Bytes>,
+) -> Result<(), BundleError> {
+    let io_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BundleError::Io { path, source }
+    };
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        let abs = entry.path();
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            if matcher
+                .matched(
+                    Path::new(&rel_join(rel, &file_name.to_string_lossy())),
+                    false,
+                )
+                .is_ignore()
+            {
+                continue;
+            }
+            return Err(BundleError::NonUtf8Name { path: abs });
+        };
+        let rel_path = rel_join(rel, name);
+        let file_type = entry.file_type().map_err(io_err(&abs))?;
+        let protected = rel.is_empty() && name == CONTRACT_FILE;
+        if !protected
+            && matcher
+                .matched(Path::new(&rel_path), file_type.is_dir())
+                .is_ignore()
+        {
+            continue;
+        }
+        if file_type.is_symlink() {
+            return Err(BundleError::Symlink { path: abs });
+        }
+        if file_type.is_dir() {
+            walk(&abs, &rel_path, matcher, files)?;
+        } else if file_type.is_file() {
+            let bytes = fs::read(&abs).map_err(io_err(&abs))?;
+            files.insert(rel_path, Bytes::from(bytes));
+        } else {
+            return Err(BundleError::NotRegularFile { path: abs });
+        }
+    }
+    Ok(())
+}
+
+fn rel_join(rel: &str, name: &str) -> String {
+    if rel.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{rel}/{name}")
+    }
+}
