@@ -1,0 +1,453 @@
+//! Pacto's own credential file (`pacto login` / `pacto logout`).
+//!
+//! The format is Go pacto's, byte for byte compatible in meaning:
+//! `{"auths":{"<registry>":{"auth":"<base64 user:password>"}}}`. Unknown top-level
+//! keys and unknown keys inside an entry survive a rewrite.
+
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+
+use crate::basic;
+use crate::credential::{Credential, Secret};
+use crate::error::ConfigError;
+use crate::registry::normalize_registry;
+
+/// Symlink hops followed before giving up (the kernel's limit is 40 as well).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// The default location of pacto's config file:
+/// `$XDG_CONFIG_HOME/pacto/config.json`, else `~/.config/pacto/config.json`.
+///
+/// As the XDG specification says (and the `xdg` crate implements), a relative
+/// `XDG_CONFIG_HOME` is ignored. Fails with [`ConfigError::NoConfigPath`] when no
+/// home directory can be found either.
+pub fn pacto_config_path() -> Result<PathBuf, ConfigError> {
+    xdg::BaseDirectories::with_prefix("pacto")
+        .get_config_file("config.json")
+        .ok_or(ConfigError::NoConfigPath)
+}
+
+/// Pacto's credential file at a given path.
+///
+/// Reading is for the keychain, which fails open on any error; [`login`] and
+/// [`logout`] fail closed: an unreadable or unparseable file is reported and left
+/// untouched, never replaced by one holding only the new entry.
+///
+/// Registry names are normalised with [`normalize_registry`] on write and on read,
+/// so `docker.io`, `index.docker.io` and `https://index.docker.io/v1/` are one entry.
+///
+/// [`login`]: PactoConfigFile::login
+/// [`logout`]: PactoConfigFile::logout
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PactoConfigFile {
+    path: PathBuf,
+}
+
+impl PactoConfigFile {
+    /// The file at [`pacto_config_path`].
+    pub fn default_location() -> Result<Self, ConfigError> {
+        pacto_config_path().map(Self::at)
+    }
+
+    /// The file at `path` (which need not exist yet).
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// The path this file lives at (possibly a symlink).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored credential for `registry`, if any.
+    ///
+    /// A missing file means `Ok(None)`. An entry stored under an alias of the
+    /// registry (say `docker.io` for `index.docker.io`) matches too; the entry
+    /// under the normalised name wins.
+    pub fn credential(&self, registry: &str) -> Result<Option<Credential>, ConfigError> {
+        let host = normalize_registry(registry);
+        match std::fs::read(&self.path) {
+            Ok(bytes) => credential_from_bytes(&self.path, &bytes, &host),
+            Err(err) if is_absent(&err) => Ok(None),
+            Err(source) => Err(ConfigError::Read {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Stores `username` and `password` for `registry` (`pacto login`).
+    ///
+    /// Other registries' entries and unknown keys are kept; entries stored under
+    /// an alias of the same registry are replaced by the one under its normalised
+    /// name. The file is written atomically (a temporary file in the same
+    /// directory, then a rename) with mode 0600, also when the old file was more
+    /// permissive. When the path is a symlink its target is rewritten and the link
+    /// stays. Missing directories are created with mode 0700.
+    pub fn login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<(), ConfigError> {
+        let host = checked_registry(registry)?;
+        if username.is_empty() || username.contains(':') {
+            return Err(ConfigError::InvalidUsername { registry: host });
+        }
+        if password.is_empty() {
+            return Err(ConfigError::EmptyPassword { registry: host });
+        }
+        let target = resolve_symlinks(&self.path)?;
+        let mut root = read_for_update(&target)?.unwrap_or_default();
+        // The document was checked: `auths` is absent, null or an object of objects.
+        let mut auths = match root.remove("auths") {
+            Some(Value::Object(auths)) => auths,
+            _ => Map::new(),
+        };
+        let aliases: Vec<String> = auths
+            .keys()
+            .filter(|key| **key != host && normalize_registry(key) == host)
+            .cloned()
+            .collect();
+        for alias in &aliases {
+            auths.remove(alias);
+        }
+        let mut entry = match auths.remove(&host) {
+            Some(Value::Object(entry)) => entry,
+            _ => Map::new(),
+        };
+        let auth = basic::encode(username, password);
+        entry.insert("auth".to_owned(), Value::String(auth.expose().to_owned()));
+        auths.insert(host.clone(), Value::Object(entry));
+        root.insert("auths".to_owned(), Value::Object(auths));
+        write_atomic(&target, root)?;
+        tracing::debug!(
+            path = %target.display(),
+            registry = %host,
+            replaced_aliases = aliases.len(),
+            "stored pacto login credentials"
+        );
+        Ok(())
+    }
+
+    /// Removes `registry`'s entry (and entries under its aliases) (`pacto logout`).
+    ///
+    /// Returns whether anything was removed. A missing file, or one without an
+    /// entry for the registry, is left as it is and gives `Ok(false)`.
+    pub fn logout(&self, registry: &str) -> Result<bool, ConfigError> {
+        let host = checked_registry(registry)?;
+        let target = resolve_symlinks(&self.path)?;
+        let Some(mut root) = read_for_update(&target)? else {
+            return Ok(false);
+        };
+        let Some(Value::Object(auths)) = root.get_mut("auths") else {
+            return Ok(false);
+        };
+        let matching: Vec<String> = auths
+            .keys()
+            .filter(|key| normalize_registry(key) == host)
+            .cloned()
+            .collect();
+        if matching.is_empty() {
+            return Ok(false);
+        }
+        for key in &matching {
+            auths.remove(key);
+        }
+        write_atomic(&target, root)?;
+        tracing::debug!(
+            path = %target.display(),
+            registry = %host,
+            removed = matching.len(),
+            "removed pacto login credentials"
+        );
+        Ok(true)
+    }
+}
+
+/// The normalised registry, or an error when nothing is left of it.
+fn checked_registry(registry: &str) -> Result<String, ConfigError> {
+    let host = normalize_registry(registry);
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ConfigError::InvalidRegistry {
+            registry: registry.to_owned(),
+        });
+    }
+    Ok(host)
+}
+
+/// Parses the file and looks `host` (normalised) up in it.
+pub(crate) fn credential_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    host: &str,
+) -> Result<Option<Credential>, ConfigError> {
+    let root = parse_document(path, bytes)?;
+    let Some(Value::Object(auths)) = root.get("auths") else {
+        return Ok(None);
+    };
+    let mut keys: Vec<&String> = auths
+        .keys()
+        .filter(|key| normalize_registry(key) == host)
+        .collect();
+    // The entry under the normalised name first, then aliases in key order.
+    keys.sort_by_key(|key| key.as_str() != host);
+    for key in keys {
+        let auth = auths
+            .get(key)
+            .and_then(|entry| entry.get("auth"))
+            .and_then(Value::as_str);
+        match auth.and_then(basic::decode) {
+            Some(credential) => return Ok(Some(credential)),
+            None => tracing::debug!(
+                path = %path.display(),
+                key = %key,
+                "pacto config entry has no usable auth value (base64 of user:password); skipping it"
+            ),
+        }
+    }
+    Ok(None)
+}
+
+/// Parses and checks the file's shape: an object whose `auths` (if present and not
+/// null) is an object of objects whose `auth` (if present and not null) is a string.
+/// An empty file is an empty config.
+fn parse_document(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>, ConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|err| ConfigError::Parse {
+        path: path.to_owned(),
+        line: err.line(),
+        column: err.column(),
+        source: Box::new(err),
+    })?;
+    let format = |reason: String| ConfigError::Format {
+        path: path.to_owned(),
+        reason,
+    };
+    let Value::Object(root) = value else {
+        return Err(format("the top level is not a JSON object".to_owned()));
+    };
+    match root.get("auths") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(auths)) => {
+            for (key, entry) in auths {
+                let Value::Object(entry) = entry else {
+                    return Err(format(format!(
+                        "the entry for {key:?} under \"auths\" is not a JSON object"
+                    )));
+                };
+                if !matches!(
+                    entry.get("auth"),
+                    None | Some(Value::Null | Value::String(_))
+                ) {
+                    return Err(format(format!(
+                        "the \"auth\" value of the entry for {key:?} is not a string"
+                    )));
+                }
+            }
+        }
+        Some(_) => return Err(format("\"auths\" is not a JSON object".to_owned())),
+    }
+    Ok(root)
+}
+
+/// The checked document at `path`, `None` when the file does not exist; any other
+/// failure to read or parse is an error (fail closed).
+fn read_for_update(path: &Path) -> Result<Option<Map<String, Value>>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_document(path, &bytes).map(Some),
+        Err(err) if is_absent(&err) => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Whether `err` says there is no file at the path: it does not exist, or a
+/// component of its directory is not a directory (then creating the directory is
+/// what fails, with the clearer error).
+fn is_absent(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// Follows `path` through symlinks to the file that holds the data (which may not
+/// exist yet: a dangling link is written through to its target).
+fn resolve_symlinks(path: &Path) -> Result<PathBuf, ConfigError> {
+    let mut current = path.to_owned();
+    for _ in 0..MAX_SYMLINK_HOPS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current).map_err(|source| ConfigError::Read {
+                    path: current.clone(),
+                    source,
+                })?;
+                current = match current.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(err) if is_absent(&err) => return Ok(current),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: current,
+                    source,
+                });
+            }
+        }
+    }
+    Err(ConfigError::Read {
+        path: path.to_owned(),
+        source: io::Error::other("too many levels of symbolic links"),
+    })
+}
+
+/// Replaces `target` with `root` atomically: a fresh 0600 file in the same
+/// directory, flushed to disk, then renamed over the target.
+fn write_atomic(target: &Path, root: Map<String, Value>) -> Result<(), ConfigError> {
+    let write_error = |source: io::Error| ConfigError::Write {
+        path: target.to_owned(),
+        source,
+    };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    create_private_dir(&dir).map_err(|source| ConfigError::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut bytes = serde_json::to_vec_pretty(&Value::Object(root))
+        .map_err(|e| write_error(io::Error::other(e)))?;
+    bytes.push(b'\n');
+    let file_name = target
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config.json".to_owned());
+    let (temp_path, mut file) = create_temp_file(&dir, &file_name).map_err(write_error)?;
+    let written = file
+        .write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&temp_path, target)
+        });
+    bytes.iter_mut().for_each(|b| *b = 0);
+    if let Err(err) = written {
+        // Best effort: the temporary file holds credentials and must not linger.
+        let _ = std::fs::remove_file(&temp_path);
+        return Err(write_error(err));
+    }
+    // Best effort: make the rename itself durable.
+    if let Ok(dir) = std::fs::File::open(&dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Creates `dir` and its missing parents, private to the user (0700 on Unix).
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A new, exclusive, 0600 file next to the target.
+fn create_temp_file(dir: &Path, file_name: &str) -> io::Result<(PathBuf, std::fs::File)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut last_error = io::Error::other("no temporary file name was tried");
+    for _ in 0..16 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!(
+            ".{file_name}.tmp-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(file) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    if let Err(err) = file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
+                        drop(file);
+                        let _ = std::fs::remove_file(&path);
+                        return Err(err);
+                    }
+                }
+                return Ok((path, file));
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last_error = err,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_errors_name_the_key_not_the_value() {
+        let path = Path::new("/nowhere/config.json");
+        let table: [(&str, &str); 4] = [
+            ("[]", "the top level is not a JSON object"),
+            (r#"{"auths":"hunter2"}"#, "\"auths\" is not a JSON object"),
+            (
+                r#"{"auths":{"ghcr.io":"hunter2"}}"#,
+                "the entry for \"ghcr.io\" under \"auths\" is not a JSON object",
+            ),
+            (
+                r#"{"auths":{"ghcr.io":{"auth":["hunter2"]}}}"#,
+                "the \"auth\" value of the entry for \"ghcr.io\" is not a string",
+            ),
+        ];
+        for (input, want) in table {
+            match parse_document(path, input.as_bytes()) {
+                Err(ConfigError::Format { reason, .. }) => {
+                    assert_eq!(reason, want, "input {input}");
+                }
+                other => panic!("input {input}: expected a format error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_null_documents_are_empty() {
+        let path = Path::new("/nowhere/config.json");
+        for input in ["", "  \n", "{}", r#"{"auths":null}"#] {
+            let root = parse_document(path, input.as_bytes());
+            assert!(root.is_ok(), "input {input:?} should parse, got {root:?}");
+        }
+    }
+
+    #[test]
+    fn exact_key_wins_over_alias() {
+        let doc = format!(
+            r#"{{"auths":{{"docker.io":{{"auth":"{}"}},"index.docker.io":{{"auth":"{}"}}}}}}"#,
+            basic::encode("old", &Secret::new("p1")).expose(),
+            basic::encode("new", &Secret::new("p2")).expose(),
+        );
+        let found = credential_from_bytes(Path::new("c.json"), doc.as_bytes(), "index.docker.io");
+        assert_eq!(found.ok().flatten(), Some(Credential::basic("new", "p2")));
+    }
+}
