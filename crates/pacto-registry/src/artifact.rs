@@ -1,0 +1,247 @@
+//! The Pacto bundle as an OCI artifact: what push writes, what pull accepts.
+//!
+//! Push writes an OCI image manifest with one layer (the canonical archive) and an OCI image
+//! config whose labels name the service; both are serialised deterministically, so the same
+//! bundle always has the same manifest digest. Pull accepts any OCI or Docker v2 image
+//! manifest with exactly one layer and any config media type (Go pacto writes a Docker config).
+
+use crate::StoreError;
+use bytes::Bytes;
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use pacto_archive::{LAYER_MEDIA_TYPE, Packed, sha256_digest};
+use pacto_contract::Bundle;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Media type of the manifests push writes.
+pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Media type of the config push writes.
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+/// Docker v2 image manifest, accepted on pull.
+pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// OCI image index: refused on pull (a bundle is never multi-platform).
+pub const OCI_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker manifest list: refused on pull.
+pub const DOCKER_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The `Accept` header for manifest requests: every type we can read or must recognise to refuse.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.oci.image.index.v1+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json";
+/// Manifests larger than this are refused (as distribution and containerd do).
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+/// Configs larger than this are refused.
+pub const MAX_CONFIG_SIZE: u64 = 4 * 1024 * 1024;
+
+/// Label keys carried in the config.
+pub const LABEL_NAME: &str = "io.pacto.name";
+/// Label with the service version.
+pub const LABEL_VERSION: &str = "io.pacto.version";
+/// Label with the contract's `pactoVersion`.
+pub const LABEL_PACTO_VERSION: &str = "io.pacto.pactoVersion";
+
+/// Everything a push uploads, built deterministically from a bundle.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// The manifest bytes, exactly as uploaded.
+    pub manifest: Bytes,
+    /// `sha256:` digest of [`Artifact::manifest`].
+    pub manifest_digest: String,
+    /// The config blob.
+    pub config: Bytes,
+    /// `sha256:` digest of the config.
+    pub config_digest: String,
+    /// The layer (canonical tar+gzip of the bundle).
+    pub layer: Bytes,
+    /// `sha256:` digest of the layer.
+    pub layer_digest: String,
+}
+
+#[derive(Serialize)]
+struct Config<'a> {
+    architecture: &'a str,
+    config: ConfigLabels<'a>,
+    os: &'a str,
+    rootfs: RootFs<'a>,
+}
+
+#[derive(Serialize)]
+struct ConfigLabels<'a> {
+    #[serde(rename = "Labels")]
+    labels: BTreeMap<&'static str, &'a str>,
+}
+
+#[derive(Serialize)]
+struct RootFs<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    diff_ids: [&'a str; 1],
+}
+
+/// Builds the config, layer and manifest for `bundle`, given its packed archive.
+pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
+    let contract = &bundle.contract;
+    let mut labels = BTreeMap::new();
+    labels.insert(LABEL_NAME, contract.service.name.as_str());
+    labels.insert(LABEL_VERSION, contract.service.version.as_str());
+    labels.insert(LABEL_PACTO_VERSION, contract.pacto_version.as_str());
+    let config = Config {
+        architecture: "",
+        config: ConfigLabels { labels },
+        os: "",
+        rootfs: RootFs {
+            kind: "layers",
+            diff_ids: [packed.diff_id.as_str()],
+        },
+    };
+    let config = Bytes::from(serde_json::to_vec(&config).expect("config serialises"));
+    let config_digest = sha256_digest(&config);
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.title".to_owned(),
+        contract.service.name.clone(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.version".to_owned(),
+        contract.service.version.clone(),
+    );
+    let manifest = OciImageManifest {
+        schema_version: 2,
+        media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
+        config: descriptor(CONFIG_MEDIA_TYPE, &config_digest, config.len() as u64),
+        layers: vec![descriptor(LAYER_MEDIA_TYPE, &packed.digest, packed.size)],
+        subject: None,
+        artifact_type: None,
+        annotations: Some(annotations),
+    };
+    let manifest = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serialises"));
+    Artifact {
+        manifest_digest: sha256_digest(&manifest),
+        manifest,
+        config,
+        config_digest,
+        layer: packed.bytes.clone(),
+        layer_digest: packed.digest.clone(),
+    }
+}
+
+fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
+    OciDescriptor {
+        media_type: media_type.to_owned(),
+        digest: digest.to_owned(),
+        size: i64::try_from(size).unwrap_or(i64::MAX),
+        urls: None,
+        annotations: None,
+        artifact_type: None,
+    }
+}
+
+/// The one layer of an accepted manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDescriptor {
+    /// `sha256:<hex>`, validated.
+    pub digest: String,
+    /// Size in bytes, as the descriptor claims.
+    pub size: u64,
+}
+
+/// Checks that `manifest` (raw bytes, `content_type` from the response if any) describes a
+/// Pacto bundle and returns its layer. `reference` names the artifact in errors.
+pub fn accept_manifest(
+    reference: &str,
+    manifest: &[u8],
+    content_type: Option<&str>,
+    max_layer_size: u64,
+) -> Result<LayerDescriptor, StoreError> {
+    let invalid = |reason: String| StoreError::invalid_bundle(reference, reason);
+    if manifest.len() as u64 > MAX_MANIFEST_SIZE {
+        return Err(invalid(format!(
+            "manifest is {} bytes, over the {MAX_MANIFEST_SIZE}-byte limit",
+            manifest.len()
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(manifest)
+        .map_err(|e| invalid(format!("manifest is not JSON: {e}")))?;
+    let media_type = value
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .or(content_type.map(|c| c.split(';').next().unwrap_or(c).trim()))
+        .unwrap_or_default();
+    if media_type == OCI_INDEX_MEDIA_TYPE
+        || media_type == DOCKER_LIST_MEDIA_TYPE
+        || value.get("manifests").is_some()
+    {
+        return Err(invalid(
+            "it is an image index (multi-platform manifest), not an image manifest".into(),
+        ));
+    }
+    if !media_type.is_empty()
+        && media_type != MANIFEST_MEDIA_TYPE
+        && media_type != DOCKER_MANIFEST_MEDIA_TYPE
+    {
+        return Err(invalid(format!(
+            "unsupported manifest media type {media_type:?}"
+        )));
+    }
+    let parsed: OciImageManifest = serde_json::from_value(value)
+        .map_err(|e| invalid(format!("manifest is not an image manifest: {e}")))?;
+    if parsed.schema_version != 2 {
+        return Err(invalid(format!(
+            "manifest schemaVersion is {}, expected 2",
+            parsed.schema_version
+        )));
+    }
+    let layer = match parsed.layers.as_slice() {
+        [layer] => layer,
+        [] => {
+            return Err(invalid(
+                "manifest has no layers, expected exactly one".into(),
+            ));
+        }
+        many => {
+            return Err(invalid(format!(
+                "manifest has {} layers, expected exactly one",
+                many.len()
+            )));
+        }
+    };
+    let digest = checked_digest(&layer.digest).ok_or_else(|| {
+        invalid(format!(
+            "layer digest {:?} is not sha256:<hex>",
+            layer.digest
+        ))
+    })?;
+    let size = u64::try_from(layer.size)
+        .map_err(|_| invalid(format!("layer size {} is negative", layer.size)))?;
+    if size > max_layer_size {
+        return Err(invalid(format!(
+            "layer is {size} bytes, over the {max_layer_size}-byte limit"
+        )));
+    }
+    Ok(LayerDescriptor {
+        digest: digest.to_owned(),
+        size,
+    })
+}
+
+/// Returns `digest` when it is `sha256:` followed by 64 lowercase hex digits.
+pub fn checked_digest(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(digest)
+}
+
+/// The largest compressed layer worth downloading under `limits`: the uncompressed total plus
+/// gzip's worst-case overhead (stored blocks) and the tar headers of every allowed entry.
+pub fn max_layer_size(limits: &pacto_archive::Limits) -> u64 {
+    let headers = limits.max_entries.saturating_mul(1024);
+    limits
+        .max_total_size
+        .saturating_add(limits.max_total_size / 100)
+        .saturating_add(headers)
+        .saturating_add(64 * 1024)
+}

@@ -1,0 +1,783 @@
+//! [`RegistryClient`]: the [`BundleStore`] for OCI distribution registries.
+//!
+//! Request budget on an anonymous registry (checked against the registry's access log in the
+//! tests): pull of a tag = 2 (manifest GET, layer GET: the digest comes from the manifest
+//! bytes, the config is not needed), resolve = 1 (HEAD), list tags = 1 per page, push to a new
+//! tag = manifest HEAD + one upload per blob + manifest PUT, where an upload is a single
+//! `POST ?digest=` when the registry completes it (201) and POST + PUT when it answers 202
+//! (distribution 2.8 does; the host is remembered so only the first, small config blob is
+//! ever sent twice).
+
+use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
+use crate::transport::{
+    Endpoint, Request, RetryPolicy, Scope, Target, Transport, TransportConfig, read_limited,
+    registry_message, unreachable,
+};
+use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pacto_archive::Limits;
+use pacto_auth::Keychain;
+use pacto_contract::Bundle;
+use pacto_ref::{ArtifactRef, Reference};
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest as _, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{debug, info};
+
+/// Page size for tag listing: ECR refuses more than 1000.
+const TAG_PAGE_SIZE: usize = 1000;
+/// Bound on tag pages followed (a registry whose `Link` headers loop cannot hold us).
+const MAX_TAG_PAGES: usize = 1000;
+/// Attempts at a blob download that breaks off mid-stream.
+const BLOB_ATTEMPTS: usize = 3;
+
+/// Builds a [`RegistryClient`].
+#[derive(Debug, Clone)]
+pub struct RegistryClientBuilder {
+    keychain: Keychain,
+    ca_files: Vec<PathBuf>,
+    limits: Limits,
+    retry: RetryPolicy,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    user_agent: String,
+}
+
+impl Default for RegistryClientBuilder {
+    fn default() -> Self {
+        RegistryClientBuilder {
+            keychain: Keychain::anonymous(),
+            ca_files: Vec::new(),
+            limits: Limits::default(),
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            user_agent: concat!("pacto-oci/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+impl RegistryClientBuilder {
+    /// Credentials to offer, in order (default: none, anonymous only).
+    pub fn keychain(mut self, keychain: Keychain) -> Self {
+        self.keychain = keychain;
+        self
+    }
+
+    /// Trust the certificates in this PEM file in addition to the system roots.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Archive limits applied to every pull (default: Go pacto's).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Retry policy for connection errors, 408, 429 and 5xx.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Time allowed to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest silence allowed while reading an answer (default 30 s): a stalled
+    /// connection fails instead of hanging.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header (default `pacto-oci/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Builds the client; fails when a CA file cannot be read or parsed.
+    pub fn build(self) -> Result<RegistryClient, StoreError> {
+        let mut root_certificates = Vec::new();
+        for path in &self.ca_files {
+            let pem =
+                std::fs::read(path).map_err(|e| StoreError::io("cannot read CA file", path, e))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                StoreError::io(
+                    "cannot parse CA file",
+                    path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            })?;
+            if certificates.is_empty() {
+                return Err(StoreError::io(
+                    "no certificate in CA file",
+                    path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "empty PEM bundle"),
+                ));
+            }
+            root_certificates.extend(certificates);
+        }
+        let transport = Transport::new(TransportConfig {
+            keychain: self.keychain,
+            root_certificates,
+            user_agent: self.user_agent,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            retry: self.retry,
+        })?;
+        Ok(RegistryClient {
+            transport: Arc::new(transport),
+            limits: self.limits,
+        })
+    }
+}
+
+/// A [`BundleStore`] over the OCI distribution API. Cheap to clone; clones share connections,
+/// tokens and what each host accepted.
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    transport: Arc<Transport>,
+    limits: Limits,
+}
+
+/// One registry repository, as the requests need it.
+struct Repo<'a> {
+    reference: &'a Reference,
+    endpoint: Endpoint,
+    display: String,
+}
+
+impl Repo<'_> {
+    fn scope(&self, push: bool) -> Scope {
+        Scope {
+            repository: self.reference.repository().to_owned(),
+            push,
+            reference: self.display.clone(),
+        }
+    }
+
+    fn path(&self, rest: &str) -> Target {
+        Target::Path(format!("/v2/{}/{rest}", self.reference.repository()))
+    }
+
+    fn host(&self) -> &str {
+        &self.endpoint.host
+    }
+}
+
+impl RegistryClient {
+    /// A builder with the defaults (anonymous, system roots, Go pacto's limits).
+    pub fn builder() -> RegistryClientBuilder {
+        RegistryClientBuilder::default()
+    }
+
+    /// The archive limits applied to pulls.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Checks `credential` against `registry` (`GET /v2/`, answering its challenge with this
+    /// credential only), as `docker login` does: `Ok` when the registry accepts it, an
+    /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) error when it refuses,
+    /// [`ErrorKind::Unreachable`](crate::ErrorKind::Unreachable) when it cannot be reached.
+    /// Nothing is stored.
+    pub async fn check_credentials(
+        &self,
+        registry: &pacto_ref::Registry,
+        credential: pacto_auth::Credential,
+    ) -> Result<(), StoreError> {
+        let (username, password, token) = match credential {
+            pacto_auth::Credential::Basic { username, password } => {
+                (Some(username), Some(password), None)
+            }
+            pacto_auth::Credential::Bearer { token } => (None, None, Some(token)),
+        };
+        let keychain = Keychain::with_config(
+            pacto_auth::CredentialOptions {
+                username,
+                password,
+                token,
+            },
+            pacto_auth::KeychainConfig {
+                enable_pacto_login: false,
+                enable_gh: false,
+                enable_docker: false,
+                ..pacto_auth::KeychainConfig::default()
+            },
+        );
+        let transport = Transport::new(TransportConfig {
+            keychain,
+            ..self.transport.config().clone()
+        })?;
+        let endpoint = Endpoint {
+            host: registry.name().to_owned(),
+            policy: registry.policy(),
+            insecure: registry.is_insecure(),
+        };
+        let scope = Scope {
+            repository: String::new(),
+            push: true,
+            reference: registry.name().to_owned(),
+        };
+        let response = transport
+            .send(
+                &endpoint,
+                &scope,
+                &Request::new(Method::GET, Target::Path("/v2/".into())),
+            )
+            .await?;
+        match response.status() {
+            StatusCode::OK => Ok(()),
+            status if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {
+                Err(StoreError::Authentication {
+                    reference: registry.name().to_owned(),
+                    registry: registry.name().to_owned(),
+                    tried: Vec::new(),
+                    rejected: Vec::new(),
+                    detail: registry_message(response).await.to_string(),
+                })
+            }
+            _ => {
+                let message = registry_message(response).await;
+                Err(StoreError::Registry {
+                    reference: registry.name().to_owned(),
+                    registry_message: message,
+                })
+            }
+        }
+    }
+
+    fn repo<'a>(&self, reference: &'a ArtifactRef) -> Result<Repo<'a>, StoreError> {
+        let ArtifactRef::Remote(remote) = reference else {
+            return Err(StoreError::InvalidReference {
+                reference: reference.to_string(),
+                reason: "the registry client takes registry references, not oci-layout paths"
+                    .into(),
+            });
+        };
+        let registry = remote.registry();
+        Ok(Repo {
+            reference: remote,
+            endpoint: Endpoint {
+                host: registry.name().to_owned(),
+                policy: registry.policy(),
+                insecure: registry.is_insecure(),
+            },
+            display: reference.to_string(),
+        })
+    }
+
+    async fn send(
+        &self,
+        repo: &Repo<'_>,
+        push: bool,
+        request: Request,
+    ) -> Result<Response, StoreError> {
+        self.transport
+            .send(&repo.endpoint, &repo.scope(push), &request)
+            .await
+    }
+
+    /// Turns an unexpected answer into the error of its kind.
+    async fn failure(&self, repo: &Repo<'_>, what: &str, response: Response) -> StoreError {
+        let status = response.status();
+        let message = registry_message(response).await;
+        match status {
+            StatusCode::NOT_FOUND => StoreError::NotFound {
+                reference: repo.display.clone(),
+                detail: format!("{what}: {message}"),
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => StoreError::Authentication {
+                reference: repo.display.clone(),
+                registry: repo.host().to_owned(),
+                tried: Vec::new(),
+                rejected: Vec::new(),
+                detail: format!("{what}: {message}"),
+            },
+            s if s.is_server_error()
+                || s == StatusCode::TOO_MANY_REQUESTS
+                || s == StatusCode::REQUEST_TIMEOUT =>
+            {
+                StoreError::Unreachable {
+                    reference: repo.display.clone(),
+                    registry: repo.host().to_owned(),
+                    transient: true,
+                    detail: format!("{what}: {message} (after retries)"),
+                    source: None,
+                }
+            }
+            _ => StoreError::Registry {
+                reference: repo.display.clone(),
+                registry_message: message,
+            },
+        }
+    }
+
+    /// GETs the manifest for `identifier` (tag or digest): bytes, digest, content type.
+    async fn get_manifest(
+        &self,
+        repo: &Repo<'_>,
+        identifier: &str,
+    ) -> Result<(Bytes, String, Option<String>), StoreError> {
+        let request = Request::new(Method::GET, repo.path(&format!("manifests/{identifier}")))
+            .header(header::ACCEPT, MANIFEST_ACCEPT);
+        let response = self.send(repo, false, request).await?;
+        if response.status() != StatusCode::OK {
+            return Err(self.failure(repo, "manifest", response).await);
+        }
+        let content_type = header_str(response.headers(), header::CONTENT_TYPE);
+        let claimed = header_str(response.headers(), "docker-content-digest");
+        if let Some(length) = response.content_length()
+            && length > MAX_MANIFEST_SIZE
+        {
+            return Err(StoreError::invalid_bundle(
+                &repo.display,
+                format!("manifest is {length} bytes, over the {MAX_MANIFEST_SIZE}-byte limit"),
+            ));
+        }
+        let body = read_limited(response, MAX_MANIFEST_SIZE)
+            .await
+            .map_err(|e| unreachable(repo.host(), &repo.display, "reading the manifest", e))?;
+        if body.len() as u64 > MAX_MANIFEST_SIZE {
+            return Err(StoreError::invalid_bundle(
+                &repo.display,
+                format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
+            ));
+        }
+        let digest = pacto_archive::sha256_digest(&body);
+        let expected = if identifier.starts_with("sha256:") {
+            Some(identifier.to_owned())
+        } else {
+            claimed.filter(|c| c.starts_with("sha256:"))
+        };
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(StoreError::invalid_bundle(
+                &repo.display,
+                format!(
+                    "manifest digest mismatch: expected {expected}, the bytes hash to {digest}"
+                ),
+            ));
+        }
+        Ok((Bytes::from(body), digest, content_type))
+    }
+
+    /// GETs a blob, checking size and digest as the bytes arrive; retried when the stream
+    /// breaks off.
+    async fn get_blob(
+        &self,
+        repo: &Repo<'_>,
+        digest: &str,
+        size: u64,
+    ) -> Result<Bytes, StoreError> {
+        let mut last_error = None;
+        for attempt in 0..BLOB_ATTEMPTS {
+            let request = Request::new(Method::GET, repo.path(&format!("blobs/{digest}")));
+            let response = self.send(repo, false, request).await?;
+            if response.status() != StatusCode::OK {
+                return Err(self.failure(repo, "layer blob", response).await);
+            }
+            match self.read_blob(repo, response, digest, size).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) if e.is_transient() && attempt + 1 < BLOB_ATTEMPTS => {
+                    debug!(reference = %repo.display, error = %e, "blob download broke off, retrying");
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    async fn read_blob(
+        &self,
+        repo: &Repo<'_>,
+        mut response: Response,
+        digest: &str,
+        size: u64,
+    ) -> Result<Bytes, StoreError> {
+        let too_big = |got: u64| {
+            StoreError::invalid_bundle(
+                &repo.display,
+                format!(
+                    "layer {digest} is larger than its descriptor's {size} bytes (got {got} or more)"
+                ),
+            )
+        };
+        if let Some(length) = response.content_length()
+            && length > size
+        {
+            return Err(too_big(length));
+        }
+        let mut hasher = Sha256::new();
+        let mut body = Vec::with_capacity(usize::try_from(size.min(64 * 1024 * 1024)).unwrap_or(0));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unreachable(repo.host(), &repo.display, "reading the layer", e))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > size {
+                return Err(too_big(body.len() as u64 + chunk.len() as u64));
+            }
+            hasher.update(&chunk);
+            body.extend_from_slice(&chunk);
+        }
+        if body.len() as u64 != size {
+            return Err(StoreError::invalid_bundle(
+                &repo.display,
+                format!(
+                    "layer {digest} is {} bytes, its descriptor says {size}",
+                    body.len()
+                ),
+            ));
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if actual != digest {
+            return Err(StoreError::invalid_bundle(
+                &repo.display,
+                format!("layer digest mismatch: expected {digest}, the bytes hash to {actual}"),
+            ));
+        }
+        Ok(Bytes::from(body))
+    }
+
+    /// The digest of the manifest at `identifier`, by HEAD (GET when the registry omits the
+    /// `Docker-Content-Digest` header). `None` when it does not exist.
+    async fn head_manifest(
+        &self,
+        repo: &Repo<'_>,
+        identifier: &str,
+        push: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let request = Request::new(Method::HEAD, repo.path(&format!("manifests/{identifier}")))
+            .header(header::ACCEPT, MANIFEST_ACCEPT);
+        let response = self.send(repo, push, request).await?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            _ => return Err(self.failure(repo, "manifest", response).await),
+        }
+        if let Some(digest) = header_str(response.headers(), "docker-content-digest")
+            .filter(|d| artifact::checked_digest(d).is_some())
+        {
+            return Ok(Some(digest));
+        }
+        debug!(reference = %repo.display, "no Docker-Content-Digest on HEAD, falling back to GET");
+        let (_, digest, _) = self.get_manifest(repo, identifier).await?;
+        Ok(Some(digest))
+    }
+
+    async fn upload_blob(
+        &self,
+        repo: &Repo<'_>,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let single_post = self.transport.single_post_upload(repo.host()) != Some(false);
+        let start = if single_post {
+            Request::new(
+                Method::POST,
+                repo.path(&format!("blobs/uploads/?digest={digest}")),
+            )
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(data.clone())
+        } else {
+            Request::new(Method::POST, repo.path("blobs/uploads/"))
+        };
+        let response = self.send(repo, true, start).await?;
+        match response.status() {
+            StatusCode::CREATED if single_post => {
+                self.transport.set_single_post_upload(repo.host(), true);
+                return Ok(());
+            }
+            StatusCode::ACCEPTED => {
+                if single_post {
+                    debug!(registry = %repo.host(), "single-request upload answered 202: using POST + PUT");
+                    self.transport.set_single_post_upload(repo.host(), false);
+                }
+            }
+            _ => return Err(self.failure(repo, "blob upload", response).await),
+        }
+        let location = header_str(response.headers(), header::LOCATION).ok_or_else(|| {
+            StoreError::Registry {
+                reference: repo.display.clone(),
+                registry_message: crate::RegistryMessage {
+                    status: 202,
+                    code: None,
+                    message: Some("upload started without a Location header".into()),
+                },
+            }
+        })?;
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let target = if location.starts_with('/') {
+            Target::Path(format!("{location}{separator}digest={digest}"))
+        } else {
+            Target::Absolute(format!("{location}{separator}digest={digest}"))
+        };
+        let put = Request::new(Method::PUT, target)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(data);
+        let response = self.send(repo, true, put).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.failure(repo, "blob upload", response).await);
+        }
+        Ok(())
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[async_trait]
+impl BundleStore for RegistryClient {
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let tag = push_tag(reference, bundle)?;
+        let tagged = reference.with_tag(&tag);
+        let repo = self.repo(&tagged)?;
+        let packed = pacto_archive::pack(bundle)
+            .await
+            .map_err(|e| StoreError::Pack {
+                reference: repo.display.clone(),
+                source: Box::new(e),
+            })?;
+        let artifact = artifact::build(bundle, &packed);
+        let status = match self.head_manifest(&repo, &tag, true).await? {
+            Some(existing) if existing == artifact.manifest_digest => {
+                info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
+                return Ok(PushOutcome {
+                    reference: tagged.clone(),
+                    digest: existing,
+                    status: PushStatus::Unchanged,
+                });
+            }
+            Some(existing) if !options.force => {
+                return Err(StoreError::Conflict {
+                    reference: repo.display.clone(),
+                    existing,
+                    pushing: artifact.manifest_digest,
+                });
+            }
+            Some(_) => PushStatus::Overwritten,
+            None => PushStatus::Pushed,
+        };
+        self.upload_blob(&repo, &artifact.config_digest, artifact.config.clone())
+            .await?;
+        self.upload_blob(&repo, &artifact.layer_digest, artifact.layer.clone())
+            .await?;
+        let request = Request::new(Method::PUT, repo.path(&format!("manifests/{tag}")))
+            .header(header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
+            .body(artifact.manifest.clone());
+        let response = self.send(&repo, true, request).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.failure(&repo, "manifest upload", response).await);
+        }
+        info!(reference = %repo.display, digest = %artifact.manifest_digest, status = status.as_str(), "pushed");
+        Ok(PushOutcome {
+            reference: tagged.clone(),
+            digest: artifact.manifest_digest,
+            status,
+        })
+    }
+
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let repo = self.repo(reference)?;
+        let identifier = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => digest.to_owned(),
+            (None, Some(tag)) => tag.to_owned(),
+            (None, None) => {
+                return Err(StoreError::InvalidReference {
+                    reference: repo.display.clone(),
+                    reason: "a pull needs a tag or digest (resolve an untagged reference first)"
+                        .into(),
+                });
+            }
+        };
+        let (manifest, digest, content_type) = self.get_manifest(&repo, &identifier).await?;
+        let layer = artifact::accept_manifest(
+            &repo.display,
+            &manifest,
+            content_type.as_deref(),
+            artifact::max_layer_size(&self.limits),
+        )?;
+        let blob = self.get_blob(&repo, &layer.digest, layer.size).await?;
+        let bundle = pacto_archive::unpack_bytes(&blob, &self.limits)
+            .await
+            .map_err(|e| StoreError::InvalidBundle {
+                reference: repo.display.clone(),
+                reason: e.to_string(),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Pulled {
+            bundle,
+            digest,
+            manifest,
+            layer: blob,
+            layer_digest: layer.digest,
+        })
+    }
+
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+        let repo = self.repo(reference)?;
+        if let Some(digest) = reference.digest() {
+            // Still one HEAD: resolving a digest answers whether it exists.
+            return match self.head_manifest(&repo, digest, false).await? {
+                Some(_) => Ok(digest.to_owned()),
+                None => Err(StoreError::NotFound {
+                    reference: repo.display.clone(),
+                    detail: "manifest unknown".into(),
+                }),
+            };
+        }
+        let Some(tag) = reference.tag() else {
+            return Err(StoreError::InvalidReference {
+                reference: repo.display.clone(),
+                reason: "resolving needs a tag or digest".into(),
+            });
+        };
+        self.head_manifest(&repo, tag, false)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                reference: repo.display.clone(),
+                detail: "manifest unknown".into(),
+            })
+    }
+
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        let bare = repository.repository();
+        let repo = self.repo(&bare)?;
+        let mut tags = Vec::new();
+        let mut next = Some(repo.path(&format!("tags/list?n={TAG_PAGE_SIZE}")));
+        let mut pages = 0;
+        while let Some(target) = next.take() {
+            pages += 1;
+            if pages > MAX_TAG_PAGES {
+                return Err(StoreError::Registry {
+                    reference: repo.display.clone(),
+                    registry_message: crate::RegistryMessage {
+                        status: 200,
+                        code: None,
+                        message: Some(format!(
+                            "tag listing did not end after {MAX_TAG_PAGES} pages"
+                        )),
+                    },
+                });
+            }
+            let response = self
+                .send(&repo, false, Request::new(Method::GET, target))
+                .await?;
+            if response.status() != StatusCode::OK {
+                return Err(self.failure(&repo, "tag list", response).await);
+            }
+            next = next_page(response.headers(), repo.host());
+            let body = read_limited(response, 16 * 1024 * 1024)
+                .await
+                .map_err(|e| unreachable(repo.host(), &repo.display, "reading the tag list", e))?;
+            #[derive(serde::Deserialize)]
+            struct TagList {
+                tags: Option<Vec<String>>,
+            }
+            let page: TagList =
+                serde_json::from_slice(&body).map_err(|e| StoreError::Registry {
+                    reference: repo.display.clone(),
+                    registry_message: crate::RegistryMessage {
+                        status: 200,
+                        code: None,
+                        message: Some(format!("unreadable tag list: {e}")),
+                    },
+                })?;
+            tags.extend(page.tags.unwrap_or_default());
+        }
+        Ok(tags)
+    }
+}
+
+/// The next page from a `Link: <...>; rel="next"` header, kept on the same registry.
+fn next_page(headers: &HeaderMap, host: &str) -> Option<Target> {
+    for value in headers.get_all(header::LINK) {
+        let Ok(value) = value.to_str() else { continue };
+        for link in value.split(',') {
+            let mut parts = link.split(';');
+            let url = parts
+                .next()?
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>');
+            let is_next = parts.any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            });
+            if !is_next {
+                continue;
+            }
+            if url.starts_with('/') {
+                return Some(Target::Path(url.to_owned()));
+            }
+            let parsed = reqwest::Url::parse(url).ok()?;
+            let authority = match parsed.port() {
+                Some(port) => format!("{}:{port}", parsed.host_str()?),
+                None => parsed.host_str()?.to_owned(),
+            };
+            if authority != host {
+                return None;
+            }
+            let mut path = parsed.path().to_owned();
+            if let Some(query) = parsed.query() {
+                path.push('?');
+                path.push_str(query);
+            }
+            return Some(Target::Path(path));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn link_header_next_page() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static(r#"</v2/a/b/tags/list?last=x&n=1000>; rel="next""#),
+        );
+        match next_page(&headers, "r.example") {
+            Some(Target::Path(p)) => assert_eq!(p, "/v2/a/b/tags/list?last=x&n=1000"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LINK,
+            HeaderValue::from_static(
+                r#"<https://elsewhere.example/v2/a/tags/list?last=x>; rel="next""#,
+            ),
+        );
+        assert!(
+            next_page(&headers, "r.example").is_none(),
+            "never leaves the registry"
+        );
+        assert!(next_page(&HeaderMap::new(), "r.example").is_none());
+    }
+}

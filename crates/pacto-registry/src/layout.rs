@@ -1,0 +1,424 @@
+//! [`LayoutStore`]: the [`BundleStore`] for local OCI image layouts (`oci-layout:PATH`).
+//!
+//! The directory follows OCI Image Layout 1.0: an `oci-layout` marker, `index.json` listing
+//! the manifests with their tags as `org.opencontainers.image.ref.name` annotations, and
+//! content-addressed `blobs/sha256/<hex>` files, exactly as `skopeo copy ... oci:PATH:TAG` and
+//! `oras ... --oci-layout PATH:TAG` write them, so each reads what the others wrote.
+//!
+//! Writes are atomic: every file is written to a temporary name in its final directory,
+//! synced, then renamed; `index.json` is read, changed and replaced while holding an exclusive
+//! lock on the layout directory, so concurrent writers never lose each other's tags and a
+//! crash never leaves a half-written file under a real name.
+
+use crate::artifact::{self, MAX_MANIFEST_SIZE};
+use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pacto_archive::{Limits, sha256_digest};
+use pacto_contract::Bundle;
+use pacto_ref::{ArtifactRef, LayoutReference};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A [`BundleStore`] over OCI image layout directories.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutStore {
+    limits: Limits,
+}
+
+impl LayoutStore {
+    /// A layout store with Go pacto's archive limits.
+    pub fn new() -> Self {
+        LayoutStore::default()
+    }
+
+    /// A layout store applying `limits` to pulls.
+    pub fn with_limits(limits: Limits) -> Self {
+        LayoutStore { limits }
+    }
+}
+
+fn layout(reference: &ArtifactRef) -> Result<&LayoutReference, StoreError> {
+    match reference {
+        ArtifactRef::Layout(layout) => Ok(layout),
+        other => Err(StoreError::InvalidReference {
+            reference: other.to_string(),
+            reason: "the layout store takes oci-layout:PATH references".into(),
+        }),
+    }
+}
+
+fn blob_path(root: &Path, digest: &str) -> Option<PathBuf> {
+    let hex = artifact::checked_digest(digest)?.strip_prefix("sha256:")?;
+    Some(root.join("blobs").join("sha256").join(hex))
+}
+
+/// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename).
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().expect("layout files live in a directory");
+    let mut temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| StoreError::io("cannot create a temporary file in", dir, e))?;
+    temp.write_all(data)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| StoreError::io("cannot write", temp.path(), e))?;
+    temp.persist(path)
+        .map_err(|e| StoreError::io("cannot rename into place", path, e.error))?;
+    Ok(())
+}
+
+/// Writes a blob unless an intact copy is already there.
+fn write_blob(root: &Path, digest: &str, data: &[u8]) -> Result<(), StoreError> {
+    let path = blob_path(root, digest).expect("digests we compute are valid");
+    if let Ok(existing) = std::fs::read(&path)
+        && sha256_digest(&existing) == digest
+    {
+        return Ok(());
+    }
+    write_atomic(&path, data)
+}
+
+/// An exclusive lock on the layout directory, released on drop.
+struct DirLock(File);
+
+impl DirLock {
+    fn acquire(root: &Path) -> Result<DirLock, StoreError> {
+        let file = File::open(root).map_err(|e| StoreError::io("cannot open", root, e))?;
+        file.lock()
+            .map_err(|e| StoreError::io("cannot lock", root, e))?;
+        Ok(DirLock(file))
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn read_index(root: &Path, display: &str) -> Result<Option<Value>, StoreError> {
+    let path = root.join("index.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io("cannot read", &path, e)),
+    };
+    let index: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        StoreError::invalid_bundle(display, format!("index.json is not valid JSON: {e}"))
+    })?;
+    if !index.get("manifests").is_some_and(Value::is_array) {
+        return Err(StoreError::invalid_bundle(
+            display,
+            "index.json has no manifests array",
+        ));
+    }
+    Ok(Some(index))
+}
+
+fn manifests(index: &Value) -> &[Value] {
+    index["manifests"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn ref_name(descriptor: &Value) -> Option<&str> {
+    descriptor["annotations"][REF_NAME].as_str()
+}
+
+/// The manifest descriptor (digest, size) `reference` names in `index`.
+fn find(index: &Value, reference: &LayoutReference) -> Option<(String, u64)> {
+    let entry = manifests(index)
+        .iter()
+        .find(|d| match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => d["digest"].as_str() == Some(digest),
+            (None, Some(tag)) => ref_name(d) == Some(tag),
+            (None, None) => false,
+        })?;
+    Some((
+        entry["digest"].as_str()?.to_owned(),
+        entry["size"].as_u64()?,
+    ))
+}
+
+fn not_found(display: &str, detail: impl Into<String>) -> StoreError {
+    StoreError::NotFound {
+        reference: display.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Reads a blob of a known digest and size, refusing anything else.
+fn read_blob(
+    root: &Path,
+    display: &str,
+    digest: &str,
+    size: u64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let path = blob_path(root, digest).ok_or_else(|| {
+        StoreError::invalid_bundle(
+            display,
+            format!("{what} digest {digest:?} is not sha256:<hex>"),
+        )
+    })?;
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::invalid_bundle(
+                display,
+                format!("{what} blob {digest} is missing from the layout"),
+            ));
+        }
+        Err(e) => return Err(StoreError::io("cannot open", &path, e)),
+    };
+    let mut data = Vec::new();
+    file.take(size.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| StoreError::io("cannot read", &path, e))?;
+    if data.len() as u64 != size {
+        return Err(StoreError::invalid_bundle(
+            display,
+            format!(
+                "{what} blob {digest} has {} bytes{}, its descriptor says {size}",
+                data.len(),
+                if data.len() as u64 > size {
+                    " or more"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let actual = sha256_digest(&data);
+    if actual != digest {
+        return Err(StoreError::invalid_bundle(
+            display,
+            format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}"),
+        ));
+    }
+    Ok(data)
+}
+
+fn push_blocking(
+    reference: &LayoutReference,
+    display: &str,
+    tag: &str,
+    artifact: &artifact::Artifact,
+    force: bool,
+) -> Result<PushStatus, StoreError> {
+    let root = reference.path();
+    std::fs::create_dir_all(root.join("blobs").join("sha256"))
+        .map_err(|e| StoreError::io("cannot create", root, e))?;
+    let _lock = DirLock::acquire(root)?;
+    let marker = root.join("oci-layout");
+    if !marker.exists() {
+        write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    }
+    let mut index = read_index(root, display)?.unwrap_or_else(
+        || json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
+    );
+    let existing = manifests(&index)
+        .iter()
+        .find(|d| ref_name(d) == Some(tag))
+        .and_then(|d| d["digest"].as_str().map(str::to_owned));
+    let status = match existing {
+        Some(digest) if digest == artifact.manifest_digest => {
+            // Re-written blobs are cheap and repair a layout someone damaged.
+            write_blob(root, &artifact.layer_digest, &artifact.layer)?;
+            write_blob(root, &artifact.config_digest, &artifact.config)?;
+            write_blob(root, &artifact.manifest_digest, &artifact.manifest)?;
+            return Ok(PushStatus::Unchanged);
+        }
+        Some(digest) if !force => {
+            return Err(StoreError::Conflict {
+                reference: display.to_owned(),
+                existing: digest,
+                pushing: artifact.manifest_digest.clone(),
+            });
+        }
+        Some(_) => PushStatus::Overwritten,
+        None => PushStatus::Pushed,
+    };
+    write_blob(root, &artifact.layer_digest, &artifact.layer)?;
+    write_blob(root, &artifact.config_digest, &artifact.config)?;
+    write_blob(root, &artifact.manifest_digest, &artifact.manifest)?;
+    let list = index["manifests"]
+        .as_array_mut()
+        .expect("checked by read_index");
+    list.retain(|d| ref_name(d) != Some(tag));
+    list.push(json!({
+        "mediaType": artifact::MANIFEST_MEDIA_TYPE,
+        "digest": artifact.manifest_digest,
+        "size": artifact.manifest.len(),
+        "annotations": { REF_NAME: tag },
+    }));
+    let bytes = serde_json::to_vec(&index).expect("index serialises");
+    write_atomic(&root.join("index.json"), &bytes)?;
+    if let Ok(dir) = File::open(root) {
+        let _ = dir.sync_all();
+    }
+    Ok(status)
+}
+
+fn pull_blocking(
+    reference: &LayoutReference,
+    display: &str,
+    limits: &Limits,
+) -> Result<(Bytes, String, Bytes, String), StoreError> {
+    let root = reference.path();
+    let index = read_index(root, display)?.ok_or_else(|| {
+        not_found(
+            display,
+            format!("no OCI image layout at {}", root.display()),
+        )
+    })?;
+    let (digest, size) = match find(&index, reference) {
+        Some(found) => found,
+        None => match reference.digest() {
+            // A digest not in the index may still be a manifest blob of the layout.
+            Some(digest) => {
+                let path =
+                    blob_path(root, digest).ok_or_else(|| not_found(display, "bad digest"))?;
+                let size = std::fs::metadata(&path)
+                    .map_err(|_| not_found(display, "manifest unknown"))?
+                    .len();
+                (digest.to_owned(), size.min(MAX_MANIFEST_SIZE + 1))
+            }
+            None => return Err(not_found(display, "tag not in the layout's index.json")),
+        },
+    };
+    if size > MAX_MANIFEST_SIZE {
+        return Err(StoreError::invalid_bundle(
+            display,
+            format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
+        ));
+    }
+    let manifest = read_blob(root, display, &digest, size, "manifest")?;
+    let layer =
+        artifact::accept_manifest(display, &manifest, None, artifact::max_layer_size(limits))?;
+    let blob = read_blob(root, display, &layer.digest, layer.size, "layer")?;
+    Ok((
+        Bytes::from(manifest),
+        digest,
+        Bytes::from(blob),
+        layer.digest,
+    ))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Io {
+            action: "layout task failed",
+            path: String::new(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+#[async_trait]
+impl BundleStore for LayoutStore {
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let tag = push_tag(reference, bundle)?;
+        let tagged = reference.with_tag(&tag);
+        let display = tagged.to_string();
+        let layout_ref = layout(&tagged)?.clone();
+        let packed = pacto_archive::pack(bundle)
+            .await
+            .map_err(|e| StoreError::Pack {
+                reference: display.clone(),
+                source: Box::new(e),
+            })?;
+        let artifact = artifact::build(bundle, &packed);
+        let digest = artifact.manifest_digest.clone();
+        let shown = display.clone();
+        let status =
+            blocking(move || push_blocking(&layout_ref, &shown, &tag, &artifact, options.force))
+                .await?;
+        Ok(PushOutcome {
+            reference: tagged,
+            digest,
+            status,
+        })
+    }
+
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let layout_ref = layout(reference)?.clone();
+        if layout_ref.tag().is_none() && layout_ref.digest().is_none() {
+            return Err(StoreError::InvalidReference {
+                reference: reference.to_string(),
+                reason: "a pull needs a tag or digest (resolve an untagged reference first)".into(),
+            });
+        }
+        let display = reference.to_string();
+        let limits = self.limits;
+        let shown = display.clone();
+        let (manifest, digest, layer, layer_digest) =
+            blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
+        let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
+            .await
+            .map_err(|e| StoreError::InvalidBundle {
+                reference: display.clone(),
+                reason: e.to_string(),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(Pulled {
+            bundle,
+            digest,
+            manifest,
+            layer,
+            layer_digest,
+        })
+    }
+
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+        let layout_ref = layout(reference)?.clone();
+        let display = reference.to_string();
+        blocking(move || {
+            let index = read_index(layout_ref.path(), &display)?.ok_or_else(|| {
+                not_found(
+                    &display,
+                    format!("no OCI image layout at {}", layout_ref.path().display()),
+                )
+            })?;
+            find(&index, &layout_ref)
+                .map(|(digest, _)| digest)
+                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))
+        })
+        .await
+    }
+
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        let layout_ref = layout(repository)?.clone();
+        let display = repository.repository().to_string();
+        blocking(move || {
+            let index = read_index(layout_ref.path(), &display)?.ok_or_else(|| {
+                not_found(
+                    &display,
+                    format!("no OCI image layout at {}", layout_ref.path().display()),
+                )
+            })?;
+            let mut tags: Vec<String> = Vec::new();
+            for tag in manifests(&index).iter().filter_map(ref_name) {
+                if !tags.iter().any(|t| t == tag) {
+                    tags.push(tag.to_owned());
+                }
+            }
+            Ok(tags)
+        })
+        .await
+    }
+}

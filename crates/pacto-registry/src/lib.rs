@@ -1,0 +1,208 @@
+//! Push, pull, resolve and list Pacto bundles: the [`BundleStore`] trait and its stores.
+//!
+//! - [`RegistryClient`] speaks the OCI distribution API to registries (GHCR, ECR, Harbor,
+//!   Docker Hub, distribution), with the keychain from `pacto-auth`, the fewest round trips
+//!   the protocol allows, bounded retries, and digest checks on every byte read.
+//! - [`LayoutStore`] reads and writes a local OCI image layout (`oci-layout:PATH`), the format
+//!   `skopeo` (`oci:PATH:TAG`) and ORAS (`--oci-layout PATH:TAG`) use.
+//! - [`AnyStore`] routes a reference to the store of its kind; it is what most callers want.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pacto_registry::StoreError> {
+//! use pacto_registry::{AnyStore, BundleStore};
+//! use pacto_ref::{ArtifactRef, ParseOptions};
+//!
+//! let store = AnyStore::new(pacto_registry::RegistryClient::builder().build()?);
+//! let reference = ArtifactRef::parse("oci-layout:./bundles:1.0.0", &ParseOptions::untagged())
+//!     .expect("valid reference");
+//! let pulled = store.pull_pinned(&reference).await?;
+//! println!("{} {}", pulled.bundle.name(), pulled.digest);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod artifact;
+mod client;
+mod error;
+mod layout;
+mod transport;
+
+pub use client::{RegistryClient, RegistryClientBuilder};
+pub use error::{BoxError, ErrorKind, RegistryMessage, StoreError};
+pub use layout::LayoutStore;
+pub use transport::RetryPolicy;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pacto_contract::Bundle;
+use pacto_ref::ArtifactRef;
+
+/// What a push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PushStatus {
+    /// The tag was absent (or the store empty): the artifact was uploaded.
+    Pushed,
+    /// The tag already held this very manifest: nothing was uploaded.
+    Unchanged,
+    /// The tag held a different artifact and the push was forced.
+    Overwritten,
+}
+
+impl PushStatus {
+    /// `pushed`, `unchanged` or `overwritten`, as the CLI prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushStatus::Pushed => "pushed",
+            PushStatus::Unchanged => "unchanged",
+            PushStatus::Overwritten => "overwritten",
+        }
+    }
+}
+
+/// The result of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The reference written, with the tag that was used.
+    pub reference: ArtifactRef,
+    /// The manifest digest (`sha256:...`).
+    pub digest: String,
+    /// What happened.
+    pub status: PushStatus,
+}
+
+/// Options for [`BundleStore::push`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushOptions {
+    /// Overwrite a tag that holds a different artifact.
+    pub force: bool,
+}
+
+/// A pulled bundle with the exact bytes it came from.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The unpacked, validated bundle.
+    pub bundle: Bundle,
+    /// The digest of [`Pulled::manifest`]: what the reference meant when it was read.
+    pub digest: String,
+    /// The manifest bytes as read (already verified against `digest`).
+    pub manifest: Bytes,
+    /// The layer blob as read (already verified against its descriptor).
+    pub layer: Bytes,
+    /// The layer's digest.
+    pub layer_digest: String,
+}
+
+/// A place bundles are pushed to and pulled from.
+///
+/// Every method takes a parsed [`ArtifactRef`]; a store refuses references of another kind
+/// with [`ErrorKind::InvalidReference`].
+#[async_trait]
+pub trait BundleStore: Send + Sync + std::fmt::Debug {
+    /// Pushes `bundle`. An untagged reference is tagged with the bundle's `service.version`
+    /// (`+` written as `_`). Returns the manifest digest and whether anything was written.
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError>;
+
+    /// Pulls the bundle with the digest of the very manifest bytes it was built from.
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError>;
+
+    /// Pulls the bundle.
+    async fn pull(&self, reference: &ArtifactRef) -> Result<Bundle, StoreError> {
+        Ok(self.pull_pinned(reference).await?.bundle)
+    }
+
+    /// The manifest digest `reference` points to now.
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError>;
+
+    /// Every tag in the repository of `repository` (its tag or digest is ignored).
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError>;
+}
+
+/// Routes each reference to the store of its kind: registries to a [`RegistryClient`],
+/// `oci-layout:` references to a [`LayoutStore`].
+#[derive(Debug, Clone)]
+pub struct AnyStore {
+    registry: RegistryClient,
+    layout: LayoutStore,
+}
+
+impl AnyStore {
+    /// Routes remote references to `registry` and layouts to a [`LayoutStore`] with the
+    /// same limits.
+    pub fn new(registry: RegistryClient) -> Self {
+        let layout = LayoutStore::with_limits(*registry.limits());
+        AnyStore { registry, layout }
+    }
+
+    /// The registry client.
+    pub fn registry(&self) -> &RegistryClient {
+        &self.registry
+    }
+
+    fn store(&self, reference: &ArtifactRef) -> &dyn BundleStore {
+        match reference {
+            ArtifactRef::Layout(_) => &self.layout,
+            _ => &self.registry,
+        }
+    }
+}
+
+#[async_trait]
+impl BundleStore for AnyStore {
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        self.store(reference).push(reference, bundle, options).await
+    }
+
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        self.store(reference).pull_pinned(reference).await
+    }
+
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+        self.store(reference).resolve(reference).await
+    }
+
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        self.store(repository).list_tags(repository).await
+    }
+}
+
+/// The tag a push writes: the reference's own, else the bundle's version with `+` as `_`.
+pub(crate) fn push_tag(reference: &ArtifactRef, bundle: &Bundle) -> Result<String, StoreError> {
+    if reference.digest().is_some() {
+        return Err(StoreError::InvalidReference {
+            reference: reference.to_string(),
+            reason: "a push needs a tag, not a digest".into(),
+        });
+    }
+    let tag = match reference.tag() {
+        Some(tag) => tag.to_owned(),
+        None => pacto_ref::version_to_tag(bundle.version()),
+    };
+    // The OCI distribution tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
+    let valid = tag.len() <= 128
+        && tag.bytes().enumerate().all(|(i, b)| {
+            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
+        })
+        && !tag.is_empty();
+    if !valid {
+        return Err(StoreError::InvalidReference {
+            reference: reference.to_string(),
+            reason: format!(
+                "{tag:?} is not a valid OCI tag (from service.version {:?}); give the reference an explicit tag",
+                bundle.version()
+            ),
+        });
+    }
+    Ok(tag)
+}

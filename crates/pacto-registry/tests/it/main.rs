@@ -1,0 +1,10 @@
+//! Integration tests of the registry client and the layout store against real processes:
+//! the Debian `docker-registry` (distribution 2.8) started by `pacto-test-support`, and `skopeo`.
+
+mod auth;
+mod common;
+mod faults;
+mod interop;
+mod layout;
+mod pagination;
+mod plain;
