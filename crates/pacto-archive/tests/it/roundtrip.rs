@@ -43,7 +43,9 @@ async fn deepest_legal_paths_round_trip() {
     assert!(deep.len() <= pacto_contract::MAX_PATH_LEN);
     let b = bundle(&[(deep.as_str(), b"deep")]);
     let packed = pack(&b).await.unwrap();
-    let back = unpack_bytes(&packed.bytes, &Limits::default()).await.unwrap();
+    let back = unpack_bytes(&packed.bytes, &Limits::default())
+        .await
+        .unwrap();
     assert_eq!(back, b);
 }
 
