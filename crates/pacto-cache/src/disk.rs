@@ -1,0 +1,886 @@
+//! The disk tier. Every function here is blocking; callers run them on blocking threads.
+//!
+//! Layout under the cache root (`LAYOUT` is the format version, so a future layout can live
+//! beside this one):
+//!
+//! ```text
+//! v1/blobs/sha256/<hex>            original manifest and layer blobs, content-addressed
+//! v1/refs/<repository key>/<key>   JSON reference records, one per tag or digest reference
+//! v1/tmp/<random>                  files being written (each locked by its writer)
+//! ```
+//!
+//! The config blob is not stored: the pull path never needs it (the bundle is the layer, the
+//! digest is the manifest's), so the manifest and the layer are all an entry holds.
+//!
+//! Writes go to a temporary file in `tmp/` (same file system), which is synced and renamed
+//! into place; blobs are written and their directory synced before the record that names
+//! them, so a record never points at blobs that were not completely written. Every read
+//! re-hashes the bytes: a file whose content does not match its name is removed and reported
+//! as a miss, never served.
+
+use crate::error::CacheError;
+use crate::key::{KeyKind, key};
+use crate::{CacheEntry, PruneReport, VerifyReport};
+use bytes::Bytes;
+use pacto_archive::sha256_digest;
+use pacto_ref::Reference;
+use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest, checked_digest};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+use tracing::{debug, warn};
+
+/// The layout version directory.
+const LAYOUT: &str = "v1";
+/// Format number written in every record.
+const RECORD_FORMAT: u32 = 1;
+/// Records are small; anything larger is not a record.
+const MAX_RECORD_SIZE: u64 = 64 * 1024;
+/// Blobs that no record names are left alone this long by `prune`: a writer in another
+/// process may be about to write the record that names them.
+const ORPHAN_GRACE: Duration = Duration::from_secs(600);
+
+/// A reference record: which manifest a reference meant when it was cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    pub(crate) format: u32,
+    /// The full reference (`registry/repository:tag` or `registry/repository@digest`).
+    #[serde(rename = "ref")]
+    pub(crate) reference: String,
+    /// `registry/repository`.
+    pub(crate) repository: String,
+    /// The tag, for tag references.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tag: Option<String>,
+    /// The manifest digest.
+    pub(crate) digest: String,
+    /// The layer digest named by the manifest.
+    pub(crate) layer_digest: String,
+    /// Size of the manifest blob.
+    pub(crate) manifest_size: u64,
+    /// Size of the layer blob.
+    pub(crate) layer_size: u64,
+}
+
+impl Record {
+    fn new(id: &RefId, digest: &str, blobs: &Blobs) -> Record {
+        Record {
+            format: RECORD_FORMAT,
+            reference: id.full(),
+            repository: id.repository.clone(),
+            tag: id.tag.clone(),
+            digest: digest.to_owned(),
+            layer_digest: blobs.layer_digest.clone(),
+            manifest_size: blobs.manifest.len() as u64,
+            layer_size: blobs.layer.len() as u64,
+        }
+    }
+
+    /// Bytes of blobs this record names.
+    fn size(&self) -> u64 {
+        self.manifest_size.saturating_add(self.layer_size)
+    }
+
+    /// The reference this record says it is for.
+    fn id(&self) -> RefId {
+        RefId {
+            repository: self.repository.clone(),
+            tag: self.tag.clone(),
+            digest: self.tag.is_none().then(|| self.digest.clone()),
+        }
+    }
+
+    /// Whether this record is a well-formed record of `id`.
+    fn is_for(&self, id: &RefId) -> bool {
+        self.format == RECORD_FORMAT
+            && self.reference == id.full()
+            && self.repository == id.repository
+            && self.tag == id.tag
+            && id.digest.as_ref().is_none_or(|d| *d == self.digest)
+            && checked_digest(&self.digest).is_some()
+            && checked_digest(&self.layer_digest).is_some()
+    }
+}
+
+/// How the cache names one remote reference with a tag or a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct RefId {
+    /// `registry/repository`.
+    pub(crate) repository: String,
+    /// The tag, or `None` for a digest reference.
+    pub(crate) tag: Option<String>,
+    /// The digest of a digest reference.
+    pub(crate) digest: Option<String>,
+}
+
+impl RefId {
+    /// `None` for an untagged reference.
+    pub(crate) fn new(reference: &Reference) -> Option<RefId> {
+        let repository = reference.repository_name();
+        match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => Some(RefId {
+                repository,
+                tag: None,
+                digest: Some(digest.to_owned()),
+            }),
+            (None, Some(tag)) => Some(RefId {
+                repository,
+                tag: Some(tag.to_owned()),
+                digest: None,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// The full reference text.
+    pub(crate) fn full(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => format!("{}@{digest}", self.repository),
+            (None, Some(tag)) => format!("{}:{tag}", self.repository),
+            (None, None) => self.repository.clone(),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(digest), _) => key(KeyKind::Digest, digest),
+            (None, tag) => key(KeyKind::Tag, tag.as_deref().unwrap_or_default()),
+        }
+    }
+}
+
+/// A record file and what it holds (`Err` with the reason when it is not a valid record).
+type Scanned = (PathBuf, Result<Found, String>);
+
+/// A record as found on disk.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) record: Record,
+    pub(crate) path: PathBuf,
+    pub(crate) last_used: SystemTime,
+}
+
+/// Verified manifest and layer bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Blobs {
+    pub(crate) manifest: Bytes,
+    pub(crate) layer: Bytes,
+    pub(crate) layer_digest: String,
+}
+
+/// The disk tier rooted at a cache directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Disk {
+    root: PathBuf,
+    base: PathBuf,
+}
+
+fn io_context(action: &'static str, path: &Path, error: io::Error) -> CacheError {
+    CacheError::io(action, path, error)
+}
+
+/// The outcome of reading one blob.
+#[derive(Debug)]
+enum BlobRead {
+    /// The bytes hash to the blob's name and have the expected size.
+    Intact(Vec<u8>),
+    /// There is no such blob (or it cannot be read).
+    Missing,
+    /// The bytes do not match: the file was removed.
+    Corrupt,
+}
+
+impl BlobRead {
+    fn intact(self) -> Option<Vec<u8>> {
+        match self {
+            BlobRead::Intact(bytes) => Some(bytes),
+            BlobRead::Missing | BlobRead::Corrupt => None,
+        }
+    }
+}
+
+impl Disk {
+    pub(crate) fn new(root: PathBuf) -> Self {
+        let base = root.join(LAYOUT);
+        Disk { root, base }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn blobs_dir(&self) -> PathBuf {
+        self.base.join("blobs").join("sha256")
+    }
+
+    fn refs_dir(&self) -> PathBuf {
+        self.base.join("refs")
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.base.join("tmp")
+    }
+
+    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
+        let hex = checked_digest(digest)?.strip_prefix("sha256:")?;
+        Some(self.blobs_dir().join(hex))
+    }
+
+    fn repository_dir(&self, repository: &str) -> PathBuf {
+        self.refs_dir().join(key(KeyKind::Repository, repository))
+    }
+
+    fn record_path(&self, id: &RefId) -> PathBuf {
+        self.repository_dir(&id.repository).join(id.file_name())
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    /// The record for `id`, if one is there and is what it claims to be.
+    pub(crate) fn find(&self, id: &RefId) -> Option<Found> {
+        let path = self.record_path(id);
+        let (record, last_used) = read_record(&path).ok()??;
+        if !record.is_for(id) {
+            debug!(path = %path.display(), found = record.reference, "cache record is not for this reference: ignored");
+            return None;
+        }
+        Some(Found {
+            record,
+            path,
+            last_used,
+        })
+    }
+
+    /// The manifest `digest` and its layer, re-hashed; `None` when missing, corrupt (the
+    /// corrupt file is removed) or no longer acceptable under `max_layer_size`.
+    pub(crate) fn load(&self, digest: &str, reference: &str, max_layer_size: u64) -> Option<Blobs> {
+        let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
+        let layer = match accept_manifest(reference, &manifest, None, max_layer_size) {
+            Ok(layer) => layer,
+            Err(e) => {
+                debug!(reference, digest, error = %e, "cached manifest not usable: miss");
+                return None;
+            }
+        };
+        let bytes = self
+            .read_blob(&layer.digest, layer.size, Some(layer.size))
+            .intact()?;
+        Some(Blobs {
+            manifest: Bytes::from(manifest),
+            layer: Bytes::from(bytes),
+            layer_digest: layer.digest,
+        })
+    }
+
+    /// Reads blob `digest` and checks its size and hash; removes it when it is corrupt.
+    fn read_blob(&self, digest: &str, max_size: u64, exact_size: Option<u64>) -> BlobRead {
+        let Some(path) = self.blob_path(digest) else {
+            return BlobRead::Missing;
+        };
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobRead::Missing,
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
+                return BlobRead::Missing;
+            }
+        };
+        let mut bytes = Vec::new();
+        if let Err(e) = file
+            .take(max_size.saturating_add(1))
+            .read_to_end(&mut bytes)
+        {
+            warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
+            return BlobRead::Missing;
+        }
+        let size_ok = bytes.len() as u64 <= max_size
+            && exact_size.is_none_or(|size| bytes.len() as u64 == size);
+        if !size_ok || sha256_digest(&bytes) != digest {
+            warn!(path = %path.display(), digest, "cached blob is corrupt: removed, it will be pulled again");
+            if let Err(e) = remove_path(&path) {
+                warn!(error = %e, "cannot remove a corrupt cache file");
+            }
+            return BlobRead::Corrupt;
+        }
+        BlobRead::Intact(bytes)
+    }
+
+    /// Whether both blobs of `record` are present with their recorded sizes (no hashing).
+    fn looks_complete(&self, record: &Record) -> bool {
+        let present = |digest: &str, size: u64| {
+            self.blob_path(digest)
+                .and_then(|p| fs::metadata(p).ok())
+                .is_some_and(|m| m.is_file() && m.len() == size)
+        };
+        present(&record.digest, record.manifest_size)
+            && present(&record.layer_digest, record.layer_size)
+    }
+
+    /// Tags of `repository` with a record whose blobs are present.
+    pub(crate) fn tags(&self, repository: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.repository_dir(repository)) else {
+            return Vec::new();
+        };
+        let mut tags: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| self.check_record_file(&entry.path()).ok())
+            .filter(|found| {
+                found.record.repository == repository && self.looks_complete(&found.record)
+            })
+            .filter_map(|found| found.record.tag)
+            .collect();
+        tags.sort();
+        tags
+    }
+
+    /// Marks the record at `path` as used now (its mtime orders `prune`).
+    pub(crate) fn touch(&self, path: &Path) {
+        let result = File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(SystemTime::now()));
+        if let Err(e) = result {
+            debug!(path = %path.display(), error = %e, "cannot mark a cache record as used");
+        }
+    }
+
+    // ---- writes ------------------------------------------------------------------------
+
+    /// Stores `pulled` as the entry for `id`: blobs first, then the record. Stops before the
+    /// record (and leaves no record) when `cancel` is set.
+    pub(crate) fn store(
+        &self,
+        id: &RefId,
+        digest: &str,
+        entry: &Blobs,
+        cancel: &AtomicBool,
+    ) -> Result<(), CacheError> {
+        let blobs = self.blobs_dir();
+        let tmp = self.tmp_dir();
+        fs::create_dir_all(&blobs).map_err(|e| io_context("create", &blobs, e))?;
+        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
+        for (digest, bytes) in [
+            (digest, &entry.manifest),
+            (entry.layer_digest.as_str(), &entry.layer),
+        ] {
+            let path = self.blob_path(digest).ok_or_else(|| {
+                let error = io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{digest:?} is not a sha256 digest"),
+                );
+                io_context("name a blob for", &blobs, error)
+            })?;
+            write_atomic(&tmp, &path, bytes, cancel)?;
+        }
+        sync_dir(&blobs);
+        self.write_record(id, &Record::new(id, digest, entry), cancel)
+    }
+
+    /// Points the record for `id` at blobs already on disk (a moved tag whose new manifest
+    /// is cached under another reference).
+    pub(crate) fn store_record(
+        &self,
+        id: &RefId,
+        digest: &str,
+        blobs: &Blobs,
+    ) -> Result<(), CacheError> {
+        self.write_record(id, &Record::new(id, digest, blobs), &AtomicBool::new(false))
+    }
+
+    fn write_record(
+        &self,
+        id: &RefId,
+        record: &Record,
+        cancel: &AtomicBool,
+    ) -> Result<(), CacheError> {
+        let tmp = self.tmp_dir();
+        let dir = self.repository_dir(&id.repository);
+        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
+        fs::create_dir_all(&dir).map_err(|e| io_context("create", &dir, e))?;
+        let path = self.record_path(id);
+        let json = serde_json::to_vec_pretty(record)
+            .map_err(|e| io_context("serialise the record", &path, io::Error::other(e)))?;
+        write_atomic(&tmp, &path, &json, cancel)?;
+        sync_dir(&dir);
+        Ok(())
+    }
+
+    /// Removes the record for `id` (its blobs stay until `prune`).
+    pub(crate) fn forget(&self, id: &RefId) {
+        let path = self.record_path(id);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => warn!(path = %path.display(), error = %e, "cannot remove a cache record"),
+        }
+    }
+
+    // ---- maintenance -------------------------------------------------------------------
+
+    /// Every record file with what it holds (`Err` for an unreadable or inconsistent one).
+    fn scan(&self) -> Result<Vec<Scanned>, CacheError> {
+        let refs = self.refs_dir();
+        let repositories = match fs::read_dir(&refs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_context("list", &refs, e)),
+        };
+        let mut found = Vec::new();
+        for repository in repositories {
+            let repository = repository.map_err(|e| io_context("list", &refs, e))?;
+            let dir = repository.path();
+            if !repository
+                .file_type()
+                .map_err(|e| io_context("inspect", &dir, e))?
+                .is_dir()
+            {
+                found.push((dir, Err("not a repository directory".to_owned())));
+                continue;
+            }
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_context("list", &dir, e)),
+            };
+            for entry in entries {
+                let path = entry.map_err(|e| io_context("list", &dir, e))?.path();
+                let checked = self.check_record_file(&path);
+                found.push((path, checked));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
+    }
+
+    /// The record at `path`, if it is a valid record stored where its reference belongs.
+    fn check_record_file(&self, path: &Path) -> Result<Found, String> {
+        let (record, last_used) = read_record(path)?.ok_or("vanished")?;
+        let id = record.id();
+        if !record.is_for(&id) || self.record_path(&id) != path {
+            return Err(format!(
+                "record does not match its location ({})",
+                record.reference
+            ));
+        }
+        Ok(Found {
+            record,
+            path: path.to_owned(),
+            last_used,
+        })
+    }
+
+    /// Every valid entry, sorted by reference.
+    pub(crate) fn entries(&self) -> Result<Vec<CacheEntry>, CacheError> {
+        let mut entries: Vec<CacheEntry> = self
+            .scan()?
+            .into_iter()
+            .filter_map(|(_, found)| found.ok())
+            .map(|found| CacheEntry {
+                size: found.record.size(),
+                reference: found.record.reference,
+                digest: found.record.digest,
+                last_used: found.last_used,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.reference.cmp(&b.reference));
+        Ok(entries)
+    }
+
+    /// Re-hashes every blob, removes corrupt blobs, records whose blobs are missing or
+    /// corrupt, unreadable records and abandoned temporary files.
+    pub(crate) fn verify(&self, max_layer_size: u64) -> Result<VerifyReport, CacheError> {
+        let mut report = VerifyReport {
+            removed_temp_files: self.remove_abandoned_temp_files()?,
+            ..VerifyReport::default()
+        };
+        // Layer digest -> intact, so a layer shared by several records is hashed once.
+        let mut layers: HashMap<String, bool> = HashMap::new();
+        let mut corrupt_blobs: BTreeSet<String> = BTreeSet::new();
+        for (path, found) in self.scan()? {
+            let found = match found {
+                Ok(found) => found,
+                Err(reason) => {
+                    warn!(path = %path.display(), reason, "invalid cache record: removed");
+                    remove_path(&path)?;
+                    report.corrupt.push(path.display().to_string());
+                    continue;
+                }
+            };
+            let record = &found.record;
+            let manifest = match self.read_blob(
+                &record.digest,
+                MAX_MANIFEST_SIZE,
+                Some(record.manifest_size),
+            ) {
+                BlobRead::Intact(bytes) => Some(bytes),
+                BlobRead::Missing => None,
+                BlobRead::Corrupt => {
+                    corrupt_blobs.insert(record.digest.clone());
+                    None
+                }
+            };
+            let names_layer = manifest
+                .and_then(|m| accept_manifest(&record.reference, &m, None, max_layer_size).ok())
+                .is_some_and(|layer| {
+                    layer.digest == record.layer_digest && layer.size == record.layer_size
+                });
+            let intact = names_layer
+                && *layers
+                    .entry(record.layer_digest.clone())
+                    .or_insert_with(|| {
+                        match self.read_blob(
+                            &record.layer_digest,
+                            record.layer_size,
+                            Some(record.layer_size),
+                        ) {
+                            BlobRead::Intact(_) => true,
+                            BlobRead::Missing => false,
+                            BlobRead::Corrupt => {
+                                corrupt_blobs.insert(record.layer_digest.clone());
+                                false
+                            }
+                        }
+                    });
+            if intact {
+                report.ok += 1;
+            } else {
+                warn!(
+                    reference = record.reference,
+                    "cache entry is corrupt or incomplete: removed"
+                );
+                remove_path(&path)?;
+                report.corrupt.push(record.reference.clone());
+            }
+        }
+        // Blobs no record led to: hash them too.
+        for (digest, path) in self.blob_files()? {
+            match digest {
+                Some(digest) if layers.contains_key(&digest) => {}
+                Some(digest) => {
+                    if let BlobRead::Corrupt = self.read_blob(&digest, u64::MAX, None) {
+                        corrupt_blobs.insert(digest);
+                    }
+                }
+                None => {
+                    remove_path(&path)?;
+                    corrupt_blobs.insert(path.display().to_string());
+                }
+            }
+        }
+        report.corrupt_blobs = corrupt_blobs.into_iter().collect();
+        Ok(report)
+    }
+
+    /// Blob files with their digest (`None` for a file whose name is not a digest).
+    fn blob_files(&self) -> Result<Vec<(Option<String>, PathBuf)>, CacheError> {
+        let dir = self.blobs_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_context("list", &dir, e)),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_context("list", &dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let digest = format!("sha256:{name}");
+            let digest = checked_digest(&digest).map(str::to_owned);
+            files.push((digest, entry.path()));
+        }
+        files.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(files)
+    }
+
+    /// Removes records, least recently used first, until the blobs the remaining records
+    /// name take at most `max_bytes`; then removes blobs no record names (those younger than
+    /// a grace period only when a removed record named them) and abandoned temporary files.
+    pub(crate) fn prune(&self, max_bytes: u64) -> Result<PruneReport, CacheError> {
+        self.remove_abandoned_temp_files()?;
+        let mut records = Vec::new();
+        for (path, found) in self.scan()? {
+            match found {
+                Ok(found) => records.push(found),
+                Err(_) => remove_path(&path)?,
+            }
+        }
+        let blob_files = self.blob_files()?;
+        let mut sizes: HashMap<String, u64> = HashMap::new();
+        let mut unnamed: Vec<PathBuf> = Vec::new();
+        for (digest, path) in &blob_files {
+            match digest {
+                Some(digest) => {
+                    let size = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                    sizes.insert(digest.clone(), size);
+                }
+                None => unnamed.push(path.clone()),
+            }
+        }
+        // How many kept records name each blob.
+        let mut users: HashMap<String, usize> = HashMap::new();
+        for found in &records {
+            for digest in [&found.record.digest, &found.record.layer_digest] {
+                *users.entry(digest.clone()).or_default() += 1;
+            }
+        }
+        let mut used: u64 = users.keys().filter_map(|d| sizes.get(d)).sum();
+        // Oldest first; ties broken by reference for a stable order.
+        records.sort_by(|a, b| {
+            a.last_used
+                .cmp(&b.last_used)
+                .then_with(|| a.record.reference.cmp(&b.record.reference))
+        });
+        let mut report = PruneReport::default();
+        let mut released: HashSet<String> = HashSet::new();
+        for found in &records {
+            if used <= max_bytes {
+                break;
+            }
+            remove_path(&found.path)?;
+            if let Some(dir) = found.path.parent() {
+                // Only succeeds when the repository has no record left.
+                let _ = fs::remove_dir(dir);
+            }
+            report.removed.push(found.record.reference.clone());
+            for digest in [&found.record.digest, &found.record.layer_digest] {
+                if let Some(count) = users.get_mut(digest.as_str()) {
+                    *count -= 1;
+                    if *count == 0 {
+                        users.remove(digest.as_str());
+                        used =
+                            used.saturating_sub(sizes.get(digest.as_str()).copied().unwrap_or(0));
+                        released.insert(digest.clone());
+                    }
+                }
+            }
+        }
+        let now = SystemTime::now();
+        for (digest, path) in &blob_files {
+            let Some(digest) = digest else { continue };
+            if users.contains_key(digest) {
+                continue;
+            }
+            let old_enough = fs::metadata(path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| {
+                    now.duration_since(modified)
+                        .is_ok_and(|age| age >= ORPHAN_GRACE)
+                });
+            if released.contains(digest) || old_enough {
+                remove_path(path)?;
+                report.freed_bytes += sizes.get(digest).copied().unwrap_or(0);
+            }
+        }
+        for path in unnamed {
+            remove_path(&path)?;
+        }
+        report.remaining_bytes = used;
+        Ok(report)
+    }
+
+    /// Removes the whole cache layout.
+    pub(crate) fn clear(&self) -> Result<(), CacheError> {
+        match fs::remove_dir_all(&self.base) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_context("remove", &self.base, e)),
+        }
+    }
+
+    /// Removes temporary files whose writer is gone (its lock was released when it exited
+    /// or was killed); files still locked by a live writer are kept.
+    pub(crate) fn remove_abandoned_temp_files(&self) -> Result<usize, CacheError> {
+        let dir = self.tmp_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_context("list", &dir, e)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_context("list", &dir, e))?;
+            let path = entry.path();
+            let file = match File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_context("open", &path, e)),
+            };
+            match file.try_lock() {
+                Ok(()) => {
+                    remove_path(&path)?;
+                    removed += 1;
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    debug!(path = %path.display(), "temporary file still being written: kept");
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_context("lock", &path, e)),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Reads and parses a record; `Ok(None)` when the file does not exist.
+fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, String> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open: {e}")),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot inspect: {e}"))?;
+    if !meta.is_file() || meta.len() > MAX_RECORD_SIZE {
+        return Err("not a record file".to_owned());
+    }
+    let last_used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_SIZE)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let record: Record =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a record: {e}"))?;
+    if record.format != RECORD_FORMAT {
+        return Err(format!(
+            "record format {} is not {RECORD_FORMAT}",
+            record.format
+        ));
+    }
+    Ok(Some((record, last_used)))
+}
+
+/// Writes `data` to `dest` through a locked temporary file in `tmp`: write, sync, set the
+/// modification time, rename. Gives up (removing the temporary file) when `cancel` is set.
+fn write_atomic(
+    tmp: &Path,
+    dest: &Path,
+    data: &[u8],
+    cancel: &AtomicBool,
+) -> Result<(), CacheError> {
+    let mut temp = tempfile::Builder::new()
+        .prefix("w-")
+        .tempfile_in(tmp)
+        .map_err(|e| io_context("create a temporary file in", tmp, e))?;
+    // The lock tells maintenance in other processes that this file is being written; it is
+    // released when the file is closed or the process dies.
+    temp.as_file()
+        .lock()
+        .map_err(|e| io_context("lock", temp.path(), e))?;
+    temp.write_all(data)
+        .and_then(|()| temp.as_file().set_modified(SystemTime::now()))
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| io_context("write", temp.path(), e))?;
+    if cancel.load(Ordering::SeqCst) {
+        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
+        return Err(io_context("finish writing", dest, error));
+    }
+    temp.persist(dest)
+        .map_err(|e| io_context("rename into place", dest, e.error))?;
+    Ok(())
+}
+
+/// Syncs a directory so that renames into it survive a crash (best effort).
+fn sync_dir(dir: &Path) {
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        debug!(dir = %dir.display(), error = %e, "cannot sync a cache directory");
+    }
+}
+
+fn remove_path(path: &Path) -> Result<(), CacheError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory || path.is_dir() => {
+            fs::remove_dir_all(path)
+                .or_else(|e| {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| io_context("remove", path, e))
+        }
+        Err(e) => Err(io_context("remove", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> (tempfile::TempDir, Disk, RefId, String, Blobs) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let disk = Disk::new(dir.path().to_owned());
+        let id = RefId {
+            repository: "registry.example/team/a".to_owned(),
+            tag: Some("1.0.0".to_owned()),
+            digest: None,
+        };
+        let manifest = Bytes::from_static(b"{\"schemaVersion\":2}");
+        let layer = Bytes::from_static(b"layer bytes");
+        let blobs = Blobs {
+            layer_digest: sha256_digest(&layer),
+            manifest: manifest.clone(),
+            layer,
+        };
+        (dir, disk, id, sha256_digest(&manifest), blobs)
+    }
+
+    #[test]
+    fn a_cancelled_store_writes_nothing_and_leaves_no_temporary_file() {
+        let (dir, disk, id, digest, blobs) = fixture();
+        let error = disk
+            .store(&id, &digest, &blobs, &AtomicBool::new(true))
+            .expect_err("cancelled");
+        match error {
+            CacheError::Io { source, .. } => assert_eq!(source.kind(), io::ErrorKind::Interrupted),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(disk.find(&id).is_none());
+        let left: Vec<_> = fs::read_dir(dir.path().join("v1/tmp"))
+            .expect("tmp exists")
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        assert!(disk.blob_path(&digest).is_some_and(|p| !p.exists()));
+    }
+
+    #[test]
+    fn a_stored_record_names_its_reference_and_blobs() {
+        let (_dir, disk, id, digest, blobs) = fixture();
+        disk.store(&id, &digest, &blobs, &AtomicBool::new(false))
+            .expect("store");
+        let found = disk.find(&id).expect("found");
+        let json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&found.path).expect("read")).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "format": 1,
+                "ref": "registry.example/team/a:1.0.0",
+                "repository": "registry.example/team/a",
+                "tag": "1.0.0",
+                "digest": digest,
+                "layer_digest": blobs.layer_digest,
+                "manifest_size": blobs.manifest.len(),
+                "layer_size": blobs.layer.len(),
+            })
+        );
+        assert!(
+            found
+                .path
+                .ends_with("v1/refs/r-registry%2Eexample%2Fteam%2Fa/t-1%2E0%2E0")
+        );
+        // A digest reference of the same repository is another record.
+        let by_digest = RefId {
+            tag: None,
+            digest: Some(digest.clone()),
+            ..id.clone()
+        };
+        assert!(disk.find(&by_digest).is_none());
+        assert_eq!(disk.tags("registry.example/team/a"), ["1.0.0"]);
+    }
+}

@@ -1,0 +1,677 @@
+//! A memory and disk cache in front of any [`BundleStore`]: [`CachedStore`].
+//!
+//! [`CachedStore`] is itself a [`BundleStore`], so it composes with everything that takes
+//! one. It keeps two tiers:
+//!
+//! - **Memory**: pulled bundles by manifest digest under a byte budget
+//!   ([`CacheConfig::memory_budget_bytes`]), evicted least recently used first; the digest
+//!   each reference meant when this store last pulled or revalidated it; and tag lists, kept
+//!   for the life of the store (errors are never cached).
+//! - **Disk**, under [`CacheConfig::default_dir`] (`$XDG_CACHE_HOME/pacto/oci`, else
+//!   `~/.cache/pacto/oci`) or a directory of your choice: the original manifest and layer
+//!   blobs, content-addressed and re-hashed on every read (a corrupt file is removed and
+//!   pulled again, never served), and one record per reference naming the manifest digest.
+//!   The config blob is not stored: pulls never need it.
+//!
+//! How a pull of a remote reference is served:
+//!
+//! | reference | cached | network |
+//! |---|---|---|
+//! | digest | in memory or on disk | none |
+//! | tag | pulled or revalidated by this store before | none |
+//! | tag | on disk | one `HEAD`: same digest, served from disk; moved, the new manifest is pulled (or taken from disk when another reference cached it) |
+//! | tag | on disk, registry unreachable | the `HEAD` fails; the disk copy is served with a warning |
+//! | any | not cached | a pull, then written to disk |
+//!
+//! `oci-layout:` references are local already and go straight to the inner store, uncached.
+//!
+//! Disk writes are atomic (a temporary file in the cache's `tmp/` directory, synced, then
+//! renamed), blobs are in place before the record that names them, and a writer killed at
+//! any instant leaves at most an abandoned temporary file or unnamed blobs, which are never
+//! served and which [`CachedStore::verify`], [`CachedStore::prune`] and
+//! [`CachedStore::clear`] remove. Several processes can share one cache directory. A pull
+//! whose future is dropped before it finishes caches nothing. Disk errors never fail a pull:
+//! they are logged and the cache is bypassed.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pacto_cache::{CacheConfig, CachedStore};
+//! use pacto_registry::{AnyStore, BundleStore, RegistryClient};
+//!
+//! let store = CachedStore::new(AnyStore::new(RegistryClient::builder().build()?), CacheConfig::default());
+//! let reference = "ghcr.io/acme/payments-pacto:1.0.0".parse()?;
+//! let pulled = store.pull_pinned(&reference).await?; // cold: pulled and cached
+//! let again = store.pull_pinned(&reference).await?; // warm: memory, no network
+//! assert_eq!(pulled.digest, again.digest);
+//! for entry in store.entries().await? {
+//!     println!("{} {} {}", entry.reference, entry.digest, entry.size);
+//! }
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod disk;
+mod error;
+mod key;
+mod memory;
+
+pub use error::{BoxError, CacheError};
+
+use async_trait::async_trait;
+use disk::{Blobs, Disk, Found, RefId};
+use memory::Memory;
+use pacto_archive::Limits;
+use pacto_contract::Bundle;
+use pacto_ref::ArtifactRef;
+use pacto_registry::{
+    BundleStore, ErrorKind, Pulled, PushOptions, PushOutcome, PushStatus, StoreError,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+use tracing::{debug, warn};
+
+/// The default memory budget: 256 MiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
+
+/// How a [`CachedStore`] caches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// The cache root; `None` means [`CacheConfig::default_dir`] (and memory only when no
+    /// home directory can be found).
+    pub dir: Option<PathBuf>,
+    /// Bytes of bundles (manifest, layer and unpacked files) kept in memory.
+    pub memory_budget_bytes: u64,
+    /// Whether to use the disk tier at all.
+    pub disk_enabled: bool,
+    /// Archive limits applied when a cached layer is unpacked.
+    pub limits: Limits,
+}
+
+impl Default for CacheConfig {
+    /// The default directory, [`DEFAULT_MEMORY_BUDGET`], disk enabled, Go pacto's limits.
+    fn default() -> Self {
+        CacheConfig {
+            dir: None,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET,
+            disk_enabled: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// `$XDG_CACHE_HOME/pacto/oci`, else `~/.cache/pacto/oci`; `None` without a home
+    /// directory.
+    pub fn default_dir() -> Option<PathBuf> {
+        xdg::BaseDirectories::with_prefix("pacto")
+            .get_cache_home()
+            .map(|dir| dir.join("oci"))
+    }
+
+    /// Caches under `dir` instead of the default directory.
+    pub fn with_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps at most `bytes` of bundles in memory.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget_bytes = bytes;
+        self
+    }
+
+    /// Memory only: nothing is read from or written to disk.
+    pub fn memory_only(mut self) -> Self {
+        self.disk_enabled = false;
+        self
+    }
+
+    /// Applies `limits` when unpacking cached layers.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// One reference cached on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheEntry {
+    /// The reference (`registry/repository:tag` or `registry/repository@digest`).
+    pub reference: String,
+    /// The manifest digest it meant when it was cached.
+    pub digest: String,
+    /// Bytes of the blobs it names (manifest and layer; blobs shared with other entries are
+    /// counted in each).
+    pub size: u64,
+    /// When it was last written or served.
+    pub last_used: SystemTime,
+}
+
+/// What [`CachedStore::verify`] found and removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Entries whose blobs are intact.
+    pub ok: usize,
+    /// Entries removed because a blob was missing or corrupt, or the record was unreadable
+    /// (by reference, or by path when the record could not be read).
+    pub corrupt: Vec<String>,
+    /// Blobs removed because their content did not match their digest.
+    pub corrupt_blobs: Vec<String>,
+    /// Temporary files left by writers that died, removed.
+    pub removed_temp_files: usize,
+}
+
+/// What [`CachedStore::prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PruneReport {
+    /// Entries removed, least recently used first.
+    pub removed: Vec<String>,
+    /// Bytes of blobs deleted.
+    pub freed_bytes: u64,
+    /// Bytes of blobs the remaining entries name.
+    pub remaining_bytes: u64,
+}
+
+/// A [`BundleStore`] that caches another one in memory and on disk; see the
+/// [crate documentation](crate).
+#[derive(Debug)]
+pub struct CachedStore<S> {
+    inner: S,
+    disk: Option<Disk>,
+    read_disk: AtomicBool,
+    memory: Mutex<Memory>,
+    limits: Limits,
+    max_layer_size: u64,
+}
+
+/// Sets the flag when dropped while armed: tells a disk writer its pull was cancelled.
+struct CancelOnDrop {
+    flag: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Runs blocking disk work off the async threads (inline when there is no Tokio runtime).
+async fn blocking<T, F>(operation: &'static str, work: F) -> Result<T, CacheError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| CacheError::Interrupted {
+                operation,
+                source: Box::new(e),
+            }),
+        Err(_) => Ok(work()),
+    }
+}
+
+impl<S: BundleStore> CachedStore<S> {
+    /// Caches `inner` as `config` says. Never fails: without a usable directory the store
+    /// caches in memory only. Directories are created on the first write.
+    pub fn new(inner: S, config: CacheConfig) -> Self {
+        let dir = if config.disk_enabled {
+            config.dir.clone().or_else(CacheConfig::default_dir)
+        } else {
+            None
+        };
+        if config.disk_enabled && dir.is_none() {
+            debug!("no cache directory (no home directory): caching in memory only");
+        }
+        CachedStore {
+            inner,
+            disk: dir.map(Disk::new),
+            read_disk: AtomicBool::new(true),
+            memory: Mutex::new(Memory::new(config.memory_budget_bytes)),
+            max_layer_size: pacto_registry::artifact::max_layer_size(&config.limits),
+            limits: config.limits,
+        }
+    }
+
+    /// The store being cached.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The cache root on disk (e.g. `~/.cache/pacto/oci`), `None` when caching in memory
+    /// only. The layout lives in a versioned subdirectory (`v1/`).
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.disk.as_ref().map(Disk::root)
+    }
+
+    /// Go pacto's `DisableCache` (`--no-cache`): stop reading the disk cache (a cold start),
+    /// keep writing it, and forget everything held in memory. Later pulls are cached in
+    /// memory again.
+    pub fn disable_cache(&self) {
+        self.read_disk.store(false, Ordering::SeqCst);
+        self.memory().clear();
+    }
+
+    /// Whether the disk cache is read (false after [`CachedStore::disable_cache`] or without
+    /// a disk tier).
+    pub fn reads_disk(&self) -> bool {
+        self.disk.is_some() && self.read_disk.load(Ordering::SeqCst)
+    }
+
+    /// The cached bundle for `reference`, never touching the inner store for a remote
+    /// reference (no network, not even a `HEAD`): memory first, then disk (unless
+    /// [`CachedStore::disable_cache`] was called). `Ok(None)` is a miss.
+    ///
+    /// An `oci-layout:` reference is read from its layout directory (local by nature); a
+    /// missing tag there is a miss too. A remote reference without tag or digest is an
+    /// [`ErrorKind::InvalidReference`] error: resolve it first (e.g. against
+    /// [`CachedStore::local_tags`]).
+    pub async fn pull_local(&self, reference: &ArtifactRef) -> Result<Option<Pulled>, StoreError> {
+        let remote = match reference {
+            ArtifactRef::Layout(_) => {
+                return match self.inner.pull_pinned(reference).await {
+                    Ok(pulled) => Ok(Some(pulled)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                };
+            }
+            ArtifactRef::Remote(remote) => remote,
+        };
+        let Some(id) = RefId::new(remote) else {
+            return Err(needs_tag(reference));
+        };
+        let shown = reference.to_string();
+        if let Some(pulled) = self.recall(&id, &shown).await {
+            return Ok(Some(pulled));
+        }
+        let Some(found) = self.find(&id).await else {
+            return Ok(None);
+        };
+        let pulled = self.load(&found.record.digest, &shown).await;
+        if let Some(pulled) = &pulled {
+            self.touch(&found);
+            self.remember(&id, pulled);
+        }
+        Ok(pulled)
+    }
+
+    /// The tags of `repository` that [`CachedStore::pull_local`] can serve, sorted, without
+    /// touching the inner store for a remote repository: tags this store pulled, plus tags
+    /// recorded on disk with their blobs present (unless [`CachedStore::disable_cache`] was
+    /// called). An `oci-layout:` repository lists its layout's tags.
+    pub async fn local_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        let remote = match repository {
+            ArtifactRef::Layout(_) => return self.inner.list_tags(repository).await,
+            ArtifactRef::Remote(remote) => remote,
+        };
+        let name = remote.repository_name();
+        let mut tags: Vec<String> = self
+            .memory()
+            .refs
+            .keys()
+            .filter(|id| id.repository == name)
+            .filter_map(|id| id.tag.clone())
+            .collect();
+        if let (Some(disk), true) = (self.disk.clone(), self.reads_disk()) {
+            let on_disk = blocking("listing", move || disk.tags(&name)).await;
+            match on_disk {
+                Ok(on_disk) => tags.extend(on_disk),
+                Err(e) => warn!(error = %e, "cannot list cached tags"),
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    /// Every reference cached on disk, sorted by reference (empty without a disk tier).
+    pub async fn entries(&self) -> Result<Vec<CacheEntry>, CacheError> {
+        let Some(disk) = self.disk.clone() else {
+            return Ok(Vec::new());
+        };
+        blocking("listing", move || disk.entries()).await?
+    }
+
+    /// Re-hashes every blob on disk and removes what is corrupt: blobs whose content does
+    /// not match their digest, entries whose blobs are missing or corrupt, unreadable
+    /// records, and temporary files left by writers that died (files still being written
+    /// by a live process are kept).
+    pub async fn verify(&self) -> Result<VerifyReport, CacheError> {
+        let Some(disk) = self.disk.clone() else {
+            return Ok(VerifyReport::default());
+        };
+        let max_layer_size = self.max_layer_size;
+        blocking("verify", move || disk.verify(max_layer_size)).await?
+    }
+
+    /// Removes entries, least recently used first, until the blobs of the remaining ones
+    /// take at most `max_bytes`; also removes blobs no entry names (recent ones only when
+    /// this prune released them, as another process may be about to name them) and
+    /// temporary files left by writers that died. `prune(0)` empties the disk cache.
+    pub async fn prune(&self, max_bytes: u64) -> Result<PruneReport, CacheError> {
+        let Some(disk) = self.disk.clone() else {
+            return Ok(PruneReport::default());
+        };
+        blocking("prune", move || disk.prune(max_bytes)).await?
+    }
+
+    /// Empties the memory tier and removes the whole disk layout.
+    pub async fn clear(&self) -> Result<(), CacheError> {
+        self.memory().clear();
+        let Some(disk) = self.disk.clone() else {
+            return Ok(());
+        };
+        blocking("clear", move || disk.clear()).await?
+    }
+
+    // ---- internals -------------------------------------------------------------------
+
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The digest this store already knows `id` by, and the bundle when memory still has it.
+    fn known(&self, id: &RefId) -> Option<(String, Option<Pulled>)> {
+        let mut memory = self.memory();
+        let digest = memory.refs.get(id)?.clone();
+        let pulled = memory.bundles.get(&digest).map(|p| Pulled::clone(&p));
+        Some((digest, pulled))
+    }
+
+    /// A reference this store already pulled or revalidated: from memory, else by digest
+    /// from disk.
+    async fn recall(&self, id: &RefId, shown: &str) -> Option<Pulled> {
+        let (digest, pulled) = self.known(id)?;
+        if pulled.is_some() {
+            return pulled;
+        }
+        if !self.reads_disk() {
+            return None;
+        }
+        let pulled = self.load(&digest, shown).await?;
+        self.remember(id, &pulled);
+        Some(pulled)
+    }
+
+    fn remember(&self, id: &RefId, pulled: &Pulled) {
+        let mut memory = self.memory();
+        memory.refs.insert(id.clone(), pulled.digest.clone());
+        memory.bundles.insert(Arc::new(pulled.clone()));
+    }
+
+    /// The disk record for `id`, if disk reads are on.
+    async fn find(&self, id: &RefId) -> Option<Found> {
+        if !self.reads_disk() {
+            return None;
+        }
+        let disk = self.disk.clone()?;
+        let id = id.clone();
+        blocking("lookup", move || disk.find(&id)).await.ok()?
+    }
+
+    /// Verified blobs of manifest `digest` from disk, unpacked.
+    async fn load(&self, digest: &str, shown: &str) -> Option<Pulled> {
+        let disk = self.disk.clone()?;
+        let (owned_digest, owned_shown, max) =
+            (digest.to_owned(), shown.to_owned(), self.max_layer_size);
+        let blobs = blocking("read", move || disk.load(&owned_digest, &owned_shown, max))
+            .await
+            .ok()??;
+        self.assemble(digest, shown, blobs).await
+    }
+
+    async fn assemble(&self, digest: &str, shown: &str, blobs: Blobs) -> Option<Pulled> {
+        let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.limits).await {
+            Ok(bundle) => bundle,
+            Err(e) => {
+                debug!(reference = shown, digest, error = %e, "cached layer does not unpack under the current limits: miss");
+                return None;
+            }
+        };
+        Some(Pulled {
+            bundle,
+            digest: digest.to_owned(),
+            manifest: blobs.manifest,
+            layer: blobs.layer,
+            layer_digest: blobs.layer_digest,
+        })
+    }
+
+    fn touch(&self, found: &Found) {
+        if let Some(disk) = &self.disk {
+            disk.touch(&found.path);
+        }
+    }
+
+    /// Writes `pulled` to disk as the entry for `id`; logs and carries on when it cannot.
+    /// If this future is dropped mid-write, the record is not written.
+    async fn save(&self, id: &RefId, pulled: &Pulled) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut guard = CancelOnDrop {
+            flag: Arc::clone(&flag),
+            armed: true,
+        };
+        let (id, digest) = (id.clone(), pulled.digest.clone());
+        let blobs = Blobs {
+            manifest: pulled.manifest.clone(),
+            layer: pulled.layer.clone(),
+            layer_digest: pulled.layer_digest.clone(),
+        };
+        let reference = id.full();
+        let written = blocking("write", move || disk.store(&id, &digest, &blobs, &flag)).await;
+        guard.armed = false;
+        match written {
+            Ok(Ok(())) => debug!(reference, "cached on disk"),
+            Ok(Err(e)) | Err(e) => {
+                warn!(reference, error = %e, "cannot write the disk cache; continuing without it")
+            }
+        }
+    }
+
+    /// Pulls through the inner store and caches the result.
+    async fn pull_and_save(
+        &self,
+        id: &RefId,
+        reference: &ArtifactRef,
+    ) -> Result<Pulled, StoreError> {
+        let pulled = self.inner.pull_pinned(reference).await?;
+        self.save(id, &pulled).await;
+        self.remember(id, &pulled);
+        Ok(pulled)
+    }
+
+    /// A tag cached on disk: one `HEAD` decides whether the copy is current.
+    async fn revalidate(
+        &self,
+        id: &RefId,
+        reference: &ArtifactRef,
+        found: &Found,
+    ) -> Result<Pulled, StoreError> {
+        let shown = reference.to_string();
+        match self.inner.resolve(reference).await {
+            Ok(digest) => {
+                if let Some(pulled) = self.load(&digest, &shown).await {
+                    if digest == found.record.digest {
+                        debug!(reference = shown, digest, "tag unchanged: served from disk");
+                        self.touch(found);
+                    } else {
+                        debug!(
+                            reference = shown,
+                            digest, "tag moved to a manifest already on disk"
+                        );
+                        self.record_moved_tag(id, &pulled).await;
+                    }
+                    self.remember(id, &pulled);
+                    return Ok(pulled);
+                }
+                self.pull_and_save(id, reference).await
+            }
+            Err(e) if e.kind() == ErrorKind::Unreachable => {
+                let Some(pulled) = self.load(&found.record.digest, &shown).await else {
+                    return Err(e);
+                };
+                warn!(
+                    reference = shown,
+                    digest = pulled.digest,
+                    error = %e,
+                    "registry unreachable: serving the cached copy, which may be out of date"
+                );
+                self.touch(found);
+                self.remember(id, &pulled);
+                Ok(pulled)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_moved_tag(&self, id: &RefId, pulled: &Pulled) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let (id, digest) = (id.clone(), pulled.digest.clone());
+        let blobs = Blobs {
+            manifest: pulled.manifest.clone(),
+            layer: pulled.layer.clone(),
+            layer_digest: pulled.layer_digest.clone(),
+        };
+        match blocking("write", move || disk.store_record(&id, &digest, &blobs)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) | Err(e) => {
+                warn!(error = %e, "cannot update the cache record of a moved tag")
+            }
+        }
+    }
+
+    /// Forgets what a push made stale: the pushed tag and the repository's tag list.
+    async fn invalidate(&self, reference: &ArtifactRef) {
+        let Some(id) = reference.as_remote().and_then(RefId::new) else {
+            return;
+        };
+        {
+            let mut memory = self.memory();
+            memory.refs.remove(&id);
+            memory.tags.remove(&id.repository);
+        }
+        if let Some(disk) = self.disk.clone()
+            && let Err(e) = blocking("write", move || disk.forget(&id)).await
+        {
+            warn!(error = %e, "cannot drop a stale cache record");
+        }
+    }
+}
+
+fn needs_tag(reference: &ArtifactRef) -> StoreError {
+    StoreError::InvalidReference {
+        reference: reference.to_string(),
+        reason: "the cache is looked up by tag or digest; resolve an untagged reference first"
+            .into(),
+    }
+}
+
+#[async_trait]
+impl<S: BundleStore> BundleStore for CachedStore<S> {
+    /// Pushes through the inner store, then forgets the pushed tag and the repository's tag
+    /// list, which the push made stale.
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let outcome = self.inner.push(reference, bundle, options).await?;
+        if outcome.status != PushStatus::Unchanged {
+            self.invalidate(&outcome.reference).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Serves from memory or disk where it can (see the [crate documentation](crate)),
+    /// otherwise pulls through the inner store and caches the result.
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let ArtifactRef::Remote(remote) = reference else {
+            return self.inner.pull_pinned(reference).await;
+        };
+        let Some(id) = RefId::new(remote) else {
+            return self.inner.pull_pinned(reference).await;
+        };
+        let shown = reference.to_string();
+        if let Some(pulled) = self.recall(&id, &shown).await {
+            return Ok(pulled);
+        }
+        if let Some(found) = self.find(&id).await {
+            if id.digest.is_some() {
+                if let Some(pulled) = self.load(&found.record.digest, &shown).await {
+                    self.touch(&found);
+                    self.remember(&id, &pulled);
+                    return Ok(pulled);
+                }
+            } else {
+                return self.revalidate(&id, reference, &found).await;
+            }
+        }
+        self.pull_and_save(&id, reference).await
+    }
+
+    /// A digest reference with a cached entry, and a reference this store already pulled,
+    /// are answered without the network; otherwise the inner store answers (one `HEAD`), and
+    /// when it is unreachable a tag cached on disk answers with a warning.
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+        let Some(id) = reference.as_remote().and_then(RefId::new) else {
+            return self.inner.resolve(reference).await;
+        };
+        if let Some((digest, _)) = self.known(&id) {
+            return Ok(digest);
+        }
+        if id.digest.is_some() {
+            if let Some(found) = self.find(&id).await {
+                return Ok(found.record.digest);
+            }
+            return self.inner.resolve(reference).await;
+        }
+        match self.inner.resolve(reference).await {
+            Err(e) if e.kind() == ErrorKind::Unreachable => match self.find(&id).await {
+                Some(found) => {
+                    warn!(
+                        reference = %reference,
+                        digest = found.record.digest,
+                        error = %e,
+                        "registry unreachable: answering from the cache, which may be out of date"
+                    );
+                    Ok(found.record.digest)
+                }
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// Lists through the inner store once per repository for the life of this store;
+    /// errors are not cached.
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        let Some(remote) = repository.as_remote() else {
+            return self.inner.list_tags(repository).await;
+        };
+        let name = remote.repository_name();
+        if let Some(tags) = self.memory().tags.get(&name) {
+            return Ok(tags.clone());
+        }
+        let tags = self.inner.list_tags(repository).await?;
+        self.memory().tags.insert(name, tags.clone());
+        Ok(tags)
+    }
+}

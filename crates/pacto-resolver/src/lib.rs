@@ -1,0 +1,366 @@
+//! Resolve pacto references to bundles over a [`CachedStore`]: [`Resolver`].
+//!
+//! - References are text (`oci://` prefix accepted, `oci-layout:PATH[:TAG]` too), parsed with
+//!   the [`ParseOptions`] given to [`Resolver::with_parse_options`].
+//! - A reference without tag or digest is resolved by semver (Go pacto `ResolveRef`): the
+//!   highest tag satisfying the constraint, and with an empty constraint the highest tag,
+//!   pre-releases included. A reference with a tag or digest is used as is and the
+//!   constraint is ignored.
+//! - [`ResolveMode::LocalOnly`] never touches the network, not even for a `HEAD`: it reads
+//!   the cache only ([`CachedStore::pull_local`], [`CachedStore::local_tags`]), and a miss is
+//!   [`ResolveErrorKind::NotFound`]. [`ResolveMode::RemoteAllowed`] goes through the cache to
+//!   the registry on a miss (and revalidates cached tags with one `HEAD`).
+//! - Errors from the store pass through unchanged ([`ResolveError::Store`]); every error has
+//!   a [`ResolveErrorKind`].
+//! - [`Resolver::fetch_all_versions`] pulls every semver version of a repository into the
+//!   cache in parallel, [`Resolver::concurrency`] at a time (Go pacto pulls one at a time).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use pacto_cache::{CacheConfig, CachedStore};
+//! use pacto_registry::{AnyStore, RegistryClient};
+//! use pacto_resolver::{ResolveMode, Resolver};
+//!
+//! let store = AnyStore::new(RegistryClient::builder().build()?);
+//! let resolver = Resolver::new(CachedStore::new(store, CacheConfig::default()));
+//! let resolved = resolver
+//!     .resolve_pinned("oci://ghcr.io/acme/payments-pacto", "^1.2", ResolveMode::RemoteAllowed)
+//!     .await?;
+//! println!("{} {}", resolved.reference, resolved.digest);
+//! let fetched = resolver.fetch_all_versions("ghcr.io/acme/payments-pacto").await?;
+//! println!("{} cached, {} failed", fetched.versions.len(), fetched.failed.len());
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+
+pub use error::{ResolveError, ResolveErrorKind};
+
+use futures_util::stream::{self, StreamExt as _};
+use pacto_cache::CachedStore;
+use pacto_contract::Bundle;
+use pacto_ref::{
+    ArtifactRef, Constraint, ParseOptions, SelectError, best_tag_matching, filter_semver_tags,
+};
+use pacto_registry::{BundleStore, Pulled};
+use tracing::{debug, warn};
+
+/// Pulls [`Resolver::fetch_all_versions`] runs at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Whether resolving may use the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResolveMode {
+    /// The cache only: no network I/O at all; a miss is not-found (`--offline`).
+    LocalOnly,
+    /// The cache, then the registry on a miss or to revalidate a cached tag.
+    RemoteAllowed,
+}
+
+/// A resolved reference: what was chosen and the bundle it holds.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Resolved {
+    /// The reference used, with the tag chosen for an untagged one.
+    pub reference: ArtifactRef,
+    /// The digest of the manifest the bundle was read from.
+    pub digest: String,
+    /// The bundle.
+    pub bundle: Bundle,
+}
+
+/// What [`Resolver::fetch_all_versions`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FetchAll {
+    /// The versions now cached, newest first.
+    pub versions: Vec<String>,
+    /// The versions that could not be pulled, newest first, each with its error.
+    pub failed: Vec<FetchFailure>,
+}
+
+/// One version [`Resolver::fetch_all_versions`] could not pull.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct FetchFailure {
+    /// The tag.
+    pub tag: String,
+    /// Why it failed.
+    pub error: ResolveError,
+}
+
+/// Resolves references to bundles over a [`CachedStore`]; see the [crate documentation](crate).
+#[derive(Debug)]
+pub struct Resolver<S> {
+    cache: CachedStore<S>,
+    concurrency: usize,
+    parse_options: ParseOptions,
+}
+
+impl<S: BundleStore> Resolver<S> {
+    /// A resolver over `cache`, with [`DEFAULT_CONCURRENCY`] and [`ParseOptions::untagged`].
+    pub fn new(cache: CachedStore<S>) -> Self {
+        Resolver {
+            cache,
+            concurrency: DEFAULT_CONCURRENCY,
+            parse_options: ParseOptions::untagged(),
+        }
+    }
+
+    /// Pulls at most `concurrency` versions at once in [`Resolver::fetch_all_versions`]
+    /// (0 counts as 1).
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Parses references with `options` (e.g. the hosts to speak plain HTTP to). Keep
+    /// `default_tag` at `None` so that untagged references are resolved by semver.
+    pub fn with_parse_options(mut self, options: ParseOptions) -> Self {
+        self.parse_options = options;
+        self
+    }
+
+    /// The cache (for `cache_dir`, `entries`, `verify`, `prune`, `clear`, `disable_cache`).
+    pub fn cache(&self) -> &CachedStore<S> {
+        &self.cache
+    }
+
+    /// The bound on parallel pulls.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Parses `reference` as this resolver does.
+    pub fn parse(&self, reference: &str) -> Result<ArtifactRef, ResolveError> {
+        ArtifactRef::parse(reference, &self.parse_options).map_err(|source| {
+            ResolveError::InvalidReference {
+                reference: reference.to_owned(),
+                source: Box::new(source),
+            }
+        })
+    }
+
+    /// The bundle `reference` names; an untagged reference means its highest semver tag.
+    pub async fn resolve(
+        &self,
+        reference: &str,
+        mode: ResolveMode,
+    ) -> Result<Bundle, ResolveError> {
+        Ok(self.resolve_pinned(reference, "", mode).await?.bundle)
+    }
+
+    /// The bundle `reference` names; an untagged reference means its highest semver tag
+    /// that satisfies `constraint` (empty: no constraint). The constraint is ignored when
+    /// the reference has a tag or digest.
+    pub async fn resolve_constrained(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Bundle, ResolveError> {
+        Ok(self
+            .resolve_pinned(reference, constraint, mode)
+            .await?
+            .bundle)
+    }
+
+    /// Like [`Resolver::resolve_constrained`], also saying which reference was chosen and the
+    /// digest of the very manifest the bundle was read from.
+    pub async fn resolve_pinned(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Resolved, ResolveError> {
+        let parsed = self.parse(reference)?;
+        self.resolve_ref(&parsed, constraint, mode).await
+    }
+
+    /// [`Resolver::resolve_pinned`] for a reference already parsed.
+    pub async fn resolve_ref(
+        &self,
+        reference: &ArtifactRef,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Resolved, ResolveError> {
+        if reference.has_explicit_tag() {
+            let pulled = self.pull(reference, mode).await?;
+            return Ok(resolved(reference.clone(), pulled));
+        }
+        let parsed = parse_constraint(reference, constraint)?;
+        let repository = reference.repository();
+        match mode {
+            ResolveMode::RemoteAllowed => {
+                let tags = self.cache.list_tags(&repository).await?;
+                let tag = best_tag_matching(&tags, parsed.as_ref())
+                    .map_err(|e| select_error(reference, constraint, e, &tags, mode))?;
+                let chosen = reference.with_tag(&tag);
+                debug!(reference = %reference, chosen = %chosen, "resolved by semver");
+                let pulled = self.pull(&chosen, mode).await?;
+                Ok(resolved(chosen, pulled))
+            }
+            ResolveMode::LocalOnly => {
+                // Best first; a cached tag that turns out unusable (say, corrupt) gives way
+                // to the next best.
+                let mut tags = self.cache.local_tags(&repository).await?;
+                let listed = tags.clone();
+                let mut unusable = Vec::new();
+                loop {
+                    let tag = match best_tag_matching(&tags, parsed.as_ref()) {
+                        Ok(tag) => tag,
+                        Err(_) if !unusable.is_empty() => {
+                            return Err(ResolveError::NotFound {
+                                reference: reference.to_string(),
+                                detail: format!(
+                                    "the cached versions that match ({}) could not be read; resolve it with network access",
+                                    unusable.join(", ")
+                                ),
+                            });
+                        }
+                        Err(e) => {
+                            return Err(select_error(reference, constraint, e, &listed, mode));
+                        }
+                    };
+                    let chosen = reference.with_tag(&tag);
+                    if let Some(pulled) = self.cache.pull_local(&chosen).await? {
+                        return Ok(resolved(chosen, pulled));
+                    }
+                    debug!(reference = %chosen, "cached tag not usable: trying the next best");
+                    tags.retain(|t| *t != tag);
+                    unusable.push(tag);
+                }
+            }
+        }
+    }
+
+    /// The semver tags of `repository`, newest first (Go pacto `ListVersions`); any tag or
+    /// digest in `repository` is ignored. Non-semver tags (`latest`) are left out.
+    pub async fn list_versions(&self, repository: &str) -> Result<Vec<String>, ResolveError> {
+        let repository = self.parse(repository)?.repository();
+        let tags = self.cache.list_tags(&repository).await?;
+        Ok(filter_semver_tags(&tags))
+    }
+
+    /// Pulls every semver version of `repository` into the cache, [`Resolver::concurrency`]
+    /// at a time. A failure to list the tags is an error; a failure to pull one version is
+    /// reported in [`FetchAll::failed`] and the others carry on.
+    pub async fn fetch_all_versions(&self, repository: &str) -> Result<FetchAll, ResolveError> {
+        let repository = self.parse(repository)?.repository();
+        let tags = self.cache.list_tags(&repository).await?;
+        let versions = filter_semver_tags(&tags);
+        let repository = &repository;
+        let mut results: Vec<(usize, Result<(), ResolveError>)> =
+            stream::iter(versions.iter().enumerate())
+                .map(|(index, tag)| async move {
+                    let reference = repository.with_tag(tag);
+                    let result = self
+                        .cache
+                        .pull_pinned(&reference)
+                        .await
+                        .map(drop)
+                        .map_err(ResolveError::from);
+                    (index, result)
+                })
+                .buffer_unordered(self.concurrency)
+                .collect()
+                .await;
+        results.sort_by_key(|(index, _)| *index);
+        let mut fetched = FetchAll {
+            versions: Vec::with_capacity(versions.len()),
+            failed: Vec::new(),
+        };
+        for ((_, result), tag) in results.into_iter().zip(versions) {
+            match result {
+                Ok(()) => fetched.versions.push(tag),
+                Err(error) => {
+                    warn!(repository = %repository, tag, error = %error, "could not fetch a version");
+                    fetched.failed.push(FetchFailure { tag, error });
+                }
+            }
+        }
+        Ok(fetched)
+    }
+
+    async fn pull(
+        &self,
+        reference: &ArtifactRef,
+        mode: ResolveMode,
+    ) -> Result<Pulled, ResolveError> {
+        match mode {
+            ResolveMode::RemoteAllowed => Ok(self.cache.pull_pinned(reference).await?),
+            ResolveMode::LocalOnly => {
+                self.cache
+                    .pull_local(reference)
+                    .await?
+                    .ok_or_else(|| ResolveError::NotFound {
+                        reference: reference.to_string(),
+                        detail: "it is not in the local cache; resolve it once with network access"
+                            .into(),
+                    })
+            }
+        }
+    }
+}
+
+fn resolved(reference: ArtifactRef, pulled: Pulled) -> Resolved {
+    Resolved {
+        reference,
+        digest: pulled.digest,
+        bundle: pulled.bundle,
+    }
+}
+
+fn parse_constraint(
+    reference: &ArtifactRef,
+    constraint: &str,
+) -> Result<Option<Constraint>, ResolveError> {
+    if constraint.is_empty() {
+        return Ok(None);
+    }
+    Constraint::parse(constraint)
+        .map(Some)
+        .map_err(|source| ResolveError::InvalidConstraint {
+            reference: reference.to_string(),
+            constraint: constraint.to_owned(),
+            source: Box::new(source),
+        })
+}
+
+/// The error for a tag list from which no tag could be chosen.
+fn select_error(
+    reference: &ArtifactRef,
+    constraint: &str,
+    error: SelectError,
+    tags: &[String],
+    mode: ResolveMode,
+) -> ResolveError {
+    match error {
+        SelectError::InvalidConstraint(source) => ResolveError::InvalidConstraint {
+            reference: reference.to_string(),
+            constraint: constraint.to_owned(),
+            source: Box::new(source),
+        },
+        SelectError::NoMatchingVersion { .. } => ResolveError::NoMatchingVersion {
+            reference: reference.to_string(),
+            constraint: constraint.to_owned(),
+            available: filter_semver_tags(tags),
+        },
+        // NoSemverTags, and whatever pacto-ref may add later: nothing to resolve to.
+        _ => ResolveError::NotFound {
+            reference: reference.to_string(),
+            detail: if tags.is_empty() && mode == ResolveMode::LocalOnly {
+                "no version of it is in the local cache; resolve it once with network access".into()
+            } else if tags.is_empty() {
+                "the repository has no tags".into()
+            } else {
+                format!(
+                    "no semver tags among {} tags; name a tag explicitly",
+                    tags.len()
+                )
+            },
+        },
+    }
+}
