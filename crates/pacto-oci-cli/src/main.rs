@@ -1,0 +1,274 @@
+//! `pacto-oci`: push, pull, resolve and inspect Pacto bundles in OCI registries and layouts.
+//!
+//! The command-line contract (commands, JSON keys, exit codes) is `docs/cli.md`; every
+//! command is a few lines over the `pacto-oci` facade.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI prints")]
+
+mod commands;
+mod output;
+mod write;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use output::Output;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Store and retrieve Pacto contract bundles in OCI registries and local OCI image layouts.
+///
+/// A reference is REGISTRY/REPOSITORY[:TAG|@DIGEST] (an `oci://` prefix is accepted), or
+/// oci-layout:PATH[:TAG|@DIGEST] for a local OCI image layout directory (no server needed).
+/// A reference without tag or digest means its highest semver tag, optionally under
+/// --constraint.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pacto-oci",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 other failure, 2 usage or invalid reference/constraint, \
+3 not found, 4 authentication rejected, 5 registry unreachable, 6 invalid bundle, \
+7 no matching version, 8 push conflict."
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options accepted before or after the subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Print one JSON document on stdout instead of human text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Log to stderr: -v info, -vv debug, -vvv trace (or set RUST_LOG). Secrets are never logged.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// No progress and no human text; errors still go to stderr.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Do not read the disk cache (writes continue).
+    #[arg(long, global = true, env = "PACTO_NO_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) no_cache: bool,
+    /// Cache root [default: $XDG_CACHE_HOME/pacto/oci, else ~/.cache/pacto/oci].
+    #[arg(long, global = true, env = "PACTO_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Talk plain HTTP to HOST (repeatable; env PACTO_INSECURE_REGISTRIES, comma-separated).
+    #[arg(long = "plain-http", global = true, value_name = "HOST")]
+    pub(crate) plain_http: Vec<String>,
+    /// Extra trusted root certificates (PEM).
+    #[arg(long, global = true, env = "PACTO_CA_FILE", value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Registry user name, tried before any stored credential.
+    #[arg(long, global = true, env = "PACTO_REGISTRY_USERNAME", value_name = "U")]
+    pub(crate) username: Option<String>,
+    /// Registry password (prefer PACTO_REGISTRY_PASSWORD or `login --password-stdin`).
+    #[arg(
+        long,
+        global = true,
+        env = "PACTO_REGISTRY_PASSWORD",
+        hide_env_values = true,
+        value_name = "P"
+    )]
+    pub(crate) password: Option<String>,
+    /// Registry bearer token, tried first.
+    #[arg(
+        long,
+        global = true,
+        env = "PACTO_REGISTRY_TOKEN",
+        hide_env_values = true,
+        value_name = "T"
+    )]
+    pub(crate) token: Option<String>,
+    /// Parallel transfers for multi-artifact commands.
+    #[arg(
+        long,
+        global = true,
+        env = "PACTO_CONCURRENCY",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub(crate) concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Pack a bundle directory into a deterministic .tar.gz (the exact layer a push uploads).
+    Pack {
+        /// The bundle directory (holding pacto.yaml).
+        dir: PathBuf,
+        /// Output file [default: <name>-<version>.tar.gz].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
+    Push {
+        /// A bundle directory or a .tar.gz from `pack`.
+        source: PathBuf,
+        /// Where to push.
+        reference: String,
+        /// Overwrite a tag that holds a different artifact.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Pull a bundle and write its files under a directory (only after it was fully verified).
+    Pull {
+        /// What to pull; without tag: the highest semver version (under --constraint).
+        reference: String,
+        /// Output directory [default: ./<service.name>].
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+        /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2").
+        #[arg(long, value_name = "C", default_value = "")]
+        constraint: String,
+        /// Use the cache only, never the network.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Which tag and digest REF means now, without writing files.
+    Resolve {
+        /// What to resolve.
+        reference: String,
+        /// Semver constraint for an untagged REF.
+        #[arg(long, value_name = "C", default_value = "")]
+        constraint: String,
+        /// Use the cache only, never the network.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// List the semver tags of a repository, newest first.
+    Tags {
+        /// The repository (a tag or digest in it is ignored).
+        repository: String,
+    },
+    /// Pull every semver version of a repository into the cache, in parallel.
+    FetchAll {
+        /// The repository.
+        repository: String,
+    },
+    /// Check credentials against a registry and store them (mode 0600).
+    Login {
+        /// The registry host (e.g. ghcr.io, 127.0.0.1:5000).
+        registry: String,
+        /// User name.
+        #[arg(short = 'u', id = "login_user", value_name = "USER")]
+        user: Option<String>,
+        /// Password (visible to other local users: prefer --password-stdin).
+        #[arg(
+            short = 'p',
+            id = "login_password",
+            value_name = "PASS",
+            conflicts_with = "password_stdin"
+        )]
+        pass: Option<String>,
+        /// Read the password from stdin (one trailing newline is dropped).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove the stored credentials for a registry.
+    Logout {
+        /// The registry host.
+        registry: String,
+    },
+    /// Inspect and maintain the disk cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Offline semver helpers (Go pacto's BestTag and FilterSemverTags).
+    #[command(subcommand)]
+    Semver(SemverCommand),
+    /// Offline reference helpers.
+    #[command(subcommand)]
+    Ref(RefCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Print the cache directory.
+    Dir,
+    /// List cached references.
+    Ls,
+    /// Re-hash every entry; report and remove corrupt ones.
+    Verify,
+    /// Remove least recently used entries until the cache fits a size.
+    Prune {
+        /// Size to fit in, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
+        max_size: u64,
+    },
+    /// Remove everything.
+    Clear,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SemverCommand {
+    /// Which of TAGs a constraint picks (empty or absent: the highest semver tag).
+    Best {
+        /// The constraint.
+        #[arg(long, value_name = "C", default_value = "")]
+        constraint: String,
+        /// Candidate tags.
+        tags: Vec<String>,
+    },
+    /// Semver tags only, newest first.
+    Sort {
+        /// Tags to sort.
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RefCommand {
+    /// How REF is understood: registry, repository, tag, digest, scheme.
+    Parse {
+        /// The reference.
+        reference: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let wants_json = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            use clap::error::ErrorKind as Clap;
+            if matches!(
+                error.kind(),
+                Clap::DisplayHelp
+                    | Clap::DisplayVersion
+                    | Clap::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = error.print();
+                return ExitCode::SUCCESS;
+            }
+            if wants_json {
+                let message = error.kind().as_str().unwrap_or("invalid usage").to_owned();
+                output::print_json(
+                    &serde_json::json!({"error": {"kind": "usage", "message": message}}),
+                );
+            }
+            let _ = error.print();
+            return ExitCode::from(2);
+        }
+    };
+    let out = Output::new(&cli.global);
+    output::init_tracing(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            out.error(
+                "other",
+                &format!("cannot start the async runtime: {error}"),
+                &[],
+            );
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(commands::run(cli, &out))
+}

@@ -1,0 +1,139 @@
+//! What the CLI prints: one JSON document with `--json`, human text otherwise, errors on
+//! stderr, progress only on a terminal.
+
+use crate::Global;
+use indicatif::{ProgressBar, ProgressStyle};
+use pacto_oci::ErrorKind;
+use serde_json::Value;
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub(crate) struct Output {
+    json: bool,
+    quiet: bool,
+    verbose: u8,
+}
+
+pub(crate) fn print_json(value: &Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, value);
+    let _ = writeln!(stdout);
+}
+
+/// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set. Without either, warnings
+/// (e.g. "registry unreachable: serving the cached copy") still reach stderr unless `--quiet`.
+pub(crate) fn init_tracing(global: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = if global.verbose == 0 {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
+    } else {
+        EnvFilter::new(level)
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(global.verbose >= 2)
+        .without_time()
+        .try_init();
+}
+
+/// The exit code for an error kind (the table in docs/cli.md).
+pub(crate) fn exit_code(kind: &ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidReference | ErrorKind::InvalidConstraint => 2,
+        ErrorKind::NotFound => 3,
+        ErrorKind::Authentication { .. } => 4,
+        ErrorKind::Unreachable { .. } => 5,
+        ErrorKind::InvalidBundle => 6,
+        ErrorKind::NoMatchingVersion => 7,
+        ErrorKind::Conflict => 8,
+        _ => 1,
+    }
+}
+
+/// The JSON `kind` for an error kind.
+pub(crate) fn kind_name(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidConstraint => "usage",
+        other => other.as_str(),
+    }
+}
+
+impl Output {
+    pub(crate) fn new(global: &Global) -> Self {
+        Output {
+            json: global.json,
+            quiet: global.quiet,
+            verbose: global.verbose,
+        }
+    }
+
+    /// Prints the command's result: `document` with `--json`, else `human` (unless quiet).
+    pub(crate) fn emit(&self, document: Value, human: impl FnOnce() -> String) {
+        if self.json {
+            print_json(&document);
+        } else if !self.quiet {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+
+    /// Reports a failure and returns its exit code.
+    pub(crate) fn fail(&self, error: &pacto_oci::Error) -> ExitCode {
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        // The line must say what went wrong without -v: when the top message is only a
+        // summary ("pacto.yaml is not a valid Pacto contract"), the first cause that it does
+        // not already quote joins it (the summary itself may quote a summary cause).
+        let mut message = error.to_string();
+        if let Some(first) = causes.iter().find(|c| !message.contains(c.as_str())) {
+            message = format!("{message}: {first}");
+        }
+        self.error(kind_name(error.kind()), &message, &causes);
+        ExitCode::from(exit_code(error.kind()))
+    }
+
+    /// Prints `error: message` on stderr (with `caused by:` lines at `-v`), and the JSON
+    /// error document on stdout with `--json`.
+    pub(crate) fn error(&self, kind: &str, message: &str, causes: &[String]) {
+        if self.json {
+            print_json(&serde_json::json!({"error": {"kind": kind, "message": message}}));
+        }
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "error: {message}");
+        if self.verbose > 0 {
+            for cause in causes.iter().filter(|c| !message.contains(c.as_str())) {
+                let _ = writeln!(stderr, "  caused by: {cause}");
+            }
+        }
+    }
+
+    /// A spinner on stderr, only on a terminal and without `--quiet`/`--json`.
+    pub(crate) fn spinner(&self, message: String) -> Option<ProgressBar> {
+        if self.json || self.quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Some(bar)
+    }
+}

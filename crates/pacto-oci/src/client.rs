@@ -1,0 +1,266 @@
+//! [`Client`]: the layers wired together the way the CLI wires them.
+
+use crate::Error;
+use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
+use pacto_cache::{CacheConfig, CachedStore};
+use pacto_contract::Bundle;
+use pacto_ref::{ArtifactRef, ParseOptions};
+use pacto_registry::{AnyStore, BundleStore, PushOptions, PushOutcome, RegistryClient};
+use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
+use std::path::PathBuf;
+
+/// Configures a [`Client`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the
+/// CLI documents; setters override them.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    credentials: CredentialOptions,
+    keychain: KeychainConfig,
+    insecure_hosts: Vec<String>,
+    ca_files: Vec<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    no_cache: bool,
+    concurrency: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            credentials: CredentialOptions::default(),
+            keychain: KeychainConfig::default(),
+            insecure_hosts: Vec::new(),
+            ca_files: Vec::new(),
+            cache_dir: None,
+            no_cache: false,
+            concurrency: pacto_resolver::DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl ClientBuilder {
+    /// A builder from the environment: `PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD`,
+    /// `PACTO_REGISTRY_TOKEN`, `PACTO_INSECURE_REGISTRIES` (comma list), `PACTO_CA_FILE`,
+    /// `PACTO_CACHE_DIR`, `PACTO_NO_CACHE` (`1`/`true`), `PACTO_CONCURRENCY`.
+    pub fn from_env() -> Self {
+        let mut builder = ClientBuilder {
+            credentials: CredentialOptions::from_env(),
+            ..ClientBuilder::default()
+        };
+        if let Some(hosts) = env("PACTO_INSECURE_REGISTRIES") {
+            builder.insecure_hosts = split_hosts(&hosts);
+        }
+        if let Some(file) = env("PACTO_CA_FILE") {
+            builder.ca_files.push(file.into());
+        }
+        builder.cache_dir = env("PACTO_CACHE_DIR").map(PathBuf::from);
+        builder.no_cache = env("PACTO_NO_CACHE").is_some_and(|v| {
+            matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+        });
+        if let Some(n) = env("PACTO_CONCURRENCY").and_then(|v| v.trim().parse().ok()) {
+            builder.concurrency = n;
+        }
+        builder
+    }
+
+    /// Explicit credentials, tried before every other source (flags override the environment
+    /// field by field).
+    pub fn credentials(mut self, credentials: CredentialOptions) -> Self {
+        self.credentials = credentials.or(self.credentials);
+        self
+    }
+
+    /// Where the keychain looks (pacto config, docker config, `gh`); tests point it at
+    /// temporary files.
+    pub fn keychain_config(mut self, config: KeychainConfig) -> Self {
+        self.keychain = config;
+        self
+    }
+
+    /// Speak plain HTTP to `host` (as `oras --plain-http`).
+    pub fn plain_http(mut self, host: impl Into<String>) -> Self {
+        self.insecure_hosts.push(host.into());
+        self
+    }
+
+    /// Trust the certificates in this PEM file too.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// The cache root (default `$XDG_CACHE_HOME/pacto/oci`, else `~/.cache/pacto/oci`).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Do not read the disk cache (writes continue), as Go pacto's `--no-cache`.
+    pub fn no_cache(mut self, no_cache: bool) -> Self {
+        self.no_cache = self.no_cache || no_cache;
+        self
+    }
+
+    /// Parallel pulls for [`Client::fetch_all`] (default 8).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// Wires the keychain, registry client, layout store, cache and resolver.
+    pub fn build(self) -> Result<Client, Error> {
+        let keychain = Keychain::with_config(self.credentials, self.keychain.clone());
+        let mut registry = RegistryClient::builder().keychain(keychain);
+        for file in &self.ca_files {
+            registry = registry.ca_file(file);
+        }
+        let registry = registry.build()?;
+        let mut cache = CacheConfig::default();
+        if let Some(dir) = &self.cache_dir {
+            cache = cache.with_dir(dir);
+        }
+        let cache = CachedStore::new(AnyStore::new(registry.clone()), cache);
+        if self.no_cache {
+            cache.disable_cache();
+        }
+        let parse_options = ParseOptions {
+            insecure_hosts: self.insecure_hosts.clone(),
+            ..ParseOptions::untagged()
+        };
+        let resolver = Resolver::new(cache)
+            .with_concurrency(self.concurrency)
+            .with_parse_options(parse_options);
+        Ok(Client {
+            resolver,
+            registry,
+            keychain: self.keychain,
+            insecure_hosts: self.insecure_hosts,
+        })
+    }
+}
+
+fn split_hosts(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Pushes, pulls and resolves Pacto bundles in registries and OCI layouts, through the cache.
+#[derive(Debug)]
+pub struct Client {
+    resolver: Resolver<AnyStore>,
+    registry: RegistryClient,
+    keychain: KeychainConfig,
+    insecure_hosts: Vec<String>,
+}
+
+impl Client {
+    /// A builder with defaults (no environment variables read).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment, as the CLI starts.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// Parses a reference (`REGISTRY/REPO[:TAG|@DIGEST]`, `oci://...`, `oci-layout:PATH[:TAG]`);
+    /// untagged references stay untagged.
+    pub fn parse(&self, reference: &str) -> Result<ArtifactRef, Error> {
+        Ok(self.resolver.parse(reference)?)
+    }
+
+    /// Pushes `bundle`; an untagged reference is tagged with `service.version`.
+    pub async fn push(
+        &self,
+        reference: &str,
+        bundle: &Bundle,
+        force: bool,
+    ) -> Result<PushOutcome, Error> {
+        let reference = self.parse(reference)?;
+        Ok(self
+            .resolver
+            .cache()
+            .push(&reference, bundle, PushOptions { force })
+            .await?)
+    }
+
+    /// The bundle `reference` names (its highest version matching `constraint` when it has
+    /// no tag), with the reference chosen and the manifest digest.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Resolved, Error> {
+        Ok(self
+            .resolver
+            .resolve_pinned(reference, constraint, mode)
+            .await?)
+    }
+
+    /// The semver tags of `repository`, newest first.
+    pub async fn versions(&self, repository: &str) -> Result<Vec<String>, Error> {
+        Ok(self.resolver.list_versions(repository).await?)
+    }
+
+    /// Pulls every semver version of `repository` into the cache, in parallel.
+    pub async fn fetch_all(&self, repository: &str) -> Result<FetchAll, Error> {
+        Ok(self.resolver.fetch_all_versions(repository).await?)
+    }
+
+    /// Checks the credentials against `registry`, then stores them in pacto's config file
+    /// (nothing is stored when the registry rejects them or cannot be reached).
+    pub async fn login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<(), Error> {
+        let parsed = pacto_ref::Registry::parse(
+            registry
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/'),
+            &ParseOptions {
+                insecure_hosts: self.insecure_hosts.clone(),
+                ..ParseOptions::untagged()
+            },
+        )?;
+        self.registry
+            .check_credentials(
+                &parsed,
+                pacto_auth::Credential::basic(username, password.clone()),
+            )
+            .await?;
+        self.config_file()?.login(registry, username, password)?;
+        Ok(())
+    }
+
+    /// Removes the stored credentials for `registry`; `true` when there were some.
+    pub fn logout(&self, registry: &str) -> Result<bool, Error> {
+        Ok(self.config_file()?.logout(registry)?)
+    }
+
+    fn config_file(&self) -> Result<PactoConfigFile, Error> {
+        Ok(match &self.keychain.pacto_config {
+            Some(path) => PactoConfigFile::at(path),
+            None => PactoConfigFile::default_location()?,
+        })
+    }
+
+    /// The cache (directory, entries, verify, prune, clear).
+    pub fn cache(&self) -> &CachedStore<AnyStore> {
+        self.resolver.cache()
+    }
+
+    /// The resolver, for everything else.
+    pub fn resolver(&self) -> &Resolver<AnyStore> {
+        &self.resolver
+    }
+}

@@ -1,0 +1,83 @@
+//! The facade: its example against the real registry, and its error kinds.
+
+use pacto_oci::{Bundle, Client, ErrorKind, ResolveMode};
+use pacto_test_support::{RegistryOptions, TestRegistry};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/debug/examples/<name>`, built by `cargo test` next to this test binary.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug = exe.parent().and_then(Path::parent).expect("target/debug");
+    debug.join("examples").join(name)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn the_push_pull_example_runs_against_the_registry() {
+    let registry = TestRegistry::plain();
+    let temp = tempfile::tempdir().unwrap();
+    let bundle_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundles/payments-1.0.0");
+    let output = Command::new(example("push_pull"))
+        .arg(&bundle_dir)
+        .arg(format!("{}/demo/payments", registry.host()))
+        .env("PACTO_CACHE_DIR", temp.path())
+        .output()
+        .expect("the example was built by cargo test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("pushed") && stdout.contains("(pushed)"), "{stdout}");
+    assert!(stdout.contains("versions: 1.0.0"), "{stdout}");
+    assert!(stdout.contains(":1.0.0 sha256:"), "{stdout}");
+}
+
+#[test]
+fn errors_carry_the_go_kinds() {
+    let registry = TestRegistry::start(RegistryOptions::tls_basic("alice", "right"));
+    let temp = tempfile::tempdir().unwrap();
+    let client = Client::builder()
+        .credentials(pacto_oci::CredentialOptions {
+            username: Some("alice".into()),
+            password: Some(pacto_oci::Secret::new("wrong")),
+            token: None,
+        })
+        .keychain_config(pacto_oci::auth::KeychainConfig {
+            enable_pacto_login: false,
+            enable_docker: false,
+            enable_gh: false,
+            ..Default::default()
+        })
+        .ca_file(registry.ca_file().unwrap())
+        .cache_dir(temp.path())
+        .build()
+        .unwrap();
+    let rt = runtime();
+    let error = rt
+        .block_on(client.pull(&format!("{}/team/x:1.0.0", registry.host()), "", ResolveMode::RemoteAllowed))
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        &ErrorKind::Authentication {
+            tried: vec!["env user/pass".into()],
+            rejected: vec!["env user/pass".into()],
+        }
+    );
+    let error = rt.block_on(client.versions("Not A Ref!")).unwrap_err();
+    assert_eq!(error.kind(), &ErrorKind::InvalidReference);
+
+    let layout = format!("oci-layout:{}", temp.path().join("layout").display());
+    let yaml = "pactoVersion: \"1.0\"\nservice:\n  name: x\n  version: 1.0.0\n";
+    let bundle = Bundle::from_files([("pacto.yaml".to_owned(), yaml.into())].into()).unwrap();
+    rt.block_on(client.push(&layout, &bundle, false)).unwrap();
+    let error = rt
+        .block_on(client.pull(&layout, "^2", ResolveMode::RemoteAllowed))
+        .unwrap_err();
+    assert_eq!(error.kind(), &ErrorKind::NoMatchingVersion);
+    let error = rt
+        .block_on(client.pull(&format!("{layout}:9.0.0"), "", ResolveMode::LocalOnly))
+        .unwrap_err();
+    assert_eq!(error.kind(), &ErrorKind::NotFound);
+}
