@@ -184,23 +184,21 @@ async fn write_layer<W: AsyncWrite + Unpin>(
     })
 }
 
-/// One entry of the canonical archive.
+/// One entry of the canonical archive; both borrow from the bundle's paths.
 #[derive(Debug)]
 enum TarEntry<'a> {
-    Dir(String),
+    Dir(&'a str),
     File(&'a str, &'a Bytes),
 }
 
-/// A directory of the bundle tree: children by name, sorted bytewise.
-#[derive(Default)]
-struct Node<'a> {
-    children: BTreeMap<&'a str, Node<'a>>,
-    file: Option<(&'a str, &'a Bytes)>,
-}
-
-/// The entries of the archive in Go `fs.WalkDir` order.
+/// The entries of the archive in Go `fs.WalkDir` order, without recursion.
+///
+/// Sorting paths with `/` mapped below every other byte orders them component by
+/// component (`api/x` before `api.md`, since `api` < `api.md`), which is a depth-first
+/// walk with each directory's entries sorted by name. Each file is preceded by the
+/// directories it does not share with the previous file; a file followed by a path below
+/// it is a file used as a directory.
 fn canonical_entries(files: &BTreeMap<String, Bytes>) -> Result<Vec<TarEntry<'_>>, ArchiveError> {
-    let mut root = Node::default();
     for (path, data) in files {
         match validate_path(path) {
             Ok(clean) if clean == *path => {}
@@ -223,39 +221,54 @@ fn canonical_entries(files: &BTreeMap<String, Bytes>) -> Result<Vec<TarEntry<'_>
                 size: data.len() as u64,
             });
         }
-        let mut node = &mut root;
-        for component in path.split('/') {
-            node = node.children.entry(component).or_default();
-        }
-        node.file = Some((path.as_str(), data));
     }
+    let mut sorted: Vec<(&String, &Bytes)> = files.iter().collect();
+    sorted.sort_by(|(a, _), (b, _)| walk_order(a).cmp(walk_order(b)));
     let mut out = Vec::with_capacity(files.len() * 2);
-    walk(&root, "", &mut out)?;
+    let mut previous: Option<&str> = None;
+    for (path, data) in sorted {
+        let shared = match previous {
+            Some(prev) => {
+                if path.len() > prev.len()
+                    && path.starts_with(prev)
+                    && path.as_bytes()[prev.len()] == b'/'
+                {
+                    return Err(ArchiveError::PathConflict {
+                        path: prev.to_owned(),
+                        child: path.clone(),
+                    });
+                }
+                shared_dirs(prev, path)
+            }
+            None => 0,
+        };
+        for (i, _) in path.match_indices('/').filter(|(i, _)| *i > shared) {
+            out.push(TarEntry::Dir(&path[..i]));
+        }
+        out.push(TarEntry::File(path, data));
+        previous = Some(path);
+    }
     Ok(out)
 }
 
-fn walk<'a>(node: &Node<'a>, dir: &str, out: &mut Vec<TarEntry<'a>>) -> Result<(), ArchiveError> {
-    for (name, child) in &node.children {
-        let path = if dir.is_empty() {
-            (*name).to_owned()
-        } else {
-            format!("{dir}/{name}")
-        };
-        match (child.file, child.children.first_key_value()) {
-            (Some((file, _)), Some((inner, _))) => {
-                return Err(ArchiveError::PathConflict {
-                    path: file.to_owned(),
-                    child: format!("{file}/{inner}"),
-                });
-            }
-            (Some((file, data)), None) => out.push(TarEntry::File(file, data)),
-            (None, _) => {
-                out.push(TarEntry::Dir(path.clone()));
-                walk(child, &path, out)?;
-            }
+/// The sort key of a path in walk order: its bytes, with `/` below every other byte.
+fn walk_order(path: &str) -> impl Iterator<Item = u8> + '_ {
+    path.bytes().map(|b| if b == b'/' { 0 } else { b })
+}
+
+/// Length of the longest directory prefix (ending before a `/`) that two paths share; 0
+/// if they share no directory.
+fn shared_dirs(a: &str, b: &str) -> usize {
+    let mut shared = 0;
+    for ((i, x), y) in a.bytes().enumerate().zip(b.bytes()) {
+        if x != y {
+            break;
+        }
+        if x == b'/' {
+            shared = i;
         }
     }
-    Ok(())
+    shared
 }
 
 async fn write_header<W: AsyncWrite + Unpin>(

@@ -7,8 +7,10 @@
 //! proportion to their length, never its square.
 
 use crate::error::UnpackError;
-use std::collections::BTreeMap;
-use std::collections::btree_map::Entry;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -22,21 +24,67 @@ enum Kind {
 #[derive(Debug)]
 struct Node {
     kind: Kind,
-    children: BTreeMap<Box<str>, Node>,
+    /// The name of one child, for error messages.
+    some_child: Option<Box<str>>,
 }
 
-impl Node {
-    fn new(kind: Kind) -> Self {
-        Node {
-            kind,
-            children: BTreeMap::new(),
-        }
+/// A child of `parent` named `name`. The tree is flat (an arena indexed by these keys),
+/// so that neither walking nor dropping it recurses once per level.
+#[derive(Debug, PartialEq, Eq)]
+struct Key {
+    parent: usize,
+    name: Box<str>,
+}
+
+/// What the map is looked up with: a key, or the borrowed parts of one.
+trait KeyParts {
+    fn parts(&self) -> (usize, &str);
+}
+
+impl KeyParts for Key {
+    fn parts(&self) -> (usize, &str) {
+        (self.parent, &self.name)
     }
 }
 
+impl KeyParts for (usize, &str) {
+    fn parts(&self) -> (usize, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn KeyParts + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl Hash for dyn KeyParts + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parts().hash(state);
+    }
+}
+
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+const ROOT: usize = 0;
+
 #[derive(Debug)]
 pub(crate) struct PathTree {
-    root: Node,
+    nodes: Vec<Node>,
+    children: HashMap<Key, usize>,
     entries: u64,
     limit: u64,
 }
@@ -44,7 +92,11 @@ pub(crate) struct PathTree {
 impl PathTree {
     pub(crate) fn new(limit: u64) -> Self {
         PathTree {
-            root: Node::new(Kind::ExplicitDir),
+            nodes: vec![Node {
+                kind: Kind::ExplicitDir,
+                some_child: None,
+            }],
+            children: HashMap::new(),
             entries: 0,
             limit,
         }
@@ -57,12 +109,7 @@ impl PathTree {
 
     /// Records a file or directory at `path` (already validated), with its parents.
     pub(crate) fn insert(&mut self, path: &str, is_dir: bool) -> Result<(), UnpackError> {
-        let PathTree {
-            root,
-            entries,
-            limit,
-        } = self;
-        let mut node = root;
+        let mut node = ROOT;
         let mut rest = path;
         let mut end = 0;
         loop {
@@ -76,19 +123,20 @@ impl PathTree {
                 (None, true) => Kind::ExplicitDir,
                 (None, false) => Kind::File,
             };
-            node = match node.children.entry(component.into()) {
-                Entry::Vacant(slot) => {
-                    bump(entries, *limit)?;
-                    slot.insert(Node::new(wanted))
-                }
-                Entry::Occupied(slot) => {
-                    let existing = slot.into_mut();
+            let found = self
+                .children
+                .get(&(node, component) as &dyn KeyParts)
+                .copied();
+            node = match found {
+                Some(child) => {
+                    let existing = &mut self.nodes[child];
                     check(existing, wanted, path, end)?;
                     if wanted == Kind::ExplicitDir {
                         existing.kind = Kind::ExplicitDir;
                     }
-                    existing
+                    child
                 }
+                None => self.add(node, component, wanted)?,
             };
             match tail {
                 Some(tail) => {
@@ -98,6 +146,25 @@ impl PathTree {
                 None => return Ok(()),
             }
         }
+    }
+
+    fn add(&mut self, parent: usize, name: &str, kind: Kind) -> Result<usize, UnpackError> {
+        bump(&mut self.entries, self.limit)?;
+        let id = self.nodes.len();
+        self.nodes.push(Node {
+            kind,
+            some_child: None,
+        });
+        if let Some(parent) = self.nodes.get_mut(parent) {
+            parent.some_child.get_or_insert_with(|| name.into());
+        }
+        if let Entry::Vacant(slot) = self.children.entry(Key {
+            parent,
+            name: name.into(),
+        }) {
+            slot.insert(id);
+        }
+        Ok(id)
     }
 }
 
@@ -110,8 +177,7 @@ fn check(existing: &Node, wanted: Kind, path: &str, end: usize) -> Result<(), Un
             entry: path.to_owned(),
             file: path[..end].to_owned(),
         }),
-        (Kind::ImpliedDir | Kind::ExplicitDir, Kind::File) => match existing.children.keys().next()
-        {
+        (Kind::ImpliedDir | Kind::ExplicitDir, Kind::File) => match &existing.some_child {
             Some(child) => Err(UnpackError::PathConflict {
                 entry: format!("{path}/{child}"),
                 file: path.to_owned(),
@@ -150,8 +216,9 @@ mod tests {
 
     #[test]
     fn table() {
-        // (earlier inserts, insert under test, expected)
-        let cases: [(&[(&str, bool)], (&str, bool), &str); 10] = [
+        // (earlier inserts, insert under test, expected); `true` marks a directory entry.
+        type Insert = (&'static str, bool);
+        let cases: [(&[Insert], Insert, &str); 10] = [
             (&[], ("a/b/c", false), "ok"),
             (&[("a/b/c", false)], ("a/b", true), "ok"),
             (&[("a/b", true)], ("a/b/c", false), "ok"),

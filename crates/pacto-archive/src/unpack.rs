@@ -311,7 +311,7 @@ impl<'a> Reader<'a> {
             EntryType::Regular if typeflag == 0 && name.ends_with('/') => true,
             EntryType::Regular => false,
             other => {
-                return Err(UnsupportedKind::error(name, other, typeflag));
+                return Err(unsupported_entry(name, other, typeflag));
             }
         };
         if is_dir {
@@ -366,24 +366,20 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// How a refused entry type is described.
-struct UnsupportedKind;
-
-impl UnsupportedKind {
-    fn error(entry: String, kind: EntryType, typeflag: u8) -> UnpackError {
-        let kind = match kind {
-            EntryType::Symlink => "symlink".to_owned(),
-            EntryType::Link => "hard link".to_owned(),
-            EntryType::Char => "character device".to_owned(),
-            EntryType::Block => "block device".to_owned(),
-            EntryType::Fifo => "fifo".to_owned(),
-            EntryType::Continuous => "contiguous file".to_owned(),
-            EntryType::GNUSparse => "GNU sparse file".to_owned(),
-            EntryType::GNULongLink => "GNU long link name".to_owned(),
-            _ => format!("entry of type {:?}", char::from(typeflag)),
-        };
-        UnpackError::UnsupportedEntryType { entry, kind }
-    }
+/// The refusal of an entry that is neither a regular file nor a directory.
+fn unsupported_entry(entry: String, kind: EntryType, typeflag: u8) -> UnpackError {
+    let kind = match kind {
+        EntryType::Symlink => "symlink".to_owned(),
+        EntryType::Link => "hard link".to_owned(),
+        EntryType::Char => "character device".to_owned(),
+        EntryType::Block => "block device".to_owned(),
+        EntryType::Fifo => "fifo".to_owned(),
+        EntryType::Continuous => "contiguous file".to_owned(),
+        EntryType::GNUSparse => "GNU sparse file".to_owned(),
+        EntryType::GNULongLink => "GNU long link name".to_owned(),
+        _ => format!("entry of type {:?}", char::from(typeflag)),
+    };
+    UnpackError::UnsupportedEntryType { entry, kind }
 }
 
 /// A global PAX header applies to every later entry: it may not rename or resize them.

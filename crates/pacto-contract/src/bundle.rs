@@ -177,7 +177,7 @@ impl Bundle {
         }
         let matcher = ignore_matcher(dir)?;
         let mut files = BTreeMap::new();
-        walk(dir, "", &matcher, &mut files)?;
+        walk(dir, &matcher, &mut files)?;
         Bundle::from_files(files)
     }
 
@@ -265,9 +265,10 @@ fn add_pattern(
         })
 }
 
+/// Collects the files below `root`, one directory at a time (no recursion, and one open
+/// directory handle at a time, however deep the tree).
 fn walk(
-    dir: &Path,
-    rel: &str,
+    root: &Path,
     matcher: &Gitignore,
     files: &mut BTreeMap<String, Bytes>,
 ) -> Result<(), BundleError> {
@@ -275,42 +276,42 @@ fn walk(
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }
     };
-    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        let abs = entry.path();
-        let file_name = entry.file_name();
-        let Some(name) = file_name.to_str() else {
-            if matcher
-                .matched(
-                    Path::new(&rel_join(rel, &file_name.to_string_lossy())),
-                    false,
-                )
-                .is_ignore()
+    let mut pending = vec![(root.to_owned(), String::new())];
+    while let Some((dir, rel)) = pending.pop() {
+        let entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+            .and_then(|list| list.collect())
+            .map_err(io_err(&dir))?;
+        for entry in entries {
+            let abs = entry.path();
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str() else {
+                let lossy = rel_join(&rel, &file_name.to_string_lossy());
+                if matcher.matched(Path::new(&lossy), false).is_ignore() {
+                    continue;
+                }
+                return Err(BundleError::NonUtf8Name { path: abs });
+            };
+            let rel_path = rel_join(&rel, name);
+            let file_type = entry.file_type().map_err(io_err(&abs))?;
+            let protected = rel.is_empty() && name == CONTRACT_FILE;
+            if !protected
+                && matcher
+                    .matched(Path::new(&rel_path), file_type.is_dir())
+                    .is_ignore()
             {
                 continue;
             }
-            return Err(BundleError::NonUtf8Name { path: abs });
-        };
-        let rel_path = rel_join(rel, name);
-        let file_type = entry.file_type().map_err(io_err(&abs))?;
-        let protected = rel.is_empty() && name == CONTRACT_FILE;
-        if !protected
-            && matcher
-                .matched(Path::new(&rel_path), file_type.is_dir())
-                .is_ignore()
-        {
-            continue;
-        }
-        if file_type.is_symlink() {
-            return Err(BundleError::Symlink { path: abs });
-        }
-        if file_type.is_dir() {
-            walk(&abs, &rel_path, matcher, files)?;
-        } else if file_type.is_file() {
-            let bytes = fs::read(&abs).map_err(io_err(&abs))?;
-            files.insert(rel_path, Bytes::from(bytes));
-        } else {
-            return Err(BundleError::NotRegularFile { path: abs });
+            if file_type.is_symlink() {
+                return Err(BundleError::Symlink { path: abs });
+            }
+            if file_type.is_dir() {
+                pending.push((abs, rel_path));
+            } else if file_type.is_file() {
+                let bytes = fs::read(&abs).map_err(io_err(&abs))?;
+                files.insert(rel_path, Bytes::from(bytes));
+            } else {
+                return Err(BundleError::NotRegularFile { path: abs });
+            }
         }
     }
     Ok(())
