@@ -4,6 +4,7 @@
 mod auth;
 mod common;
 mod faults;
+mod goshaped;
 mod interop;
 mod layout;
 mod pagination;
