@@ -20,7 +20,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bundle = Bundle::from_dir(Path::new(&dir))?;
     let pushed = client.push(&repository, &bundle, false).await?;
     println!("pushed {} ({})", pushed.reference, pushed.status.as_str());
-    println!("versions: {}", client.versions(&repository).await?.join(" "));
+    println!(
+        "versions: {}",
+        client.versions(&repository).await?.join(" ")
+    );
     let constraint = format!("~{}", bundle.version());
     let resolved = client
         .pull(&repository, &constraint, ResolveMode::RemoteAllowed)
@@ -31,6 +34,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         resolved.digest,
         resolved.bundle.files.len()
     );
-    assert_eq!(resolved.bundle.files, bundle.files, "pulled what was pushed");
+    assert_eq!(
+        resolved.bundle.files, bundle.files,
+        "pulled what was pushed"
+    );
     Ok(())
 }

@@ -17,13 +17,21 @@ pub(crate) struct Run {
 
 impl Run {
     pub(crate) fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Asserts the exit code and, for failures, the JSON error kind.
     pub(crate) fn expect(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -31,8 +39,16 @@ impl Run {
         let run = self.expect(code);
         let document = run.json();
         assert_eq!(document["error"]["kind"], kind, "{document}");
-        assert!(document["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-        assert!(run.stderr.starts_with("error: "), "one-line error on stderr: {}", run.stderr);
+        assert!(
+            document["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        assert!(
+            run.stderr.starts_with("error: "),
+            "one-line error on stderr: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         run
     }
@@ -74,7 +90,11 @@ impl Sandbox {
     }
 
     pub(crate) fn run_with(&self, mut cmd: Command) -> Run {
-        let Output { status, stdout, stderr } = cmd.output().expect("pacto-oci runs");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().expect("pacto-oci runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -93,7 +113,12 @@ impl Sandbox {
 }
 
 pub(crate) fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value.as_object().expect("a JSON object").keys().cloned().collect();
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect();
     keys.sort();
     keys
 }

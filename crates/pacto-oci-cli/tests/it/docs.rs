@@ -3,7 +3,8 @@
 
 use crate::common::Sandbox;
 
-const BEGIN: &str = "<!-- BEGIN GENERATED HELP: cargo test -p pacto-oci-cli docs (UPDATE_DOCS=1 rewrites) -->";
+const BEGIN: &str =
+    "<!-- BEGIN GENERATED HELP: cargo test -p pacto-oci-cli docs (UPDATE_DOCS=1 rewrites) -->";
 const END: &str = "<!-- END GENERATED HELP -->";
 
 const COMMANDS: &[&[&str]] = &[
@@ -29,8 +30,15 @@ fn generated(sb: &Sandbox) -> String {
         let mut args: Vec<&str> = command.to_vec();
         args.push("--help");
         let run = sb.run(&args).expect(0);
-        let title = if command.is_empty() { "pacto-oci".to_owned() } else { format!("pacto-oci {}", command.join(" ")) };
-        text.push_str(&format!("### `{title}`\n\n```text\n{}\n```\n\n", run.stdout.trim_end()));
+        let title = if command.is_empty() {
+            "pacto-oci".to_owned()
+        } else {
+            format!("pacto-oci {}", command.join(" "))
+        };
+        text.push_str(&format!(
+            "### `{title}`\n\n```text\n{}\n```\n\n",
+            run.stdout.trim_end()
+        ));
     }
     text
 }
@@ -50,7 +58,9 @@ fn docs_cli_md_has_the_current_help_of_every_command() {
             let updated = format!("{}{BEGIN}{fresh}{}", &doc[..start], &doc[end..]);
             std::fs::write(&path, updated).expect("rewrite docs/cli.md");
         } else {
-            panic!("docs/cli.md is out of date with `pacto-oci --help`: run UPDATE_DOCS=1 cargo test -p pacto-oci-cli docs");
+            panic!(
+                "docs/cli.md is out of date with `pacto-oci --help`: run UPDATE_DOCS=1 cargo test -p pacto-oci-cli docs"
+            );
         }
     }
 }

@@ -13,14 +13,18 @@ fn example(name: &str) -> PathBuf {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn the_push_pull_example_runs_against_the_registry() {
     let registry = TestRegistry::plain();
     let temp = tempfile::tempdir().unwrap();
-    let bundle_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundles/payments-1.0.0");
+    let bundle_dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundles/payments-1.0.0");
     let output = Command::new(example("push_pull"))
         .arg(&bundle_dir)
         .arg(format!("{}/demo/payments", registry.host()))
@@ -28,8 +32,15 @@ fn the_push_pull_example_runs_against_the_registry() {
         .output()
         .expect("the example was built by cargo test");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("pushed") && stdout.contains("(pushed)"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("pushed") && stdout.contains("(pushed)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("versions: 1.0.0"), "{stdout}");
     assert!(stdout.contains(":1.0.0 sha256:"), "{stdout}");
 }
@@ -56,7 +67,11 @@ fn errors_carry_the_go_kinds() {
         .unwrap();
     let rt = runtime();
     let error = rt
-        .block_on(client.pull(&format!("{}/team/x:1.0.0", registry.host()), "", ResolveMode::RemoteAllowed))
+        .block_on(client.pull(
+            &format!("{}/team/x:1.0.0", registry.host()),
+            "",
+            ResolveMode::RemoteAllowed,
+        ))
         .unwrap_err();
     assert_eq!(
         error.kind(),
