@@ -4,6 +4,11 @@
 //! command is a few lines over the `pacto-oci` facade.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI prints")]
+#![allow(
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    reason = "the doc comments on the clap types are the --help text, written for a terminal"
+)]
 
 mod commands;
 mod output;
