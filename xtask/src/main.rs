@@ -106,6 +106,8 @@ fn ci() -> Result {
         "warnings",
     ]))?;
     test()?;
+    // The README's main-job command is part of the gate.
+    demo::run_demo(&[])?;
     deny::task()?;
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
