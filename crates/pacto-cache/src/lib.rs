@@ -297,7 +297,7 @@ impl<S: BundleStore> CachedStore<S> {
             return Ok(Some(pulled));
         }
         let Some(found) = self.find(&id).await else {
-            return Ok(None);
+            return Ok(self.load_digest_cached_under_a_tag(&id, &shown).await);
         };
         let pulled = self.load(&found.record.digest, &shown).await;
         if let Some(pulled) = &pulled {
@@ -401,6 +401,31 @@ impl<S: BundleStore> CachedStore<S> {
             return None;
         }
         let pulled = self.load(&digest, shown).await?;
+        self.remember(id, &pulled);
+        Some(pulled)
+    }
+
+    /// A digest reference whose manifest is cached under a tag of the same repository (the
+    /// usual case: `pull REPO:TAG`, then `pull REPO@DIGEST` pinned to what it meant) is
+    /// served from those blobs, re-hashed as always, without the network.
+    async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
+        let digest = id.digest.as_deref()?;
+        if !self.reads_disk() {
+            return None;
+        }
+        let entries = self.entries().await.ok()?;
+        let tagged = format!("{}:", id.repository);
+        let pinned = format!("{}@", id.repository);
+        let known = entries.iter().any(|e| {
+            e.digest == digest
+                && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
+        });
+        if !known {
+            return None;
+        }
+        let pulled = self.load(digest, shown).await?;
+        // Recorded like a digest pull, so it is listed and keeps its blobs when pruning.
+        self.record_existing_blobs(id, &pulled).await;
         self.remember(id, &pulled);
         Some(pulled)
     }
@@ -514,7 +539,7 @@ impl<S: BundleStore> CachedStore<S> {
                             reference = shown,
                             digest, "tag moved to a manifest already on disk"
                         );
-                        self.record_moved_tag(id, &pulled).await;
+                        self.record_existing_blobs(id, &pulled).await;
                     }
                     self.remember(id, &pulled);
                     return Ok(pulled);
@@ -539,7 +564,9 @@ impl<S: BundleStore> CachedStore<S> {
         }
     }
 
-    async fn record_moved_tag(&self, id: &RefId, pulled: &Pulled) {
+    /// Records `id` -> `pulled` on disk for blobs already there (a moved tag, or a digest
+    /// reference served from blobs cached under a tag).
+    async fn record_existing_blobs(&self, id: &RefId, pulled: &Pulled) {
         let Some(disk) = self.disk.clone() else {
             return;
         };
@@ -623,6 +650,8 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
             } else {
                 return self.revalidate(&id, reference, &found).await;
             }
+        } else if let Some(pulled) = self.load_digest_cached_under_a_tag(&id, &shown).await {
+            return Ok(pulled);
         }
         self.pull_and_save(&id, reference).await
     }
