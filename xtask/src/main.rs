@@ -6,6 +6,7 @@
 
 mod demo;
 mod deny;
+mod fuzz;
 mod layering;
 mod registry;
 mod tools;
@@ -27,6 +28,8 @@ tasks:
   demo      the main job through the real CLI: pack, push, list, resolve, pull the example
             bundles in a local OCI image layout under target/demo (--registry HOST:PORT: a registry)
   registry  a throwaway local registry on 127.0.0.1 (--port N, default 5000) for manual use
+  fuzz      the cargo-fuzz targets in fuzz/ (--seconds N each; needs cargo-fuzz, run with
+            RUSTC_BOOTSTRAP=1 on this stable toolchain)
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         "ci" => ci(),
         "test" => test(),
         "deny" => deny::task(),
+        "fuzz" => fuzz::run_fuzz(rest),
         "layering" => layering::task(),
         "bench" => bench(rest),
         "demo" => demo::run_demo(rest),

@@ -41,6 +41,8 @@ pub(crate) fn init_tracing(global: &Global) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(global.verbose >= 2)
+        // Colour codes only for a person at a terminal, never into a pipe or a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .try_init();
 }

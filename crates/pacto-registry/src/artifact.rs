@@ -192,6 +192,15 @@ pub fn accept_manifest(
             parsed.schema_version
         )));
     }
+    // Pulls never fetch the config, so its descriptor is the only thing to check: a config
+    // over the limit is refused like a manifest over it.
+    let config_size = u64::try_from(parsed.config.size).unwrap_or(u64::MAX);
+    if config_size > MAX_CONFIG_SIZE {
+        return Err(invalid(format!(
+            "config is {} bytes, over the {MAX_CONFIG_SIZE}-byte limit",
+            parsed.config.size
+        )));
+    }
     let layer = match parsed.layers.as_slice() {
         [layer] => layer,
         [] => {
@@ -244,4 +253,35 @@ pub fn max_layer_size(limits: &pacto_archive::Limits) -> u64 {
         .saturating_add(limits.max_total_size / 100)
         .saturating_add(headers)
         .saturating_add(64 * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_with_config_size(size: i64) -> Vec<u8> {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MANIFEST_MEDIA_TYPE}","config":{{"mediaType":"{CONFIG_MEDIA_TYPE}","digest":"sha256:{zeros}","size":{size}}},"layers":[{{"mediaType":"{LAYER_MEDIA_TYPE}","digest":"sha256:{zeros}","size":10}}]}}"#,
+            zeros = "0".repeat(64)
+        )
+        .into_bytes()
+    }
+
+    /// Regression (e2e hostile suite): a config descriptor over 4 MiB was accepted, because
+    /// pulls never fetch the config and nothing else looked at its size.
+    #[test]
+    fn config_over_the_limit_is_an_invalid_bundle() {
+        let limit = i64::try_from(MAX_CONFIG_SIZE).unwrap_or(i64::MAX);
+        for (size, accepted) in [(100, true), (limit, true), (limit + 1, false), (-1, false)] {
+            let result = accept_manifest("r", &manifest_with_config_size(size), None, u64::MAX);
+            match result {
+                Ok(layer) => assert!(accepted, "config size {size} accepted: {layer:?}"),
+                Err(error) => {
+                    assert!(!accepted, "config size {size} refused: {error}");
+                    assert_eq!(error.kind(), crate::ErrorKind::InvalidBundle, "{error}");
+                    assert!(error.to_string().contains("config is"), "{error}");
+                }
+            }
+        }
+    }
 }

@@ -265,6 +265,22 @@ impl RegistryClient {
                     .into(),
             });
         };
+        // ggcr's weak validation (which pacto-ref follows) lets `..`, `.` and empty path
+        // components through; in a URL they would be normalised away and steer the request
+        // (credentials included) outside the registry's /v2/ API.
+        let repository = remote.repository();
+        if repository
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(StoreError::InvalidReference {
+                reference: reference.to_string(),
+                reason: format!(
+                    "repository {repository:?} has an empty, '.' or '..' path component, \
+                     which no registry accepts"
+                ),
+            });
+        }
         let registry = remote.registry();
         Ok(Repo {
             reference: remote,
@@ -755,6 +771,35 @@ fn next_page(headers: &HeaderMap, host: &str) -> Option<Target> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    /// Regression (e2e security suite): `127.0.0.1:5000/../etc:1.0.0` parses (as in ggcr),
+    /// and its request URL `/v2/../etc/manifests/1.0.0` was normalised to
+    /// `/etc/manifests/1.0.0`, outside the registry API.
+    #[test]
+    fn repositories_with_dot_segments_are_refused() {
+        let client = RegistryClient::builder().build().expect("a client");
+        let options = pacto_ref::ParseOptions::default();
+        for reference in [
+            "127.0.0.1:5000/../etc:1.0.0",
+            "127.0.0.1:5000/a/../../v2:1",
+            "r.example/a/./b:1",
+            "r.example/a//b:1",
+            "r.example/a/..:1",
+        ] {
+            let parsed = ArtifactRef::parse(reference, &options).expect("ggcr accepts it");
+            match client.repo(&parsed) {
+                Err(StoreError::InvalidReference { reason, .. }) => {
+                    assert!(reason.contains("path component"), "{reference}: {reason}");
+                }
+                Err(other) => panic!("{reference}: {other}"),
+                Ok(_) => panic!("{reference} was accepted"),
+            }
+        }
+        for reference in ["r.example/a.b/c_d/e--f:1", "r.example/a..b:1"] {
+            let parsed = ArtifactRef::parse(reference, &options).expect("parses");
+            assert!(client.repo(&parsed).is_ok(), "{reference}");
+        }
+    }
 
     #[test]
     fn link_header_next_page() {

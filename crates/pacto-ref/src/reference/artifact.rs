@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{InvalidReference, LAYOUT_PREFIX, LayoutReference, ParseOptions, Reference};
+use super::{
+    InvalidReference, LAYOUT_PREFIX, LayoutReference, OCI_PREFIX, ParseOptions, Reference,
+};
 
 /// A reference to an artifact in a registry or in a local OCI image layout.
 ///
@@ -102,6 +104,11 @@ impl ArtifactRef {
 impl fmt::Display for ArtifactRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // A remote reference that would print as a layout one (ggcr accepts the registry
+            // name `oci-layout:x:` after an `oci://` prefix) keeps that prefix.
+            Self::Remote(r) if r.registry().name().starts_with(LAYOUT_PREFIX) => {
+                write!(f, "{OCI_PREFIX}{r}")
+            }
             Self::Remote(r) => r.fmt(f),
             Self::Layout(l) => l.fmt(f),
         }

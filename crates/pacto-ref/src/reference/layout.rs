@@ -60,6 +60,14 @@ impl LayoutReference {
                 "a layout path must be specified: oci-layout:PATH[:TAG|@DIGEST]",
             ));
         }
+        // Left over when both a tag and a digest were split off (`a:b:t@d`, `a@b@d`): such a
+        // path would print back as another reference, so refuse it as `from_path` does.
+        if path[last_component..].contains([':', '@']) {
+            return Err(InvalidReference::new(
+                s,
+                "the last component of a layout path cannot contain ':' or '@' (they start a tag or digest)",
+            ));
+        }
         match tag {
             Some("") => {
                 return Err(InvalidReference::new(

@@ -579,6 +579,12 @@ impl Reference {
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Parsing strips one `oci://`: a reference that would print starting with it
+        // (registry `oci:`, repository `/...`, as ggcr accepts `oci://oci://x`) keeps it by
+        // printing it twice, so that it parses back to itself.
+        if self.registry.name == "oci:" && self.repository.starts_with('/') {
+            f.write_str(OCI_PREFIX)?;
+        }
         write!(f, "{}/{}", self.registry.name, self.repository)?;
         if let Some(digest) = &self.digest {
             write!(f, "@{digest}")

@@ -272,3 +272,62 @@ proptest! {
         let _ = filter_semver_tags(&tags);
     }
 }
+
+/// Regressions (found by `cargo xtask fuzz`, target `reference`): `oci://oci://docker.io` is
+/// registry `oci:`, repository `/docker.io` (one `oci://` stripped, then ggcr's rules), and
+/// printed as `oci://docker.io:latest` it parsed back as `index.docker.io/library/docker.io`;
+/// `oci://oci-layout:*:/p/u` is registry `oci-layout:*:`, and printed without the prefix it
+/// parsed back as a layout reference.
+#[test]
+fn a_reference_printing_with_a_prefix_round_trips() {
+    for s in [
+        "oci://oci://docker.io",
+        "oci://oci://x/y:1.0.0",
+        "oci://oci:///a@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "oci://oci-layout:*:/p0tt/u.ugn51",
+        "oci://oci-layout:x:/a/b:1.0.0",
+    ] {
+        for opts in [ParseOptions::default(), ParseOptions::untagged()] {
+            let r = Reference::parse_with(s, &opts).expect("ggcr accepts it");
+            assert_eq!(
+                Reference::parse_with(&r.to_string(), &opts),
+                Ok(r.clone()),
+                "{s} printed as {r}"
+            );
+            let a = ArtifactRef::parse(s, &opts).expect("parses as a remote reference");
+            assert!(matches!(a, ArtifactRef::Remote(_)), "{s}");
+            assert_eq!(
+                ArtifactRef::parse(&a.to_string(), &opts),
+                Ok(a.clone()),
+                "{s} printed as {a}"
+            );
+        }
+    }
+}
+
+/// Regression (found by `cargo xtask fuzz`, target `reference`): `oci-layout:a:b:t@DIGEST`
+/// parsed to the path `a:b` (tag dropped for the digest), which printed back as path `a`
+/// with tag `b`; such paths are refused, as `LayoutReference::from_path` refuses them.
+#[test]
+fn a_layout_path_that_would_print_as_another_reference_is_refused() {
+    let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    for s in [
+        format!("oci-layout:oci-layout:b@sha256:{}@{digest}", &digest[7..]),
+        format!("oci-layout:a:b:t@{digest}"),
+        format!("oci-layout:dir/a@b@{digest}"),
+    ] {
+        assert!(LayoutReference::parse(&s).is_err(), "{s}");
+        assert!(
+            ArtifactRef::parse(&s, &ParseOptions::default()).is_err(),
+            "{s}"
+        );
+    }
+    for s in [
+        format!("oci-layout:dir:1.0.0@{digest}"),
+        format!("oci-layout:a:b/dir@{digest}"),
+        "oci-layout:a@b/dir:1.0.0".to_owned(),
+    ] {
+        let l = LayoutReference::parse(&s).expect("a plain last component");
+        assert_eq!(LayoutReference::parse(&l.to_string()), Ok(l.clone()), "{s}");
+    }
+}
