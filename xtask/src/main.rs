@@ -4,6 +4,7 @@
 //! command, and says how to install a missing tool.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask is a CLI")]
 
+mod bench;
 mod demo;
 mod deny;
 mod fuzz;
@@ -24,7 +25,9 @@ tasks:
   test      every test in the workspace (installs docker-registry and skopeo when missing and root)
   deny      cargo-deny fully offline against the advisory-db snapshot in ../shared
   layering  check that every crate depends only on crates below it
-  bench     run the benchmarks (release build); reports go to target/criterion and target/bench
+  bench     the criterion benches, then pacto-oci vs skopeo, oras-py and tar (installs missing
+            peers when root); reports go to target/criterion and target/bench, the table to
+            docs/performance.md
   demo      the main job through the real CLI: pack, push, list, resolve, pull the example
             bundles in a local OCI image layout under target/demo (--registry HOST:PORT: a registry)
   registry  a throwaway local registry on 127.0.0.1 (--port N, default 5000) for manual use
@@ -44,7 +47,7 @@ fn main() -> ExitCode {
         "deny" => deny::task(),
         "fuzz" => fuzz::run_fuzz(rest),
         "layering" => layering::task(),
-        "bench" => bench(rest),
+        "bench" => bench::task(rest),
         "demo" => demo::run_demo(rest),
         "registry" => registry::run_registry(rest),
         "help" | "--help" | "-h" => {
@@ -138,10 +141,4 @@ fn test() -> Result {
     }
     // nextest does not run doctests.
     run(cargo().args(["test", "--workspace", "--locked", "--doc"]))
-}
-
-fn bench(rest: &[String]) -> Result {
-    run(cargo()
-        .args(["bench", "--workspace", "--locked"])
-        .args(rest))
 }
