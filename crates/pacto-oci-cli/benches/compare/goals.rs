@@ -207,7 +207,11 @@ fn threshold(goal: &str, rows: &[Option<&Row>], peers: &[&str], min: f64) -> Goa
     }
     Goal {
         goal: goal.to_owned(),
-        measured: parts.join("; "),
+        measured: if parts.is_empty() {
+            "not measured".to_owned()
+        } else {
+            parts.join("; ")
+        },
         status,
     }
 }
