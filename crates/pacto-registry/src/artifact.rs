@@ -79,6 +79,17 @@ struct RootFs<'a> {
     diff_ids: [&'a str; 1],
 }
 
+/// Packs `bundle` and builds what a push of it to `reference` uploads.
+pub(crate) async fn pack(bundle: &Bundle, reference: &str) -> Result<Artifact, StoreError> {
+    let packed = pacto_archive::pack(bundle)
+        .await
+        .map_err(|e| StoreError::Pack {
+            reference: reference.to_owned(),
+            source: Box::new(e),
+        })?;
+    Ok(build(bundle, &packed))
+}
+
 /// Builds the config, layer and manifest for `bundle`, given its packed archive.
 pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     let contract = &bundle.contract;

@@ -570,13 +570,7 @@ impl BundleStore for RegistryClient {
         let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let packed = pacto_archive::pack(bundle)
-            .await
-            .map_err(|e| StoreError::Pack {
-                reference: repo.display.clone(),
-                source: Box::new(e),
-            })?;
-        let artifact = artifact::build(bundle, &packed);
+        let artifact = artifact::pack(bundle, &repo.display).await?;
         let status = match self.head_manifest(&repo, &tag, true).await? {
             Some(existing) if existing == artifact.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");

@@ -336,13 +336,7 @@ impl BundleStore for LayoutStore {
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let packed = pacto_archive::pack(bundle)
-            .await
-            .map_err(|e| StoreError::Pack {
-                reference: display.clone(),
-                source: Box::new(e),
-            })?;
-        let artifact = artifact::build(bundle, &packed);
+        let artifact = artifact::pack(bundle, &display).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
         let status =
