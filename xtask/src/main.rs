@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "xtask is a CLI")]
 
 mod bench;
+mod conformance;
 mod demo;
 mod deny;
 mod fuzz;
@@ -25,6 +26,7 @@ tasks:
   test      every test in the workspace (installs docker-registry and skopeo when missing and root)
   deny      cargo-deny fully offline against the advisory-db snapshot in ../shared
   layering  check that every crate depends only on crates below it
+  conformance  the vendored Go oracle vectors (crates/pacto-ref/tests/data) match ../shared's
   bench     the criterion benches, then pacto-oci vs skopeo, oras-py and tar (installs missing
             peers when root); reports go to target/criterion and target/bench, the table to
             docs/performance.md
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         "deny" => deny::task(),
         "fuzz" => fuzz::run_fuzz(rest),
         "layering" => layering::task(),
+        "conformance" => conformance::task(),
         "bench" => bench::task(rest),
         "demo" => demo::run_demo(rest),
         "registry" => registry::run_registry(rest),
@@ -103,6 +106,7 @@ pub(crate) fn show(cmd: &Command) -> String {
 fn ci() -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     layering::task()?;
+    conformance::task()?;
     run(cargo().args([
         "clippy",
         "--workspace",

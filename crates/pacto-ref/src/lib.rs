@@ -6,7 +6,7 @@
 //!   which is either.
 //! * [`version`] and [`constraint`]: Masterminds/semver v3.4.0 `NewVersion`,
 //!   `NewConstraint` and `Check`, reproduced bit for bit (the conformance vectors in
-//!   `shared/conformance/` are the oracle).
+//!   `tests/data/`, outputs of the Go libraries, are the oracle).
 //! * [`select`]: Go pacto's tag selection (`BestTag`, `FilterSemverTags`, `ResolveRef`),
 //!   with a defined order among equal versions.
 //!

@@ -10,14 +10,8 @@ use pacto_ref::{
     filter_semver_tags, new_repository,
 };
 
-const REFS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/refs-public.txt"
-);
-const SEMVER: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/semver-public.txt"
-);
+const REFS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/refs-public.txt");
+const SEMVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/semver-public.txt");
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path)
