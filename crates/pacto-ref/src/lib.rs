@@ -20,11 +20,13 @@
 #![warn(missing_docs)]
 
 pub mod constraint;
+mod digest;
 pub mod reference;
 pub mod select;
 pub mod version;
 
 pub use constraint::{Constraint, InvalidConstraint};
+pub use digest::{Digest, DigestAlgorithm, InvalidDigest};
 pub use reference::{
     ArtifactRef, InvalidReference, LayoutReference, ParseOptions, Reference, Registry, Scheme,
     SchemePolicy, has_explicit_tag, new_repository, strip_oci_prefix,
@@ -33,4 +35,4 @@ pub use select::{
     ResolveError, SelectError, TagLister, best_tag, best_tag_matching, filter_semver_tags,
     resolve_ref,
 };
-pub use version::{InvalidVersion, Version, version_to_tag};
+pub use version::{InvalidVersion, Version, VersionConversionError, version_to_tag};

@@ -494,3 +494,71 @@ mod tests {
         assert!(Version::parse_tag("1.2.3+a_b").is_err());
     }
 }
+
+/// A [`Version`] that the `semver` crate's type cannot hold, or the reverse.
+///
+/// Masterminds and the `semver` crate agree on the grammar of a full `MAJOR.MINOR.PATCH`
+/// version, so a conversion fails only where they part: a `semver::Version` whose
+/// identifiers Masterminds reads differently, or a pacto [`Version`] whose pre-release or
+/// build metadata the `semver` crate refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("version {version} cannot be converted to {target}")]
+pub struct VersionConversionError {
+    version: String,
+    target: &'static str,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Into the `semver` crate's type, for crates that use the ecosystem's version.
+///
+/// The numbers, pre-release and build metadata carry over; [`Version::original`] (the
+/// `v` prefix, a short `1.2`) does not. Ordering differs in one corner: `semver` compares
+/// numeric pre-release identifiers beyond `u64` by length then text, Masterminds does not
+/// treat them as numbers; and `semver`'s `Ord` includes build metadata, Masterminds
+/// ignores it (two versions equal here may be unequal there).
+///
+/// ```
+/// let v = pacto_ref::Version::parse("v1.2-rc.1+b5").unwrap();
+/// let s = semver::Version::try_from(&v).unwrap();
+/// assert_eq!(s.to_string(), "1.2.0-rc.1+b5");
+/// ```
+impl TryFrom<&Version> for semver::Version {
+    type Error = VersionConversionError;
+
+    fn try_from(version: &Version) -> Result<Self, Self::Error> {
+        let fail = |source: semver::Error| VersionConversionError {
+            version: version.to_string(),
+            target: "semver::Version",
+            source: Some(Box::new(source)),
+        };
+        Ok(semver::Version {
+            major: version.major,
+            minor: version.minor,
+            patch: version.patch,
+            pre: semver::Prerelease::new(&version.pre).map_err(fail)?,
+            build: semver::BuildMetadata::new(&version.metadata).map_err(fail)?,
+        })
+    }
+}
+
+/// From the `semver` crate's type: parsed from its text with Masterminds' rules, so the
+/// result orders exactly as every other pacto [`Version`].
+///
+/// ```
+/// let s = semver::Version::parse("2.0.0-beta.2").unwrap();
+/// let v = pacto_ref::Version::try_from(&s).unwrap();
+/// assert_eq!(v.prerelease(), "beta.2");
+/// ```
+impl TryFrom<&semver::Version> for Version {
+    type Error = VersionConversionError;
+
+    fn try_from(version: &semver::Version) -> Result<Self, Self::Error> {
+        let text = version.to_string();
+        Version::parse(&text).map_err(|e| VersionConversionError {
+            version: text,
+            target: "pacto_ref::Version",
+            source: Some(Box::new(e)),
+        })
+    }
+}

@@ -144,6 +144,23 @@ proptest! {
     }
 
     #[test]
+    fn semver_crate_conversions_round_trip_and_agree_on_order(
+        a in version_tag(),
+        b in version_tag(),
+    ) {
+        let (a, b) = (Version::parse_tag(&a).expect("version"), Version::parse_tag(&b).expect("version"));
+        let (sa, sb) = (
+            semver::Version::try_from(&a).expect("generated versions convert"),
+            semver::Version::try_from(&b).expect("generated versions convert"),
+        );
+        prop_assert_eq!(sa.to_string(), a.to_string());
+        let back = Version::try_from(&sa).expect("semver versions convert back");
+        prop_assert_eq!(back.to_string(), a.to_string());
+        // Precedence agrees (semver's `cmp_precedence` ignores build metadata, as Masterminds).
+        prop_assert_eq!(sa.cmp_precedence(&sb), a.cmp(&b));
+    }
+
+    #[test]
     fn ordering_is_total_and_sorting_stable(tags in prop::collection::vec(version_tag(), 0..10)) {
         let versions: Vec<Version> = tags
             .iter()
