@@ -409,7 +409,7 @@ async fn pacto_login(path: &Path, host: &str) -> Option<Credential> {
             return None;
         }
     };
-    let found = pacto_config::credential_from_bytes(path, &bytes, host);
+    let found = pacto_config::PactoConfig::parse(path, &bytes).map(|c| c.credential(host));
     bytes.iter_mut().for_each(|b| *b = 0);
     match found {
         Ok(credential) => credential,

@@ -65,5 +65,7 @@ pub use credential::{Candidate, Credential, Secret, Source};
 pub use error::ConfigError;
 pub use keychain::{DEFAULT_HELPER_TIMEOUT, Keychain, KeychainConfig};
 pub use options::{CredentialOptions, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
-pub use pacto_config::{PactoConfigFile, pacto_config_path};
+pub use pacto_config::{
+    PactoAuth, PactoConfig, PactoConfigFile, pacto_config_dir, pacto_config_path,
+};
 pub use registry::{DOCKER_HUB, normalize_registry};

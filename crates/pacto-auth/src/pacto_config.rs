@@ -4,10 +4,12 @@
 //! `{"auths":{"<registry>":{"auth":"<base64 user:password>"}}}`. Unknown top-level
 //! keys and unknown keys inside an entry survive a rewrite.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::basic;
@@ -18,7 +20,18 @@ use crate::registry::normalize_registry;
 /// Symlink hops followed before giving up (the kernel's limit is 40 as well).
 const MAX_SYMLINK_HOPS: usize = 40;
 
-/// The default location of pacto's config file:
+/// Pacto's configuration directory (Go `PactoConfigDir`): `$XDG_CONFIG_HOME/pacto`, else
+/// `~/.config/pacto`.
+///
+/// A relative `XDG_CONFIG_HOME` is ignored, as the XDG specification says. Fails with
+/// [`ConfigError::NoConfigPath`] when no home directory can be found either.
+pub fn pacto_config_dir() -> Result<PathBuf, ConfigError> {
+    xdg::BaseDirectories::with_prefix("pacto")
+        .get_config_home()
+        .ok_or(ConfigError::NoConfigPath)
+}
+
+/// The default location of pacto's config file (Go `PactoConfigPath`):
 /// `$XDG_CONFIG_HOME/pacto/config.json`, else `~/.config/pacto/config.json`.
 ///
 /// As the XDG specification says (and the `xdg` crate implements), a relative
@@ -28,6 +41,150 @@ pub fn pacto_config_path() -> Result<PathBuf, ConfigError> {
     xdg::BaseDirectories::with_prefix("pacto")
         .get_config_file("config.json")
         .ok_or(ConfigError::NoConfigPath)
+}
+
+/// The document in pacto's `config.json` (Go `PactoConfig`):
+/// `{"auths":{"<registry>":{"auth":"<base64 user:password>"}}}`.
+///
+/// Keys pacto does not know, at the top level and inside each entry, are kept in `extra`
+/// and written back unchanged, so a newer pacto's settings survive an older `login`.
+/// Registry keys are stored as written; [`PactoConfig::credential`],
+/// [`PactoConfig::set_basic`] and [`PactoConfig::remove`] match them through
+/// [`normalize_registry`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PactoConfig {
+    /// Credential entries by registry (Go `Auths`).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub auths: BTreeMap<String, PactoAuth>,
+    /// Every other top-level key, as read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One registry's entry (Go `PactoAuth`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PactoAuth {
+    /// base64 of `user:password` (Go `Auth`); a secret, printed as `<redacted>`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "secret_string"
+    )]
+    pub auth: Option<Secret>,
+    /// Every other key of the entry, as read.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl PactoAuth {
+    /// An entry holding `username` and `password`.
+    pub fn basic(username: &str, password: &Secret) -> Self {
+        PactoAuth {
+            auth: Some(basic::encode(username, password)),
+            extra: Map::new(),
+        }
+    }
+
+    /// The user name and password this entry holds, when its `auth` value decodes.
+    pub fn credential(&self) -> Option<Credential> {
+        self.auth
+            .as_ref()
+            .and_then(|auth| basic::decode(auth.expose()))
+    }
+}
+
+impl PactoConfig {
+    /// Parses a config document; the shape is checked by hand first, so an error never
+    /// quotes a value (values are credentials). An empty document is an empty config.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, ConfigError> {
+        let root = parse_document(path, bytes)?;
+        // The shape was checked: the conversion cannot meet a value of the wrong type.
+        serde_json::from_value(Value::Object(root)).map_err(|_| ConfigError::Format {
+            path: path.to_owned(),
+            reason: "the document does not have pacto's config shape".to_owned(),
+        })
+    }
+
+    /// The credential stored for `registry`: the entry under its normalised name first,
+    /// then entries under its aliases in key order; entries whose `auth` does not decode
+    /// are skipped.
+    pub fn credential(&self, registry: &str) -> Option<Credential> {
+        let host = normalize_registry(registry);
+        let mut keys: Vec<&String> = self
+            .auths
+            .keys()
+            .filter(|key| normalize_registry(key) == host)
+            .collect();
+        keys.sort_by_key(|key| key.as_str() != host);
+        keys.into_iter().find_map(|key| {
+            let found = self.auths[key].credential();
+            if found.is_none() {
+                tracing::debug!(
+                    key = %key,
+                    "pacto config entry has no usable auth value (base64 of user:password); skipping it"
+                );
+            }
+            found
+        })
+    }
+
+    /// Stores `username`/`password` under `registry`'s normalised name, replacing entries
+    /// under its aliases and keeping the entry's unknown keys; returns the number of alias
+    /// entries replaced.
+    pub fn set_basic(&mut self, registry: &str, username: &str, password: &Secret) -> usize {
+        let host = normalize_registry(registry);
+        let aliases: Vec<String> = self
+            .auths
+            .keys()
+            .filter(|key| **key != host && normalize_registry(key) == host)
+            .cloned()
+            .collect();
+        for alias in &aliases {
+            self.auths.remove(alias);
+        }
+        let entry = self.auths.entry(host).or_default();
+        entry.auth = PactoAuth::basic(username, password).auth;
+        aliases.len()
+    }
+
+    /// Removes `registry`'s entries (under its name and its aliases); returns how many.
+    pub fn remove(&mut self, registry: &str) -> usize {
+        let host = normalize_registry(registry);
+        let before = self.auths.len();
+        self.auths.retain(|key, _| normalize_registry(key) != host);
+        before - self.auths.len()
+    }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, PactoAuth>, D::Error> {
+    Ok(Option::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// An `Option<Secret>` as a JSON string or null, for the `auth` field only (a `Secret`
+/// itself has no serde impls, so it cannot be serialized by accident).
+mod secret_string {
+    use super::Secret;
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<Secret>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(secret) => serializer.serialize_str(secret.expose()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Secret>, D::Error> {
+        Ok(Option::<String>::deserialize(deserializer)?.map(Secret::new))
+    }
 }
 
 /// Pacto's credential file at a given path.
@@ -70,7 +227,7 @@ impl PactoConfigFile {
     pub fn credential(&self, registry: &str) -> Result<Option<Credential>, ConfigError> {
         let host = normalize_registry(registry);
         match std::fs::read(&self.path) {
-            Ok(bytes) => credential_from_bytes(&self.path, &bytes, &host),
+            Ok(bytes) => Ok(PactoConfig::parse(&self.path, &bytes)?.credential(&host)),
             Err(err) if is_absent(&err) => Ok(None),
             Err(source) => Err(ConfigError::Read {
                 path: self.path.clone(),
@@ -101,33 +258,13 @@ impl PactoConfigFile {
             return Err(ConfigError::EmptyPassword { registry: host });
         }
         let target = resolve_symlinks(&self.path)?;
-        let mut root = read_for_update(&target)?.unwrap_or_default();
-        // The document was checked: `auths` is absent, null or an object of objects.
-        let mut auths = match root.remove("auths") {
-            Some(Value::Object(auths)) => auths,
-            _ => Map::new(),
-        };
-        let aliases: Vec<String> = auths
-            .keys()
-            .filter(|key| **key != host && normalize_registry(key) == host)
-            .cloned()
-            .collect();
-        for alias in &aliases {
-            auths.remove(alias);
-        }
-        let mut entry = match auths.remove(&host) {
-            Some(Value::Object(entry)) => entry,
-            _ => Map::new(),
-        };
-        let auth = basic::encode(username, password);
-        entry.insert("auth".to_owned(), Value::String(auth.expose().to_owned()));
-        auths.insert(host.clone(), Value::Object(entry));
-        root.insert("auths".to_owned(), Value::Object(auths));
-        write_atomic(&target, root)?;
+        let mut config = read_for_update(&target)?.unwrap_or_default();
+        let aliases = config.set_basic(&host, username, password);
+        write_atomic(&target, &config)?;
         tracing::debug!(
             path = %target.display(),
             registry = %host,
-            replaced_aliases = aliases.len(),
+            replaced_aliases = aliases,
             "stored pacto login credentials"
         );
         Ok(())
@@ -140,28 +277,18 @@ impl PactoConfigFile {
     pub fn logout(&self, registry: &str) -> Result<bool, ConfigError> {
         let host = checked_registry(registry)?;
         let target = resolve_symlinks(&self.path)?;
-        let Some(mut root) = read_for_update(&target)? else {
+        let Some(mut config) = read_for_update(&target)? else {
             return Ok(false);
         };
-        let Some(Value::Object(auths)) = root.get_mut("auths") else {
-            return Ok(false);
-        };
-        let matching: Vec<String> = auths
-            .keys()
-            .filter(|key| normalize_registry(key) == host)
-            .cloned()
-            .collect();
-        if matching.is_empty() {
+        let removed = config.remove(&host);
+        if removed == 0 {
             return Ok(false);
         }
-        for key in &matching {
-            auths.remove(key);
-        }
-        write_atomic(&target, root)?;
+        write_atomic(&target, &config)?;
         tracing::debug!(
             path = %target.display(),
             registry = %host,
-            removed = matching.len(),
+            removed,
             "removed pacto login credentials"
         );
         Ok(true)
@@ -177,39 +304,6 @@ fn checked_registry(registry: &str) -> Result<String, ConfigError> {
         });
     }
     Ok(host)
-}
-
-/// Parses the file and looks `host` (normalised) up in it.
-pub(crate) fn credential_from_bytes(
-    path: &Path,
-    bytes: &[u8],
-    host: &str,
-) -> Result<Option<Credential>, ConfigError> {
-    let root = parse_document(path, bytes)?;
-    let Some(Value::Object(auths)) = root.get("auths") else {
-        return Ok(None);
-    };
-    let mut keys: Vec<&String> = auths
-        .keys()
-        .filter(|key| normalize_registry(key) == host)
-        .collect();
-    // The entry under the normalised name first, then aliases in key order.
-    keys.sort_by_key(|key| key.as_str() != host);
-    for key in keys {
-        let auth = auths
-            .get(key)
-            .and_then(|entry| entry.get("auth"))
-            .and_then(Value::as_str);
-        match auth.and_then(basic::decode) {
-            Some(credential) => return Ok(Some(credential)),
-            None => tracing::debug!(
-                path = %path.display(),
-                key = %key,
-                "pacto config entry has no usable auth value (base64 of user:password); skipping it"
-            ),
-        }
-    }
-    Ok(None)
 }
 
 /// Parses and checks the file's shape: an object whose `auths` (if present and not
@@ -258,9 +352,9 @@ fn parse_document(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>, Confi
 
 /// The checked document at `path`, `None` when the file does not exist; any other
 /// failure to read or parse is an error (fail closed).
-fn read_for_update(path: &Path) -> Result<Option<Map<String, Value>>, ConfigError> {
+fn read_for_update(path: &Path) -> Result<Option<PactoConfig>, ConfigError> {
     match std::fs::read(path) {
-        Ok(bytes) => parse_document(path, &bytes).map(Some),
+        Ok(bytes) => PactoConfig::parse(path, &bytes).map(Some),
         Err(err) if is_absent(&err) => Ok(None),
         Err(source) => Err(ConfigError::Read {
             path: path.to_owned(),
@@ -313,7 +407,7 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf, ConfigError> {
 
 /// Replaces `target` with `root` atomically: a fresh 0600 file in the same
 /// directory, flushed to disk, then renamed over the target.
-fn write_atomic(target: &Path, root: Map<String, Value>) -> Result<(), ConfigError> {
+fn write_atomic(target: &Path, config: &PactoConfig) -> Result<(), ConfigError> {
     let write_error = |source: io::Error| ConfigError::Write {
         path: target.to_owned(),
         source,
@@ -326,8 +420,8 @@ fn write_atomic(target: &Path, root: Map<String, Value>) -> Result<(), ConfigErr
         path: dir.clone(),
         source,
     })?;
-    let mut bytes = serde_json::to_vec_pretty(&Value::Object(root))
-        .map_err(|e| write_error(io::Error::other(e)))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(config).map_err(|e| write_error(io::Error::other(e)))?;
     bytes.push(b'\n');
     let file_name = target
         .file_name()
@@ -447,7 +541,10 @@ mod tests {
             basic::encode("old", &Secret::new("p1")).expose(),
             basic::encode("new", &Secret::new("p2")).expose(),
         );
-        let found = credential_from_bytes(Path::new("c.json"), doc.as_bytes(), "index.docker.io");
-        assert_eq!(found.ok().flatten(), Some(Credential::basic("new", "p2")));
+        let config = PactoConfig::parse(Path::new("c.json"), doc.as_bytes()).unwrap();
+        assert_eq!(
+            config.credential("index.docker.io"),
+            Some(Credential::basic("new", "p2"))
+        );
     }
 }

@@ -418,3 +418,65 @@ fn reading_a_missing_or_broken_file() {
         Err(ConfigError::Parse { line: 1, .. })
     ));
 }
+
+#[test]
+fn the_typed_config_keeps_unknown_keys_and_never_prints_a_credential() {
+    use pacto_auth::PactoConfig;
+    let text = r#"{
+        "currentContext": "prod",
+        "auths": {
+            "docker.io": {"auth": "b2xkOm9sZA==", "note": "kept"},
+            "quay.io": {"auth": "a2VlcDptZQ==", "email": "me@example.com"}
+        }
+    }"#;
+    let mut config = PactoConfig::parse(Path::new("config.json"), text.as_bytes()).unwrap();
+    assert_eq!(
+        config.credential("index.docker.io"),
+        Some(Credential::basic("old", "old"))
+    );
+    assert_eq!(config.extra["currentContext"], json!("prod"));
+
+    // An alias entry is replaced by the normalised one, keeping the entry's own keys.
+    assert_eq!(
+        config.set_basic("index.docker.io", "user", &secret("pass")),
+        1
+    );
+    let rendered = format!("{config:?}");
+    for secret_text in ["dXNlcjpwYXNz", "a2VlcDptZQ==", "pass"] {
+        assert!(!rendered.contains(secret_text), "{rendered}");
+    }
+    let written: serde_json::Value = serde_json::to_value(&config).unwrap();
+    assert_eq!(
+        written,
+        json!({
+            "currentContext": "prod",
+            "auths": {
+                "index.docker.io": {"auth": "dXNlcjpwYXNz"},
+                "quay.io": {"auth": "a2VlcDptZQ==", "email": "me@example.com"}
+            }
+        })
+    );
+    assert_eq!(config.remove("docker.io"), 1);
+    assert_eq!(config.credential("docker.io"), None);
+
+    // A null `auths` is an empty map, as in Go.
+    let empty = PactoConfig::parse(Path::new("c.json"), br#"{"auths":null}"#).unwrap();
+    assert!(empty.auths.is_empty());
+}
+
+#[test]
+fn the_config_path_is_the_config_dir_plus_config_json() {
+    // Whatever the environment of the test process says, the two agree (Go's
+    // PactoConfigPath is PactoConfigDir joined with config.json).
+    match (
+        pacto_auth::pacto_config_dir(),
+        pacto_auth::pacto_config_path(),
+    ) {
+        (Ok(dir), Ok(path)) => {
+            assert_eq!(path, dir.join("config.json"));
+            assert!(dir.ends_with("pacto"), "{}", dir.display());
+        }
+        (Err(_), Err(_)) => {}
+        other => panic!("the directory and the path disagree: {other:?}"),
+    }
+}
