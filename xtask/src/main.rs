@@ -10,6 +10,7 @@ mod demo;
 mod deny;
 mod fuzz;
 mod layering;
+mod package;
 mod registry;
 mod tools;
 
@@ -22,10 +23,12 @@ const USAGE: &str = "\
 usage: cargo xtask <task> [args]
 
 tasks:
-  ci        fmt check, clippy -D warnings, layering, tests, cargo-deny, docs (what .ci/run runs)
+  ci        fmt check, layering, conformance, clippy -D warnings, tests, demo, cargo-deny,
+            packaging, docs (what .ci/run runs)
   test      every test in the workspace (installs docker-registry and skopeo when missing and root)
   deny      cargo-deny fully offline against the advisory-db snapshot in ../shared
   layering  check that every crate depends only on crates below it
+  package   cargo package every published crate, offline, checking LICENSE and README.md
   conformance  the vendored Go oracle vectors (crates/pacto-ref/tests/data) match ../shared's
   bench     the criterion benches, then pacto-oci vs skopeo, oras-py and tar (installs missing
             peers when root); reports go to target/criterion and target/bench, the table to
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::run_fuzz(rest),
         "layering" => layering::task(),
         "conformance" => conformance::task(),
+        "package" => package::task(),
         "bench" => bench::task(rest),
         "demo" => demo::run_demo(rest),
         "registry" => registry::run_registry(rest),
@@ -120,6 +124,7 @@ fn ci() -> Result {
     // The README's main-job command is part of the gate.
     demo::run_demo(&[])?;
     deny::task()?;
+    package::task()?;
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;

@@ -23,8 +23,17 @@ fn runtime() -> tokio::runtime::Runtime {
 fn the_push_pull_example_runs_against_the_registry() {
     let registry = TestRegistry::plain();
     let temp = tempfile::tempdir().unwrap();
-    let bundle_dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bundles/payments-1.0.0");
+    // The bundle is written here, not read from the workspace's examples/: the test must run
+    // from the published package too.
+    let bundle_dir = temp.path().join("payments");
+    std::fs::create_dir_all(bundle_dir.join("api")).unwrap();
+    std::fs::write(
+        bundle_dir.join("pacto.yaml"),
+        "pactoVersion: \"1.0\"\nservice:\n  name: payments\n  version: 1.0.0\n\
+         interfaces:\n  - name: api\n    type: http\n    port: 8080\n    contract: api/openapi.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(bundle_dir.join("api/openapi.yaml"), "openapi: 3.0.0\n").unwrap();
     let output = Command::new(example("push_pull"))
         .arg(&bundle_dir)
         .arg(format!("{}/demo/payments", registry.host()))
