@@ -251,11 +251,16 @@ impl<S: BundleStore> Resolver<S> {
         let repository = self.parse(repository)?.repository();
         let tags = self.cache.list_tags(&repository).await?;
         let versions = filter_semver_tags(&tags);
-        let repository = &repository;
-        let mut results: Vec<(usize, Result<(), ResolveError>)> =
-            stream::iter(versions.iter().enumerate())
-                .map(|(index, tag)| async move {
-                    let reference = repository.with_tag(tag);
+        // The futures are built before they are streamed: a `map` closure over borrowed
+        // items makes the future's type higher-ranked, and such a future is not `Send`
+        // ("implementation of `FnOnce` is not general enough"), so callers could not
+        // `tokio::spawn` this one.
+        let pulls: Vec<_> = versions
+            .iter()
+            .enumerate()
+            .map(|(index, tag)| {
+                let reference = repository.with_tag(tag);
+                async move {
                     let result = self
                         .cache
                         .pull_pinned(&reference)
@@ -263,10 +268,13 @@ impl<S: BundleStore> Resolver<S> {
                         .map(drop)
                         .map_err(ResolveError::from);
                     (index, result)
-                })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+                }
+            })
+            .collect();
+        let mut results: Vec<(usize, Result<(), ResolveError>)> = stream::iter(pulls)
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         results.sort_by_key(|(index, _)| *index);
         let mut fetched = FetchAll {
             versions: Vec::with_capacity(versions.len()),
