@@ -5,5 +5,6 @@
 //! future that can be `tokio::spawn`ed (a future that is not `Send` fails to build this
 //! target, naming the function).
 
+mod resolve;
 mod send;
 mod spawn;

@@ -704,3 +704,14 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         Ok(tags)
     }
 }
+
+/// [`pacto_ref::resolve_ref`] works over a cached store: tags are listed through the cache
+/// (once per repository for the store's life).
+#[async_trait]
+impl<S: BundleStore> pacto_ref::TagLister for CachedStore<S> {
+    type Error = StoreError;
+
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        <Self as BundleStore>::list_tags(self, repository).await
+    }
+}

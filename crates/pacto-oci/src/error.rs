@@ -1,7 +1,7 @@
 //! One error for every facade operation, with a kind callers can match.
 
 use pacto_registry::StoreError;
-use pacto_resolver::{ResolveError, ResolveErrorKind};
+use pacto_resolver::ResolveError;
 use std::fmt;
 
 /// What kind of failure an [`Error`] is: Go pacto's typed errors, plus the rest.
@@ -127,20 +127,15 @@ impl From<StoreError> for Error {
 
 impl From<ResolveError> for Error {
     fn from(error: ResolveError) -> Self {
-        let kind = match (&error, error.kind()) {
-            (ResolveError::Store(store), _) => store_kind(store),
-            (_, ResolveErrorKind::InvalidReference) => ErrorKind::InvalidReference,
-            (_, ResolveErrorKind::InvalidConstraint) => ErrorKind::InvalidConstraint,
-            (_, ResolveErrorKind::NotFound) => ErrorKind::NotFound,
-            (_, ResolveErrorKind::InvalidBundle) => ErrorKind::InvalidBundle,
-            (_, ResolveErrorKind::NoMatchingVersion) => ErrorKind::NoMatchingVersion,
-            (_, ResolveErrorKind::Conflict) => ErrorKind::Conflict,
-            (_, ResolveErrorKind::Unreachable) => ErrorKind::Unreachable { transient: false },
-            (_, ResolveErrorKind::Authentication) => ErrorKind::Authentication {
-                tried: Vec::new(),
-                rejected: Vec::new(),
+        let kind = match &error {
+            ResolveError::Store(store) => store_kind(store),
+            other => match other.kind() {
+                pacto_ref::ErrorKind::InvalidReference => ErrorKind::InvalidReference,
+                pacto_ref::ErrorKind::InvalidConstraint => ErrorKind::InvalidConstraint,
+                pacto_ref::ErrorKind::NotFound => ErrorKind::NotFound,
+                pacto_ref::ErrorKind::NoMatchingVersion => ErrorKind::NoMatchingVersion,
+                _ => ErrorKind::Other,
             },
-            _ => ErrorKind::Other,
         };
         Error::new(kind, error)
     }

@@ -21,18 +21,24 @@
 
 pub mod constraint;
 mod digest;
+mod kind;
 pub mod reference;
 pub mod select;
 pub mod version;
 
 pub use constraint::{Constraint, InvalidConstraint};
 pub use digest::{Digest, DigestAlgorithm, InvalidDigest};
+pub use kind::ErrorKind;
 pub use reference::{
     ArtifactRef, InvalidReference, LayoutReference, ParseOptions, Reference, Registry, Scheme,
     SchemePolicy, has_explicit_tag, new_repository, strip_oci_prefix,
 };
 pub use select::{
-    ResolveError, SelectError, TagLister, best_tag, best_tag_matching, filter_semver_tags,
-    resolve_ref,
+    ResolveError, SelectError, TagLister, Unresolvable, best_tag, best_tag_matching,
+    filter_semver_tags, resolve_ref,
 };
+
+/// The attribute [`TagLister`] implementations use (`#[pacto_ref::async_trait]`), re-exported
+/// so that implementing it needs no dependency of your own.
+pub use async_trait::async_trait;
 pub use version::{InvalidVersion, Version, VersionConversionError, version_to_tag};

@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::constraint::{Constraint, InvalidConstraint};
+use crate::kind::ErrorKind;
 use crate::reference::ArtifactRef;
 use crate::version::{Key, compare, parse_parts};
 
@@ -27,6 +28,18 @@ pub enum SelectError {
         /// The constraint as given.
         constraint: String,
     },
+}
+
+impl SelectError {
+    /// [`ErrorKind::InvalidConstraint`], [`ErrorKind::NotFound`] (no semver tag) or
+    /// [`ErrorKind::NoMatchingVersion`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SelectError::InvalidConstraint(_) => ErrorKind::InvalidConstraint,
+            SelectError::NoSemverTags => ErrorKind::NotFound,
+            SelectError::NoMatchingVersion { .. } => ErrorKind::NoMatchingVersion,
+        }
+    }
 }
 
 /// The tag with the highest version among `tags` that satisfies `constraint`, in its
@@ -110,43 +123,129 @@ pub trait TagLister: Send + Sync {
     async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, Self::Error>;
 }
 
-/// Why [`resolve_ref`] failed.
+/// Why [`resolve_ref`] failed: the selection, or the lister (exhaustive: resolution is
+/// exactly these two steps).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ResolveError<E> {
-    /// The tags were listed, but none could be chosen.
-    #[error("{}", select_message(reference, source))]
-    Select {
-        /// The reference being resolved.
-        reference: String,
-        /// Why no tag was chosen.
-        #[source]
-        source: SelectError,
-    },
+    /// The constraint does not parse, or the tags were listed and none could be chosen.
+    #[error(transparent)]
+    Select(Unresolvable),
     /// The lister failed; its error is passed through.
     #[error(transparent)]
     List(E),
-}
-
-fn select_message(reference: &str, source: &SelectError) -> String {
-    match source {
-        SelectError::InvalidConstraint(e) => format!("cannot resolve {reference}: {e}"),
-        SelectError::NoSemverTags => {
-            format!("no semver tags found in {reference}; push a version or name a tag explicitly")
-        }
-        SelectError::NoMatchingVersion { constraint } => {
-            format!("no versions of {reference} match constraint {constraint:?}")
-        }
-    }
 }
 
 impl<E> ResolveError<E> {
     /// The selection failure, when that is what happened.
     pub fn select_error(&self) -> Option<&SelectError> {
         match self {
-            Self::Select { source, .. } => Some(source),
+            Self::Select(unresolvable) => Some(unresolvable.reason()),
             Self::List(_) => None,
         }
+    }
+
+    /// The lister's error mapped with `f`; a selection failure is kept.
+    pub fn map_list<F>(self, f: impl FnOnce(E) -> F) -> ResolveError<F> {
+        match self {
+            Self::Select(unresolvable) => ResolveError::Select(unresolvable),
+            Self::List(e) => ResolveError::List(f(e)),
+        }
+    }
+}
+
+/// No tag of a repository could be chosen for a reference: the constraint does not parse,
+/// the repository has no semver tag, or none matches the constraint.
+///
+/// The message is complete on its own (it names the reference, the constraint and, when
+/// nothing matches, the versions there are); the structured reason is [`Unresolvable::reason`],
+/// not a `source`, so an error chain never says the same thing twice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct Unresolvable {
+    reference: String,
+    constraint: String,
+    listed: Option<Vec<String>>,
+    reason: SelectError,
+}
+
+impl Unresolvable {
+    /// A selection failure for `reference`; `listed` holds the tags that were listed (`None`
+    /// when the constraint failed before any listing).
+    pub fn new(
+        reference: impl Into<String>,
+        constraint: impl Into<String>,
+        listed: Option<Vec<String>>,
+        reason: SelectError,
+    ) -> Self {
+        Unresolvable {
+            reference: reference.into(),
+            constraint: constraint.into(),
+            listed,
+            reason,
+        }
+    }
+
+    /// The reference being resolved.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The constraint as given (empty: none).
+    pub fn constraint(&self) -> &str {
+        &self.constraint
+    }
+
+    /// Why no tag was chosen.
+    pub fn reason(&self) -> &SelectError {
+        &self.reason
+    }
+
+    /// [`ErrorKind::InvalidConstraint`], [`ErrorKind::NotFound`] (no semver tag) or
+    /// [`ErrorKind::NoMatchingVersion`].
+    pub fn kind(&self) -> ErrorKind {
+        self.reason.kind()
+    }
+
+    /// Every tag that was listed (empty when the constraint failed before listing).
+    pub fn listed(&self) -> &[String] {
+        self.listed.as_deref().unwrap_or_default()
+    }
+
+    /// The semver tags that were considered, newest first.
+    pub fn available(&self) -> Vec<String> {
+        filter_semver_tags(self.listed())
+    }
+
+    fn message(&self) -> String {
+        let reference = &self.reference;
+        match &self.reason {
+            SelectError::InvalidConstraint(e) => format!("cannot resolve {reference}: {e}"),
+            SelectError::NoSemverTags if self.listed().is_empty() => {
+                format!("{reference} not found: the repository has no tags")
+            }
+            SelectError::NoSemverTags => format!(
+                "{reference} not found: no semver tags among {} tags; name a tag explicitly",
+                self.listed().len()
+            ),
+            SelectError::NoMatchingVersion { constraint } => format!(
+                "no versions of {reference} match constraint {constraint:?}: {}",
+                available_text(&self.available())
+            ),
+        }
+    }
+}
+
+/// `available versions are 1.1.0, 1.0.0`, shortened after ten.
+fn available_text(available: &[String]) -> String {
+    const SHOWN: usize = 10;
+    match available.len() {
+        0 => "no semver tags".to_owned(),
+        n if n <= SHOWN => format!("available versions are {}", available.join(", ")),
+        n => format!(
+            "available versions include {} (and {} more)",
+            available[..SHOWN].join(", "),
+            n - SHOWN
+        ),
     }
 }
 
@@ -163,20 +262,30 @@ pub async fn resolve_ref<L: TagLister + ?Sized>(
     if reference.has_explicit_tag() {
         return Ok(reference.clone());
     }
-    let select_error = |source: SelectError| ResolveError::Select {
-        reference: reference.to_string(),
-        source,
-    };
     let parsed = if constraint.is_empty() {
         None
     } else {
-        Some(Constraint::parse(constraint).map_err(|e| select_error(e.into()))?)
+        Some(Constraint::parse(constraint).map_err(|e| {
+            ResolveError::Select(Unresolvable::new(
+                reference.to_string(),
+                constraint,
+                None,
+                e.into(),
+            ))
+        })?)
     };
     let repository = reference.repository();
     let tags = lister
         .list_tags(&repository)
         .await
         .map_err(ResolveError::List)?;
-    let best = best_tag_matching(&tags, parsed.as_ref()).map_err(select_error)?;
-    Ok(reference.with_tag(&best))
+    match best_tag_matching(&tags, parsed.as_ref()) {
+        Ok(best) => Ok(reference.with_tag(&best)),
+        Err(reason) => Err(ResolveError::Select(Unresolvable::new(
+            reference.to_string(),
+            constraint,
+            Some(tags),
+            reason,
+        ))),
+    }
 }

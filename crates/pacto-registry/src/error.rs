@@ -5,46 +5,8 @@ use std::fmt;
 /// A boxed cause from a lower layer or a foreign crate.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// The kind of a [`StoreError`], mirroring Go pacto's typed errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The reference could not be parsed or is of the wrong kind for this store.
-    InvalidReference,
-    /// The manifest, tag, blob or repository does not exist.
-    NotFound,
-    /// Every credential was rejected (or none was accepted).
-    Authentication,
-    /// The registry could not be reached, timed out, or kept failing.
-    Unreachable,
-    /// The artifact is not a valid Pacto bundle (layout, limits, digests, contract).
-    InvalidBundle,
-    /// The tag holds a different artifact and the push was not forced.
-    Conflict,
-    /// Anything else: local I/O, unexpected registry answers.
-    Other,
-}
-
-impl ErrorKind {
-    /// The stable snake_case name used in JSON output (`invalid_reference`, `not_found`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidReference => "invalid_reference",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Authentication => "authentication",
-            ErrorKind::Unreachable => "unreachable",
-            ErrorKind::InvalidBundle => "invalid_bundle",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The kind of a [`StoreError`]: the workspace's one kind enum, defined in `pacto-ref`.
+pub use pacto_ref::ErrorKind;
 
 /// The registry's own error code and message, as sent in its `{"errors":[...]}` body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -33,7 +33,10 @@ pub use error::{BoxError, ErrorKind, RegistryMessage, StoreError};
 pub use layout::LayoutStore;
 pub use transport::RetryPolicy;
 
-use async_trait::async_trait;
+/// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),
+/// re-exported so that implementing it needs no dependency of your own.
+pub use async_trait::async_trait;
+
 use bytes::Bytes;
 use pacto_contract::Bundle;
 use pacto_ref::ArtifactRef;
@@ -123,6 +126,60 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
     /// Every tag in the repository of `repository` (its tag or digest is ignored).
     async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError>;
 }
+
+/// Forwards every method to the store behind a pointer, so `Arc<S>`, `Box<S>` and `&S` (and
+/// `Box<dyn BundleStore>`) are stores too.
+macro_rules! forward_bundle_store {
+    ($($pointer:ty),+) => {$(
+        #[async_trait]
+        impl<S: BundleStore + ?Sized> BundleStore for $pointer {
+            async fn push(
+                &self,
+                reference: &ArtifactRef,
+                bundle: &Bundle,
+                options: PushOptions,
+            ) -> Result<PushOutcome, StoreError> {
+                (**self).push(reference, bundle, options).await
+            }
+
+            async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+                (**self).pull_pinned(reference).await
+            }
+
+            async fn pull(&self, reference: &ArtifactRef) -> Result<Bundle, StoreError> {
+                (**self).pull(reference).await
+            }
+
+            async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+                (**self).resolve(reference).await
+            }
+
+            async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+                (**self).list_tags(repository).await
+            }
+        }
+    )+};
+}
+
+forward_bundle_store!(std::sync::Arc<S>, Box<S>, &S);
+
+/// Implements [`pacto_ref::TagLister`] for stores, so that [`pacto_ref::resolve_ref`] (Go's
+/// `ResolveRef(ctx, ref, lister)`) works with them directly. The trait is foreign and a
+/// blanket impl over every `BundleStore` is not allowed, so each store type opts in.
+macro_rules! impl_tag_lister {
+    ($($store:ty),+) => {$(
+        #[async_trait]
+        impl pacto_ref::TagLister for $store {
+            type Error = StoreError;
+
+            async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+                <Self as BundleStore>::list_tags(self, repository).await
+            }
+        }
+    )+};
+}
+
+impl_tag_lister!(RegistryClient, LayoutStore, AnyStore);
 
 /// Routes each reference to the store of its kind: registries to a [`RegistryClient`],
 /// `oci-layout:` references to a [`LayoutStore`].

@@ -1,143 +1,65 @@
-//! The resolver's error and its kinds.
+//! The resolver's error.
 
-use pacto_registry::{ErrorKind, StoreError};
-use std::fmt;
-
-/// The kind of a [`ResolveError`], for matching and exit codes: the store's kinds plus the
-/// resolver's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ResolveErrorKind {
-    /// The reference could not be parsed or is of the wrong kind for the store.
-    InvalidReference,
-    /// The version constraint could not be parsed.
-    InvalidConstraint,
-    /// Nothing exists at the reference, the repository has no semver tags, or (offline) the
-    /// cache does not hold it.
-    NotFound,
-    /// Every credential was rejected.
-    Authentication,
-    /// The registry could not be reached.
-    Unreachable,
-    /// The artifact is not a valid Pacto bundle.
-    InvalidBundle,
-    /// Tags exist, but none satisfies the constraint.
-    NoMatchingVersion,
-    /// A push met a tag holding a different artifact.
-    Conflict,
-    /// Anything else (local I/O, unexpected registry answers).
-    Other,
-}
-
-impl ResolveErrorKind {
-    /// The stable snake_case name (`invalid_reference`, `invalid_constraint`, `not_found`,
-    /// `authentication`, `unreachable`, `invalid_bundle`, `no_matching_version`, `conflict`,
-    /// `other`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResolveErrorKind::InvalidReference => "invalid_reference",
-            ResolveErrorKind::InvalidConstraint => "invalid_constraint",
-            ResolveErrorKind::NotFound => "not_found",
-            ResolveErrorKind::Authentication => "authentication",
-            ResolveErrorKind::Unreachable => "unreachable",
-            ResolveErrorKind::InvalidBundle => "invalid_bundle",
-            ResolveErrorKind::NoMatchingVersion => "no_matching_version",
-            ResolveErrorKind::Conflict => "conflict",
-            ResolveErrorKind::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for ResolveErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl From<ErrorKind> for ResolveErrorKind {
-    fn from(kind: ErrorKind) -> Self {
-        match kind {
-            ErrorKind::InvalidReference => ResolveErrorKind::InvalidReference,
-            ErrorKind::NotFound => ResolveErrorKind::NotFound,
-            ErrorKind::Authentication => ResolveErrorKind::Authentication,
-            ErrorKind::Unreachable => ResolveErrorKind::Unreachable,
-            ErrorKind::InvalidBundle => ResolveErrorKind::InvalidBundle,
-            ErrorKind::Conflict => ResolveErrorKind::Conflict,
-            // ErrorKind::Other and kinds added later.
-            _ => ResolveErrorKind::Other,
-        }
-    }
-}
+use pacto_ref::{ErrorKind, Unresolvable};
+use pacto_registry::StoreError;
 
 /// An error from a [`Resolver`](crate::Resolver) operation.
+///
+/// Each variant either prints its whole story or passes a lower error through unchanged
+/// (`#[error(transparent)]`): no message repeats its source.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResolveError {
     /// The reference text could not be parsed.
-    #[error("{source}")]
-    InvalidReference {
-        /// The reference as given.
-        reference: String,
-        /// Why it does not parse.
-        #[source]
-        source: Box<pacto_ref::InvalidReference>,
-    },
-    /// The constraint could not be parsed.
-    #[error("cannot resolve {reference}: {source}")]
-    InvalidConstraint {
-        /// The reference being resolved.
-        reference: String,
-        /// The constraint as given.
-        constraint: String,
-        /// Why it does not parse.
-        #[source]
-        source: Box<pacto_ref::InvalidConstraint>,
-    },
-    /// Semver tags exist, but none satisfies the constraint.
-    #[error("no versions of {reference} match constraint {constraint:?}: {}", available_text(.available))]
-    NoMatchingVersion {
-        /// The reference being resolved.
-        reference: String,
-        /// The constraint as given.
-        constraint: String,
-        /// The semver tags that were considered, newest first.
-        available: Vec<String>,
-    },
-    /// Nothing to resolve to: no (semver) tags, or, offline, nothing cached.
+    #[error(transparent)]
+    InvalidReference(pacto_ref::InvalidReference),
+    /// The constraint does not parse, or no tag of the repository could be chosen (no semver
+    /// tag, none matching the constraint): [`pacto_ref::resolve_ref`]'s own failure, with
+    /// the versions that were available.
+    #[error(transparent)]
+    Unresolvable(Box<Unresolvable>),
+    /// Offline, the cache does not hold what was asked for.
     #[error("{reference} not found: {detail}")]
     NotFound {
         /// The reference being resolved.
         reference: String,
-        /// What was missing and what to do.
-        detail: String,
+        /// What was missing.
+        detail: NotCached,
     },
     /// The store failed; its error is passed through unchanged.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-fn available_text(available: &[String]) -> String {
-    const SHOWN: usize = 10;
-    match available.len() {
-        0 => "no semver tags".to_owned(),
-        n if n <= SHOWN => format!("available versions are {}", available.join(", ")),
-        n => format!(
-            "available versions include {} (and {} more)",
-            available[..SHOWN].join(", "),
-            n - SHOWN
-        ),
-    }
+/// What an offline resolution could not find in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotCached {
+    /// The reference itself is not cached.
+    #[error("it is not in the local cache; resolve it once with network access")]
+    Reference,
+    /// No version of the repository is cached.
+    #[error("no version of it is in the local cache; resolve it once with network access")]
+    Repository,
+    /// Cached versions match, but none of them could be read.
+    #[error(
+        "the cached versions that match ({}) could not be read; resolve it with network access",
+        .unreadable.join(", ")
+    )]
+    Unreadable {
+        /// The matching tags whose cached copies are unusable, best first.
+        unreadable: Vec<String>,
+    },
 }
 
 impl ResolveError {
     /// The kind of this error; a store error keeps its store kind.
-    pub fn kind(&self) -> ResolveErrorKind {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ResolveError::InvalidReference { .. } => ResolveErrorKind::InvalidReference,
-            ResolveError::InvalidConstraint { .. } => ResolveErrorKind::InvalidConstraint,
-            ResolveError::NoMatchingVersion { .. } => ResolveErrorKind::NoMatchingVersion,
-            ResolveError::NotFound { .. } => ResolveErrorKind::NotFound,
-            ResolveError::Store(e) => e.kind().into(),
+            ResolveError::InvalidReference(_) => ErrorKind::InvalidReference,
+            ResolveError::Unresolvable(e) => e.kind(),
+            ResolveError::NotFound { .. } => ErrorKind::NotFound,
+            ResolveError::Store(e) => e.kind(),
         }
     }
 
@@ -151,6 +73,26 @@ impl ResolveError {
         match self {
             ResolveError::Store(e) => Some(e),
             _ => None,
+        }
+    }
+
+    /// The semver versions that were available when no version matched the constraint,
+    /// newest first; empty for every other failure.
+    pub fn available(&self) -> Vec<String> {
+        match self {
+            ResolveError::Unresolvable(e) if e.kind() == ErrorKind::NoMatchingVersion => {
+                e.available()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<pacto_ref::ResolveError<StoreError>> for ResolveError {
+    fn from(error: pacto_ref::ResolveError<StoreError>) -> Self {
+        match error {
+            pacto_ref::ResolveError::Select(e) => ResolveError::Unresolvable(Box::new(e)),
+            pacto_ref::ResolveError::List(e) => ResolveError::Store(e),
         }
     }
 }

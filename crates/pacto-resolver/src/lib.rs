@@ -36,14 +36,13 @@
 
 mod error;
 
-pub use error::{ResolveError, ResolveErrorKind};
+pub use error::{NotCached, ResolveError};
+pub use pacto_ref::ErrorKind;
 
 use futures_util::stream::{self, StreamExt as _};
 use pacto_cache::CachedStore;
 use pacto_contract::Bundle;
-use pacto_ref::{
-    ArtifactRef, Constraint, ParseOptions, SelectError, best_tag_matching, filter_semver_tags,
-};
+use pacto_ref::{ArtifactRef, ParseOptions, SelectError, filter_semver_tags};
 use pacto_registry::{BundleStore, Pulled};
 use tracing::{debug, warn};
 
@@ -135,12 +134,7 @@ impl<S: BundleStore> Resolver<S> {
 
     /// Parses `reference` as this resolver does.
     pub fn parse(&self, reference: &str) -> Result<ArtifactRef, ResolveError> {
-        ArtifactRef::parse(reference, &self.parse_options).map_err(|source| {
-            ResolveError::InvalidReference {
-                reference: reference.to_owned(),
-                source: Box::new(source),
-            }
-        })
+        ArtifactRef::parse(reference, &self.parse_options).map_err(ResolveError::InvalidReference)
     }
 
     /// The bundle `reference` names; an untagged reference means its highest semver tag.
@@ -186,51 +180,58 @@ impl<S: BundleStore> Resolver<S> {
         constraint: &str,
         mode: ResolveMode,
     ) -> Result<Resolved, ResolveError> {
-        if reference.has_explicit_tag() {
-            let pulled = self.pull(reference, mode).await?;
-            return Ok(resolved(reference.clone(), pulled));
-        }
-        let parsed = parse_constraint(reference, constraint)?;
-        let repository = reference.repository();
         match mode {
             ResolveMode::RemoteAllowed => {
-                let tags = self.cache.list_tags(&repository).await?;
-                let tag = best_tag_matching(&tags, parsed.as_ref())
-                    .map_err(|e| select_error(reference, constraint, e, &tags, mode))?;
-                let chosen = reference.with_tag(&tag);
-                debug!(reference = %reference, chosen = %chosen, "resolved by semver");
+                // One resolution path for every caller: Go's ResolveRef over the cache.
+                let chosen = pacto_ref::resolve_ref(&self.cache, reference, constraint).await?;
+                if chosen != *reference {
+                    debug!(reference = %reference, chosen = %chosen, "resolved by semver");
+                }
                 let pulled = self.pull(&chosen, mode).await?;
                 Ok(resolved(chosen, pulled))
             }
             ResolveMode::LocalOnly => {
-                // Best first; a cached tag that turns out unusable (say, corrupt) gives way
-                // to the next best.
-                let mut tags = self.cache.local_tags(&repository).await?;
-                let listed = tags.clone();
-                let mut unusable = Vec::new();
+                // The same resolution over the cached tags, best first; a cached tag that
+                // turns out unusable (say, corrupt) gives way to the next best.
+                let mut cached = LocalTags {
+                    cache: &self.cache,
+                    unusable: Vec::new(),
+                };
                 loop {
-                    let tag = match best_tag_matching(&tags, parsed.as_ref()) {
-                        Ok(tag) => tag,
-                        Err(_) if !unusable.is_empty() => {
+                    let chosen = match pacto_ref::resolve_ref(&cached, reference, constraint).await
+                    {
+                        Ok(chosen) => chosen,
+                        Err(pacto_ref::ResolveError::Select(e))
+                            if matches!(e.reason(), SelectError::InvalidConstraint(_)) =>
+                        {
+                            return Err(ResolveError::Unresolvable(Box::new(e)));
+                        }
+                        Err(pacto_ref::ResolveError::Select(_)) if !cached.unusable.is_empty() => {
                             return Err(ResolveError::NotFound {
                                 reference: reference.to_string(),
-                                detail: format!(
-                                    "the cached versions that match ({}) could not be read; resolve it with network access",
-                                    unusable.join(", ")
-                                ),
+                                detail: NotCached::Unreadable {
+                                    unreadable: cached.unusable,
+                                },
                             });
                         }
-                        Err(e) => {
-                            return Err(select_error(reference, constraint, e, &listed, mode));
+                        Err(pacto_ref::ResolveError::Select(e)) if e.listed().is_empty() => {
+                            return Err(ResolveError::NotFound {
+                                reference: reference.to_string(),
+                                detail: NotCached::Repository,
+                            });
                         }
+                        Err(e) => return Err(e.into()),
                     };
-                    let chosen = reference.with_tag(&tag);
+                    if reference.has_explicit_tag() {
+                        return Ok(resolved(chosen.clone(), self.pull(&chosen, mode).await?));
+                    }
                     if let Some(pulled) = self.cache.pull_local(&chosen).await? {
                         return Ok(resolved(chosen, pulled));
                     }
                     debug!(reference = %chosen, "cached tag not usable: trying the next best");
-                    tags.retain(|t| *t != tag);
-                    unusable.push(tag);
+                    cached
+                        .unusable
+                        .push(chosen.tag().unwrap_or_default().to_owned());
                 }
             }
         }
@@ -305,8 +306,7 @@ impl<S: BundleStore> Resolver<S> {
                     .await?
                     .ok_or_else(|| ResolveError::NotFound {
                         reference: reference.to_string(),
-                        detail: "it is not in the local cache; resolve it once with network access"
-                            .into(),
+                        detail: NotCached::Reference,
                     })
             }
         }
@@ -321,54 +321,23 @@ fn resolved(reference: ArtifactRef, pulled: Pulled) -> Resolved {
     }
 }
 
-fn parse_constraint(
-    reference: &ArtifactRef,
-    constraint: &str,
-) -> Result<Option<Constraint>, ResolveError> {
-    if constraint.is_empty() {
-        return Ok(None);
-    }
-    Constraint::parse(constraint)
-        .map(Some)
-        .map_err(|source| ResolveError::InvalidConstraint {
-            reference: reference.to_string(),
-            constraint: constraint.to_owned(),
-            source: Box::new(source),
-        })
+/// The cached tags of a repository, without those found unusable: the lister of an offline
+/// resolution.
+struct LocalTags<'a, S> {
+    cache: &'a CachedStore<S>,
+    unusable: Vec<String>,
 }
 
-/// The error for a tag list from which no tag could be chosen.
-fn select_error(
-    reference: &ArtifactRef,
-    constraint: &str,
-    error: SelectError,
-    tags: &[String],
-    mode: ResolveMode,
-) -> ResolveError {
-    match error {
-        SelectError::InvalidConstraint(source) => ResolveError::InvalidConstraint {
-            reference: reference.to_string(),
-            constraint: constraint.to_owned(),
-            source: Box::new(source),
-        },
-        SelectError::NoMatchingVersion { .. } => ResolveError::NoMatchingVersion {
-            reference: reference.to_string(),
-            constraint: constraint.to_owned(),
-            available: filter_semver_tags(tags),
-        },
-        // NoSemverTags, and whatever pacto-ref may add later: nothing to resolve to.
-        _ => ResolveError::NotFound {
-            reference: reference.to_string(),
-            detail: if tags.is_empty() && mode == ResolveMode::LocalOnly {
-                "no version of it is in the local cache; resolve it once with network access".into()
-            } else if tags.is_empty() {
-                "the repository has no tags".into()
-            } else {
-                format!(
-                    "no semver tags among {} tags; name a tag explicitly",
-                    tags.len()
-                )
-            },
-        },
+#[pacto_ref::async_trait]
+impl<S: BundleStore> pacto_ref::TagLister for LocalTags<'_, S> {
+    type Error = pacto_registry::StoreError;
+
+    async fn list_tags(
+        &self,
+        repository: &ArtifactRef,
+    ) -> Result<Vec<String>, pacto_registry::StoreError> {
+        let mut tags = self.cache.local_tags(repository).await?;
+        tags.retain(|tag| !self.unusable.contains(tag));
+        Ok(tags)
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use pacto_ref::{ArtifactRef, ResolveError, SelectError, TagLister, resolve_ref};
+use pacto_ref::{ArtifactRef, ErrorKind, ResolveError, SelectError, TagLister, resolve_ref};
 
 const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -130,56 +130,68 @@ async fn lister_errors_pass_through_typed() {
 }
 
 #[tokio::test]
-async fn no_matching_version_names_reference_and_constraint() {
+async fn no_matching_version_names_reference_constraint_and_versions_once() {
     let lister = FakeLister::with_tags(TAGS);
     let got = resolve_ref(&lister, &r("ghcr.io/acme/svc"), "^5.0.0").await;
     let err = got.expect_err("nothing matches ^5.0.0");
-    assert_eq!(
-        err.to_string(),
-        "no versions of ghcr.io/acme/svc match constraint \"^5.0.0\""
-    );
-    let ResolveError::Select { reference, source } = &err else {
+    let ResolveError::Select(unresolvable) = &err else {
         panic!("expected a selection error, got {err:?}");
     };
-    assert_eq!(reference, "ghcr.io/acme/svc");
+    assert_eq!(unresolvable.reference(), "ghcr.io/acme/svc");
+    assert_eq!(unresolvable.constraint(), "^5.0.0");
+    assert_eq!(unresolvable.kind(), ErrorKind::NoMatchingVersion);
     assert_eq!(
-        source,
+        unresolvable.reason(),
         &SelectError::NoMatchingVersion {
             constraint: "^5.0.0".into()
         }
     );
-    assert_eq!(err.select_error(), Some(source));
-    let cause = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(err.select_error(), Some(unresolvable.reason()));
+    let available = unresolvable.available();
+    assert_eq!(available[0], "v2.0.0-rc.1");
     assert_eq!(
-        cause.as_deref(),
-        Some("no semver tag matches constraint \"^5.0.0\"")
+        err.to_string(),
+        format!(
+            "no versions of ghcr.io/acme/svc match constraint \"^5.0.0\": available versions are {}",
+            available.join(", ")
+        )
     );
+    // The message is whole: no source repeats it.
+    assert!(std::error::Error::source(&err).is_none());
 }
 
 #[tokio::test]
 async fn no_semver_tags_and_invalid_constraints_are_selection_errors() {
     let lister = FakeLister::with_tags(&["latest", "main"]);
     let got = resolve_ref(&lister, &r("ghcr.io/acme/svc"), "").await;
-    assert!(
-        matches!(
-            &got,
-            Err(ResolveError::Select {
-                source: SelectError::NoSemverTags,
-                ..
-            })
-        ),
-        "{got:?}"
+    let Err(ResolveError::Select(unresolvable)) = &got else {
+        panic!("expected a selection error, got {got:?}");
+    };
+    assert_eq!(unresolvable.reason(), &SelectError::NoSemverTags);
+    assert_eq!(unresolvable.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        unresolvable.to_string(),
+        "ghcr.io/acme/svc not found: no semver tags among 2 tags; name a tag explicitly"
     );
+
+    let empty = FakeLister::with_tags(&[]);
+    let got = resolve_ref(&empty, &r("ghcr.io/acme/svc"), "").await;
+    assert_eq!(
+        got.expect_err("no tags").to_string(),
+        "ghcr.io/acme/svc not found: the repository has no tags"
+    );
+
     let listed_before = lister.listed().len();
     let got = resolve_ref(&lister, &r("ghcr.io/acme/svc"), ">>1").await;
-    let Err(ResolveError::Select {
-        source: SelectError::InvalidConstraint(e),
-        ..
-    }) = &got
-    else {
+    let Err(ResolveError::Select(unresolvable)) = &got else {
         panic!("expected an invalid constraint, got {got:?}");
     };
+    let SelectError::InvalidConstraint(e) = unresolvable.reason() else {
+        panic!("expected an invalid constraint, got {unresolvable:?}");
+    };
     assert_eq!(e.reason(), "improper constraint: >>1");
+    assert_eq!(unresolvable.kind(), ErrorKind::InvalidConstraint);
+    assert!(unresolvable.listed().is_empty());
     assert_eq!(
         lister.listed().len(),
         listed_before,

@@ -8,7 +8,7 @@ use pacto_ref::ArtifactRef;
 use pacto_registry::{
     BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
 };
-use pacto_resolver::{ResolveError, ResolveErrorKind, Resolver};
+use pacto_resolver::{ErrorKind, ResolveError, Resolver};
 use pacto_test_support::{LoggedRequest, TestRegistry};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -90,7 +90,7 @@ pub(crate) fn summary(requests: &[LoggedRequest]) -> Vec<String> {
 /// The error of `result`, checked to be of `kind`.
 pub(crate) fn expect_kind<T: std::fmt::Debug>(
     result: Result<T, ResolveError>,
-    kind: ResolveErrorKind,
+    kind: ErrorKind,
 ) -> ResolveError {
     match result {
         Ok(value) => panic!("expected a {kind} error, got {value:?}"),

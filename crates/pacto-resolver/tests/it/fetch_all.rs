@@ -4,7 +4,7 @@ use crate::common::{
     FixedStore, bundle, expect_kind, pulled_for, push, resolver, runtime, summary,
 };
 use pacto_cache::{CacheConfig, CachedStore};
-use pacto_resolver::{DEFAULT_CONCURRENCY, ResolveError, ResolveErrorKind, ResolveMode, Resolver};
+use pacto_resolver::{DEFAULT_CONCURRENCY, ErrorKind, ResolveError, ResolveMode, Resolver};
 use pacto_test_support::TestRegistry;
 
 #[test]
@@ -43,10 +43,7 @@ fn fetches_every_version_newest_first_and_reports_the_ones_that_fail() {
     );
     assert_eq!(fetched.failed.len(), 1);
     assert_eq!(fetched.failed[0].tag, "2.0.0");
-    assert_eq!(
-        fetched.failed[0].error.kind(),
-        ResolveErrorKind::InvalidBundle
-    );
+    assert_eq!(fetched.failed[0].error.kind(), ErrorKind::InvalidBundle);
     assert!(matches!(fetched.failed[0].error, ResolveError::Store(_)));
 
     // Everything fetched is in the cache, and offline resolution sees it.
@@ -90,7 +87,7 @@ fn fetches_every_version_newest_first_and_reports_the_ones_that_fail() {
     // A listing failure is an error.
     expect_kind(
         rt.block_on(resolver.fetch_all_versions(&format!("{}/team/none", registry.host()))),
-        ResolveErrorKind::NotFound,
+        ErrorKind::NotFound,
     );
 }
 

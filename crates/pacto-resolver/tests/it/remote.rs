@@ -1,8 +1,8 @@
 //! `RemoteAllowed`: semver selection of untagged references, as Go pacto does it.
 
 use crate::common::{bundle, expect_kind, push, resolver, runtime, summary};
-use pacto_registry::{ErrorKind, StoreError};
-use pacto_resolver::{ResolveError, ResolveErrorKind, ResolveMode};
+use pacto_registry::StoreError;
+use pacto_resolver::{ErrorKind, ResolveError, ResolveMode};
 use pacto_test_support::TestRegistry;
 
 const REMOTE: ResolveMode = ResolveMode::RemoteAllowed;
@@ -134,19 +134,20 @@ fn errors_are_typed_and_store_errors_pass_through_unchanged() {
 
     let error = expect_kind(
         rt.block_on(warm.resolve_pinned(&repo, "^5.0.0", REMOTE)),
-        ResolveErrorKind::NoMatchingVersion,
+        ErrorKind::NoMatchingVersion,
     );
     match &error {
-        ResolveError::NoMatchingVersion {
-            constraint,
-            available,
-            ..
-        } => {
-            assert_eq!(constraint, "^5.0.0");
-            assert_eq!(available, &["1.1.0", "1.0.0"]);
+        ResolveError::Unresolvable(unresolvable) => {
+            assert_eq!(unresolvable.constraint(), "^5.0.0");
+            assert_eq!(unresolvable.available(), ["1.1.0", "1.0.0"]);
         }
         other => panic!("unexpected {other:?}"),
     }
+    assert_eq!(error.available(), ["1.1.0", "1.0.0"]);
+    assert!(
+        std::error::Error::source(&error).is_none(),
+        "the message is whole"
+    );
     assert_eq!(
         error.to_string(),
         format!(
@@ -155,15 +156,15 @@ fn errors_are_typed_and_store_errors_pass_through_unchanged() {
     );
     expect_kind(
         rt.block_on(warm.resolve_pinned(&repo, "not a constraint", REMOTE)),
-        ResolveErrorKind::InvalidConstraint,
+        ErrorKind::InvalidConstraint,
     );
     expect_kind(
         rt.block_on(warm.resolve_pinned("!!!", "", REMOTE)),
-        ResolveErrorKind::InvalidReference,
+        ErrorKind::InvalidReference,
     );
     expect_kind(
         rt.block_on(warm.list_versions("!!!")),
-        ResolveErrorKind::InvalidReference,
+        ErrorKind::InvalidReference,
     );
     // A repository without semver tags has nothing to resolve to.
     expect_kind(
@@ -172,13 +173,13 @@ fn errors_are_typed_and_store_errors_pass_through_unchanged() {
             "",
             REMOTE,
         )),
-        ResolveErrorKind::NotFound,
+        ErrorKind::NotFound,
     );
 
     // Store errors keep their variant.
     let missing_tag = expect_kind(
         rt.block_on(warm.resolve(&format!("{repo}:9.9.9"), REMOTE)),
-        ResolveErrorKind::NotFound,
+        ErrorKind::NotFound,
     );
     assert!(
         matches!(
@@ -189,7 +190,7 @@ fn errors_are_typed_and_store_errors_pass_through_unchanged() {
     );
     let missing_repo = expect_kind(
         rt.block_on(warm.resolve(&format!("{}/team/nothing", registry.host()), REMOTE)),
-        ResolveErrorKind::NotFound,
+        ErrorKind::NotFound,
     );
     assert_eq!(
         missing_repo.store_error().map(StoreError::kind),
@@ -201,7 +202,7 @@ fn errors_are_typed_and_store_errors_pass_through_unchanged() {
     let cold = resolver(empty.path());
     let unreachable = expect_kind(
         rt.block_on(cold.resolve(&repo, REMOTE)),
-        ResolveErrorKind::Unreachable,
+        ErrorKind::Unreachable,
     );
     assert!(
         matches!(
