@@ -12,6 +12,7 @@ pub(crate) const LAYERS: &[&str] = &[
     "pacto-test-support",
     "pacto-ref",
     "pacto-contract",
+    "pacto-fs",
     "pacto-archive",
     "pacto-auth",
     "pacto-registry",

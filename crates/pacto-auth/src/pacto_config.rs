@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use pacto_fs::{AtomicFile, Mode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -405,8 +405,8 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf, ConfigError> {
     })
 }
 
-/// Replaces `target` with `root` atomically: a fresh 0600 file in the same
-/// directory, flushed to disk, then renamed over the target.
+/// Replaces `target` with `config` atomically and privately: a 0600 file in the same
+/// directory (0700 when created), synced, renamed over the target (pacto-fs' one policy).
 fn write_atomic(target: &Path, config: &PactoConfig) -> Result<(), ConfigError> {
     let write_error = |source: io::Error| ConfigError::Write {
         path: target.to_owned(),
@@ -416,84 +416,20 @@ fn write_atomic(target: &Path, config: &PactoConfig) -> Result<(), ConfigError> 
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
     };
-    create_private_dir(&dir).map_err(|source| ConfigError::CreateDir {
+    pacto_fs::create_dir_all(&dir, Mode::Private).map_err(|source| ConfigError::CreateDir {
         path: dir.clone(),
         source,
     })?;
     let mut bytes =
         serde_json::to_vec_pretty(config).map_err(|e| write_error(io::Error::other(e)))?;
     bytes.push(b'\n');
-    let file_name = target
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "config.json".to_owned());
-    let (temp_path, mut file) = create_temp_file(&dir, &file_name).map_err(write_error)?;
-    let written = file
-        .write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| {
-            drop(file);
-            std::fs::rename(&temp_path, target)
-        });
+    let written = AtomicFile::create_in(&dir, Mode::Private).and_then(|mut file| {
+        file.write_all(&bytes)?;
+        file.commit(target)
+    });
+    // The buffer held credentials.
     bytes.iter_mut().for_each(|b| *b = 0);
-    if let Err(err) = written {
-        // Best effort: the temporary file holds credentials and must not linger.
-        let _ = std::fs::remove_file(&temp_path);
-        return Err(write_error(err));
-    }
-    // Best effort: make the rename itself durable.
-    if let Ok(dir) = std::fs::File::open(&dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-/// Creates `dir` and its missing parents, private to the user (0700 on Unix).
-fn create_private_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// A new, exclusive, 0600 file next to the target.
-fn create_temp_file(dir: &Path, file_name: &str) -> io::Result<(PathBuf, std::fs::File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut last_error = io::Error::other("no temporary file name was tried");
-    for _ in 0..16 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
-        let name = format!(
-            ".{file_name}.tmp-{}-{}-{nanos}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = dir.join(name);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(file) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt as _;
-                    if let Err(err) = file.set_permissions(std::fs::Permissions::from_mode(0o600)) {
-                        drop(file);
-                        let _ = std::fs::remove_file(&path);
-                        return Err(err);
-                    }
-                }
-                return Ok((path, file));
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last_error = err,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_error)
+    written.map_err(write_error)
 }
 
 #[cfg(test)]

@@ -1,0 +1,307 @@
+//! A content-addressed blob directory: written only when verified, read only when re-hashed.
+
+use crate::atomic::{AtomicFile, Mode, create_dir_all, owned, sync_dir};
+use crate::hash::{Sha256, sha256};
+use pacto_ref::{Digest, DigestAlgorithm};
+use std::fs::{self, File};
+use std::io::{self, Read as _, Write};
+use std::path::{Path, PathBuf};
+
+/// Why a blob could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    /// A file-system operation failed.
+    #[error("cannot {action} {}", .path.display())]
+    Io {
+        /// What was being done (`"create"`, `"write"`, `"rename into place"`, ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The bytes do not hash to the digest they were written under.
+    #[error("blob content does not match its digest: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The digest the blob was meant to have.
+        expected: Digest,
+        /// The digest of the bytes.
+        actual: Digest,
+    },
+    /// The blob does not have the size it was meant to have.
+    #[error("blob {digest} has {actual} bytes, expected {expected}")]
+    SizeMismatch {
+        /// The blob.
+        digest: Digest,
+        /// The size it was meant to have.
+        expected: u64,
+        /// The size it has.
+        actual: u64,
+    },
+    /// Only sha256 blobs can be verified.
+    #[error("cannot verify {digest}: only sha256 blobs are supported")]
+    UnsupportedAlgorithm {
+        /// The blob.
+        digest: Digest,
+    },
+}
+
+impl BlobError {
+    fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        BlobError::Io {
+            action,
+            path: owned(path),
+            source,
+        }
+    }
+}
+
+/// The outcome of reading a blob.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlobRead {
+    /// The bytes hash to the blob's digest (and are within the size asked for).
+    Intact(Vec<u8>),
+    /// There is no such blob.
+    Missing,
+    /// The file did not match its digest or size: it was removed.
+    Corrupt,
+}
+
+impl BlobRead {
+    /// The bytes, when intact.
+    pub fn intact(self) -> Option<Vec<u8>> {
+        match self {
+            BlobRead::Intact(bytes) => Some(bytes),
+            BlobRead::Missing | BlobRead::Corrupt => None,
+        }
+    }
+}
+
+/// A directory of blobs named by their digests: `<root>/<algorithm>/<hex>`.
+///
+/// Temporary files are written in the algorithm's directory itself (same file system, and a
+/// reader never sees them: they start with `.tmp-`), or in [`BlobDir::with_temp_dir`].
+#[derive(Debug, Clone)]
+pub struct BlobDir {
+    root: PathBuf,
+    temp: Option<PathBuf>,
+    mode: Mode,
+}
+
+impl BlobDir {
+    /// The blob directory at `root` (created on first write), writing files with `mode`.
+    pub fn new(root: impl Into<PathBuf>, mode: Mode) -> Self {
+        BlobDir {
+            root: root.into(),
+            temp: None,
+            mode,
+        }
+    }
+
+    /// Writes temporary files in `dir` (on the same file system as the root) instead.
+    pub fn with_temp_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.temp = Some(dir.into());
+        self
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob `digest` lives (whether or not it exists).
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
+    }
+
+    /// Whether a blob file is present (with `size` bytes, when given), without hashing it.
+    pub fn contains(&self, digest: &Digest, size: Option<u64>) -> bool {
+        fs::metadata(self.path(digest))
+            .is_ok_and(|m| m.is_file() && size.is_none_or(|size| m.len() == size))
+    }
+
+    /// Reads blob `digest` (at most `max_size` bytes) and hashes it: a file that does not
+    /// match, or is larger, is removed and reported as [`BlobRead::Corrupt`].
+    pub fn read(&self, digest: &Digest, max_size: u64) -> Result<BlobRead, BlobError> {
+        self.read_checked(digest, max_size, None)
+    }
+
+    /// [`BlobDir::read`] for a blob whose exact size is known.
+    pub fn read_sized(&self, digest: &Digest, size: u64) -> Result<BlobRead, BlobError> {
+        self.read_checked(digest, size, Some(size))
+    }
+
+    fn read_checked(
+        &self,
+        digest: &Digest,
+        max_size: u64,
+        exact: Option<u64>,
+    ) -> Result<BlobRead, BlobError> {
+        supported(digest)?;
+        let path = self.path(digest);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BlobRead::Missing),
+            Err(e) => return Err(BlobError::io("open", &path, e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(max_size.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| BlobError::io("read", &path, e))?;
+        let size = bytes.len() as u64;
+        let intact = size <= max_size
+            && exact.is_none_or(|exact| size == exact)
+            && sha256(&bytes) == *digest;
+        if intact {
+            return Ok(BlobRead::Intact(bytes));
+        }
+        tracing::warn!(path = %path.display(), %digest, "blob is corrupt: removed");
+        self.remove(digest)?;
+        Ok(BlobRead::Corrupt)
+    }
+
+    /// Stores `bytes` under their sha256 digest (a blob already there is kept) and returns
+    /// the digest.
+    pub fn write(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
+        let digest = sha256(bytes);
+        self.write_verified(&digest, bytes)?;
+        Ok(digest)
+    }
+
+    /// Stores `bytes` as blob `digest`, refusing bytes that do not hash to it.
+    pub fn write_expected(&self, digest: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
+        supported(digest)?;
+        let actual = sha256(bytes);
+        if actual != *digest {
+            return Err(BlobError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        self.write_verified(digest, bytes)
+    }
+
+    fn write_verified(&self, digest: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
+        if self.contains(digest, Some(bytes.len() as u64)) {
+            return Ok(());
+        }
+        let mut writer = self.writer()?;
+        writer
+            .write_all(bytes)
+            .map_err(|e| BlobError::io("write", writer.file.path(), e))?;
+        writer.finish(Some(digest), Some(bytes.len() as u64))?;
+        Ok(())
+    }
+
+    /// A writer that hashes while it streams; [`BlobWriter::finish`] names the blob.
+    pub fn writer(&self) -> Result<BlobWriter, BlobError> {
+        let dir = self.root.join(DigestAlgorithm::Sha256.as_str());
+        create_dir_all(&dir, self.mode).map_err(|e| BlobError::io("create", &dir, e))?;
+        let temp_dir = self.temp.as_deref().unwrap_or(&dir);
+        if self.temp.is_some() {
+            create_dir_all(temp_dir, self.mode)
+                .map_err(|e| BlobError::io("create", temp_dir, e))?;
+        }
+        let file = AtomicFile::create_in(temp_dir, self.mode)
+            .map_err(|e| BlobError::io("create a temporary file in", temp_dir, e))?;
+        Ok(BlobWriter {
+            file,
+            hasher: Sha256::new(),
+            dir: self.clone(),
+        })
+    }
+
+    /// Removes blob `digest`; a missing one is fine.
+    pub fn remove(&self, digest: &Digest) -> Result<(), BlobError> {
+        let path = self.path(digest);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BlobError::io("remove", &path, e)),
+        }
+    }
+}
+
+fn supported(digest: &Digest) -> Result<(), BlobError> {
+    if digest.algorithm() == DigestAlgorithm::Sha256 {
+        Ok(())
+    } else {
+        Err(BlobError::UnsupportedAlgorithm {
+            digest: digest.clone(),
+        })
+    }
+}
+
+/// A blob being written: every byte is hashed on its way to a temporary file; the blob
+/// appears under its digest only through [`BlobWriter::finish`]. Dropped unfinished, it
+/// leaves nothing behind.
+#[derive(Debug)]
+pub struct BlobWriter {
+    file: AtomicFile,
+    hasher: Sha256,
+    dir: BlobDir,
+}
+
+impl BlobWriter {
+    /// The bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.hasher.size()
+    }
+
+    /// The temporary file (to lock it while it is written, say).
+    pub fn file(&self) -> &File {
+        self.file.file()
+    }
+
+    /// Checks the bytes against `expected` digest and size (when given) and renames the
+    /// file into place under its digest; returns the digest.
+    pub fn finish(
+        self,
+        expected: Option<&Digest>,
+        expected_size: Option<u64>,
+    ) -> Result<Digest, BlobError> {
+        let (digest, size) = self.hasher.finish();
+        if let Some(expected) = expected
+            && *expected != digest
+        {
+            return Err(BlobError::DigestMismatch {
+                expected: expected.clone(),
+                actual: digest,
+            });
+        }
+        if let Some(expected) = expected_size
+            && expected != size
+        {
+            return Err(BlobError::SizeMismatch {
+                digest,
+                expected,
+                actual: size,
+            });
+        }
+        let dest = self.dir.path(&digest);
+        let temp = self.file.path().to_owned();
+        self.file
+            .commit(&dest)
+            .map_err(|e| BlobError::io("rename into place", &temp, e))?;
+        if self.dir.temp.is_some() {
+            sync_dir(&self.dir.root.join(digest.algorithm().as_str()));
+        }
+        Ok(digest)
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}

@@ -1,0 +1,23 @@
+//! Blocking work off the async executor.
+
+use std::io;
+
+/// Runs `work` on tokio's blocking pool and waits for it without blocking the executor:
+/// file-system calls, hashing, gzip and tar of large inputs.
+///
+/// A panic in `work` is resumed in the caller, as if `work` had run inline; the task being
+/// cancelled (the runtime shutting down) is an [`io::ErrorKind::Interrupted`] error.
+pub async fn blocking<T, F>(work: F) -> io::Result<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => Ok(value),
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "the runtime shut down while blocking work was running",
+        )),
+    }
+}
