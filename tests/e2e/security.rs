@@ -431,17 +431,7 @@ fn authorization_is_not_forwarded_on_a_cross_origin_redirect() {
 
 /// Runs the binary under `umask 000`, so only its own choice of mode protects the file.
 fn run_with_open_umask(sandbox: &Sandbox, args: &[&str]) -> Run {
-    let inner = sandbox.command(args);
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("umask 000; exec \"$0\" \"$@\"")
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .current_dir(sandbox.work())
-        .env_clear()
-        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .stdin(Stdio::null());
-    sandbox.run_with(cmd)
+    sandbox.run_with(crate::common::under_umask(&sandbox.command(args), "000"))
 }
 
 fn mode(path: &std::path::Path) -> u32 {

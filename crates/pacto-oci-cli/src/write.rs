@@ -657,6 +657,19 @@ mod tests {
     }
 
     #[test]
+    fn paths_without_a_name_are_never_replaced() {
+        for dir in ["/", ".", ".."] {
+            assert!(
+                matches!(
+                    check(Path::new(dir), WriteMode::chosen(true)),
+                    Err(WriteError::Unnamed { .. })
+                ),
+                "{dir}"
+            );
+        }
+    }
+
+    #[test]
     fn staging_names_carry_their_owner() {
         assert_eq!(staging_owner(".pacto-pull-123-abcDEF"), Some(123));
         for other in [
