@@ -483,10 +483,15 @@ fn pull_force_killed_midway_leaves_the_old_or_the_new_dir() {
                 "the pull hangs"
             );
             signal(pid, "STOP");
-            if staging_entries(&work)
-                .iter()
-                .any(|n| n.starts_with(&staging))
-            {
+            let caught_staging = staging_entries(&work)
+                .into_iter()
+                .find(|n| n.starts_with(&staging));
+            if let Some(name) = caught_staging {
+                // While the new tree is still being written, no one else may enter it.
+                let staged = tree(&work.join(&name));
+                if staged.contains_key("data") && staged.len() < new_tree.len() {
+                    assert_eq!(mode(&work.join(&name)), 0o700, "{name} is private");
+                }
                 signal(pid, "KILL");
                 break true;
             }

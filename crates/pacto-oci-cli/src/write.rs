@@ -16,8 +16,10 @@
 //!
 //! Every path written is a plain relative path below the output (or staging) directory, every
 //! directory and file is created by this module (`mkdir`, `O_CREAT | O_EXCL`), and no path is
-//! followed through a symlink. Files and directories get the process umask (0644 and 0755
-//! under umask 022). The default output directory, named by the bundle's service name, must be
+//! followed through a symlink. A staging directory is private (0700) while it is written, so
+//! no other user can swap one of its directories for a symlink even in a shared parent; an
+//! empty directory filled in place is protected by its own permissions. Files and directories
+//! end up with the process umask applied (0644 and 0755 under umask 022). The default output directory, named by the bundle's service name, must be
 //! a plain, visible file name on Unix and Windows alike ([`default_dir`]).
 //!
 //! A pull killed while writing leaves at most a staging directory; its name carries the owning
@@ -352,21 +354,37 @@ pub(crate) fn write_bundle(
     Ok(names)
 }
 
+/// A new, empty staging directory under `parent`, private to this user (0700) while it is
+/// written: nobody else can swap a directory in it for a symlink between `mkdir` and `open`.
 fn staging_dir(parent: &Path) -> Result<tempfile::TempDir, WriteError> {
-    let mut builder = tempfile::Builder::new();
+    new_dir(parent, 0o700)
+}
+
+/// A new directory `.pacto-pull-<pid>-<random>` under `parent`, made by `mkdir(mode)` (so
+/// with the umask applied).
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn new_dir(parent: &Path, mode: u32) -> Result<tempfile::TempDir, WriteError> {
     let prefix = format!("{STAGING_PREFIX}{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix);
-    // mkdir(0777): the kernel applies the umask, as for any directory this module creates.
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o777));
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));
     builder.tempdir_in(parent).map_err(io_error(parent))
 }
 
-/// The bundle written and verified in a new staging directory under `parent`.
+/// The bundle written and verified in a new staging directory under `parent`, which then
+/// gets the mode of any directory made under the process umask.
 fn stage(parent: &Path, bundle: &Bundle) -> Result<tempfile::TempDir, WriteError> {
     let staging = staging_dir(parent)?;
     write_tree(staging.path(), bundle, &mut Vec::new())?;
     verify(staging.path(), bundle)?;
+    // The umask cannot be read without unsafe code (or changing it): ask mkdir(0777) instead.
+    let probe = new_dir(parent, 0o777)?;
+    let mode = fs::symlink_metadata(probe.path())
+        .map_err(io_error(probe.path()))?
+        .permissions();
+    drop(probe);
+    fs::set_permissions(staging.path(), mode).map_err(io_error(staging.path()))?;
     Ok(staging)
 }
 
