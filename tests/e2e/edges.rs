@@ -257,6 +257,9 @@ fn pull_refuses_unsafe_default_names_even_with_force() {
     );
 }
 
+/// Makes something at a path.
+type Make<'a> = dyn Fn(&Path) + 'a;
+
 #[test]
 fn pull_refuses_an_existing_default_dir_in_any_form() {
     let registry = TestRegistry::plain();
@@ -268,7 +271,7 @@ fn pull_refuses_an_existing_default_dir_in_any_form() {
     fs::write(outside.join("keep.txt"), b"keep").expect("write");
     let outside_before = tree(&outside);
     let target = sandbox.work().join("svc");
-    let make: [(&str, &dyn Fn(&Path)); 5] = [
+    let make: [(&str, &Make<'_>); 5] = [
         ("an empty directory", &|p| fs::create_dir(p).expect("mkdir")),
         ("a directory that is not empty", &|p| {
             fs::create_dir(p).expect("mkdir");
