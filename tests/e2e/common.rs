@@ -7,6 +7,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -232,6 +233,11 @@ impl Sandbox {
     /// The binary with `args`, an empty environment but for PATH and the sandbox's
     /// directories, run in `work/`.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
+        self.command_os(args)
+    }
+
+    /// [`Sandbox::command`] with arguments that need not be UTF-8.
+    pub(crate) fn command_os<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(binary());
         cmd.args(args)
             .current_dir(self.work())
@@ -304,6 +310,24 @@ pub(crate) fn snapshot(root: &Path) -> BTreeMap<String, Kind> {
     all
 }
 
+/// `cmd` (program, arguments, environment, directory) run by `/bin/sh` under `umask`
+/// (octal, e.g. `"022"`), so the binary starts with exactly that umask.
+pub(crate) fn under_umask(cmd: &Command, umask: &str) -> Command {
+    let mut wrapped = Command::new("/bin/sh");
+    wrapped
+        .arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
 /// Spawns `cmd` with piped output.
 pub(crate) fn spawn(mut cmd: Command) -> Child {
     cmd.stdout(Stdio::piped())
@@ -313,7 +337,32 @@ pub(crate) fn spawn(mut cmd: Command) -> Child {
 }
 
 /// Waits for `child` (bounded by `limit`: killed and failed past it), then checks its output.
-pub(crate) fn finish(mut child: Child, started: Instant, limit: Duration) -> Run {
+pub(crate) fn finish(child: Child, started: Instant, limit: Duration) -> Run {
+    let (run, stdout) = wait(child, started, limit);
+    let run = Run {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        ..run
+    };
+    check_output(&run);
+    run
+}
+
+/// Runs `cmd`, whose stdout is binary data, within [`RUN_LIMIT`]: returns the run (its
+/// `stdout` empty, its stderr checked as every output is) and the bytes of stdout, which
+/// are searched for the secrets and a panic only.
+pub(crate) fn run_binary(cmd: Command) -> (Run, Vec<u8>) {
+    let (run, stdout) = wait(spawn(cmd), Instant::now(), RUN_LIMIT);
+    check_output(&run);
+    let text = String::from_utf8_lossy(&stdout);
+    assert!(!text.contains("panicked at"), "pacto-oci panicked: {text}");
+    for secret in secrets() {
+        assert!(!text.contains(secret.as_str()), "a secret on stdout");
+    }
+    (run, stdout)
+}
+
+/// Waits for `child` within `limit`; the run (stdout empty) and the bytes of stdout.
+fn wait(mut child: Child, started: Instant, limit: Duration) -> (Run, Vec<u8>) {
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
     let stdout = std::thread::spawn(move || {
@@ -341,18 +390,15 @@ pub(crate) fn finish(mut child: Child, started: Instant, limit: Duration) -> Run
         }
     };
     let elapsed = started.elapsed();
-    let text = |handle: std::thread::JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&handle.join().expect("output reader")).into_owned()
-    };
+    let bytes = |handle: std::thread::JoinHandle<Vec<u8>>| handle.join().expect("output reader");
     let run = Run {
         // A signal leaves no code: -1.
         code: status.code().unwrap_or(-1),
-        stdout: text(stdout),
-        stderr: text(stderr),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&bytes(stderr)).into_owned(),
         elapsed,
     };
-    check_output(&run);
-    run
+    (run, bytes(stdout))
 }
 
 /// Runs `cmd` within `limit` and checks its output.

@@ -6,12 +6,16 @@
 //! - `faults`: a registry that stops, restarts, throttles, stalls or resets; a killed writer;
 //!   16 processes on one cache; a full disk;
 //! - `security`: secrets in outputs, basic credentials over plain HTTP, `Authorization` on
-//!   cross-origin redirects, `config.json` modes, paths steered outside their roots.
+//!   cross-origin redirects, `config.json` modes, paths steered outside their roots;
+//! - `edges` (issue 12): where `pull` and `pack` write: hostile default directory names
+//!   (`.git`), existing outputs, `--force`, umask, killed pulls, `pack -o -` and special
+//!   files, arguments that are not UTF-8.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
 
 mod common;
+mod edges;
 mod faults;
 mod hostile;
 mod security;

@@ -431,17 +431,7 @@ fn authorization_is_not_forwarded_on_a_cross_origin_redirect() {
 
 /// Runs the binary under `umask 000`, so only its own choice of mode protects the file.
 fn run_with_open_umask(sandbox: &Sandbox, args: &[&str]) -> Run {
-    let inner = sandbox.command(args);
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("umask 000; exec \"$0\" \"$@\"")
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .current_dir(sandbox.work())
-        .env_clear()
-        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .stdin(Stdio::null());
-    sandbox.run_with(cmd)
+    sandbox.run_with(crate::common::under_umask(&sandbox.command(args), "000"))
 }
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -559,8 +549,16 @@ fn cache_and_output_paths_stay_inside_their_roots() {
         sandbox
             .run(&["pull", reference, "-o", &out, "-q"])
             .expect(0);
+        // The same directory again: replaced (it is not empty, so only with --force).
         sandbox
-            .run(&["pull", &format!("oci://{reference}"), "-o", &out, "-q"])
+            .run(&[
+                "pull",
+                &format!("oci://{reference}"),
+                "-o",
+                &out,
+                "--force",
+                "-q",
+            ])
             .expect(0);
     }
     for (path, kind) in sandbox.new_paths(&before) {
@@ -604,7 +602,7 @@ fn cache_and_output_paths_stay_inside_their_roots() {
     );
 
     // A service name that is not a plain directory name is never used as the default output
-    // directory.
+    // directory: a usage error (exit 2), as for `.git` (edges.rs).
     let before = sandbox.snapshot();
     for (i, name) in ["../escape", "..", "a/../../escape"].iter().enumerate() {
         let mut tar = Tar::new();
@@ -621,7 +619,7 @@ fn cache_and_output_paths_stay_inside_their_roots() {
         let reference = ctx.push_layer(&tar.end().gzip());
         let run = sandbox
             .run(&["pull", &reference, "--json"])
-            .expect_error(6, "invalid_bundle");
+            .expect_error(2, "usage");
         assert!(
             run.message().contains("not a safe directory name"),
             "{}",
@@ -650,27 +648,8 @@ fn cache_and_output_paths_stay_inside_their_roots() {
     std::fs::write(&victim, b"untouched").expect("victim");
     std::os::unix::fs::symlink(&victim, out.join("pacto.yaml")).expect("file link");
     std::os::unix::fs::symlink(sandbox.path("outside"), out.join("api")).expect("dir link");
-    let run = sandbox.run(&[
-        "pull",
-        &reference,
-        "-o",
-        out.to_str().expect("utf-8"),
-        "--json",
-    ]);
-    assert_ne!(
-        run.code, 0,
-        "writing through the planted api/ link is refused: {}",
-        run.stdout
-    );
-    assert!(run.message().contains("symlink"), "{}", run.message());
-    assert_eq!(std::fs::read(&victim).expect("victim"), b"untouched");
-    assert!(
-        !sandbox.path("outside/openapi.yaml").exists(),
-        "nothing written through api/"
-    );
-    // Without the directory link, the file link is replaced, not followed.
-    std::fs::remove_file(out.join("api")).expect("remove link");
-    sandbox
+    // The directory is not empty: refused, nothing touched.
+    let run = sandbox
         .run(&[
             "pull",
             &reference,
@@ -678,10 +657,38 @@ fn cache_and_output_paths_stay_inside_their_roots() {
             out.to_str().expect("utf-8"),
             "--json",
         ])
+        .expect_error(2, "usage");
+    assert!(run.message().contains("not empty"), "{}", run.message());
+    assert_eq!(std::fs::read(&victim).expect("victim"), b"untouched");
+    // Replaced with --force: a new tree takes the directory's place, so neither link is ever
+    // followed; both are gone.
+    sandbox
+        .run(&[
+            "pull",
+            &reference,
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--force",
+            "--json",
+        ])
         .expect(0);
     assert_eq!(std::fs::read(&victim).expect("victim"), b"untouched");
-    let kind = std::fs::symlink_metadata(out.join("pacto.yaml")).expect("written");
-    assert!(kind.is_file(), "the planted link was replaced by the file");
+    assert!(
+        !sandbox.path("outside/openapi.yaml").exists(),
+        "nothing written through api/"
+    );
+    for (path, expected) in [
+        ("pacto.yaml", Kind::File),
+        ("api", Kind::Dir),
+        ("api/openapi.yaml", Kind::File),
+    ] {
+        let found = crate::common::snapshot(&out).get(path).copied();
+        assert_eq!(
+            found,
+            Some(expected),
+            "{path}: the planted link was replaced"
+        );
+    }
     assert_eq!(
         std::fs::read(out.join("pacto.yaml")).expect("read"),
         contract("planted").as_bytes()

@@ -5,7 +5,7 @@ use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, ResolveMode, Secret};
 use serde_json::json;
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -73,7 +73,8 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             output,
             constraint,
             offline,
-        } => pull(client, &reference, output, &constraint, offline, out).await,
+            force,
+        } => pull(client, &reference, output, &constraint, offline, force, out).await,
         Command::Resolve {
             reference,
             constraint,
@@ -127,30 +128,93 @@ fn mode(offline: bool) -> ResolveMode {
     }
 }
 
+/// A refusal of the arguments: `error: message` (and the JSON error of kind `usage`), exit 2.
+fn usage(out: &Output, message: &str) -> Outcome {
+    out.error("usage", message, &[]);
+    Ok(ExitCode::from(2))
+}
+
 async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
+    use crate::sink::Sink;
+    let to_stdout = output.as_deref().is_some_and(|o| o.as_os_str() == "-");
+    if to_stdout && out.json() {
+        // As `oras blob fetch --output - --descriptor`: stdout carries the layer only.
+        return usage(
+            out,
+            "--json cannot be used with -o -: standard output carries the layer; write it to a file to get the JSON summary",
+        );
+    }
+    if to_stdout && std::io::stdout().is_terminal() {
+        // As tar and gzip: compressed bytes are not for a terminal.
+        return usage(
+            out,
+            "refusing to write the compressed layer to a terminal; redirect standard output or name a file with -o",
+        );
+    }
     let bundle = Bundle::from_dir(dir)?;
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("{}-{}.tar.gz", bundle.name(), bundle.version())));
-    let packed = pacto_oci::archive::pack_to_file(&bundle, &path).await?;
-    out.emit(
-        json!({
-            "path": path.display().to_string(),
-            "digest": packed.digest,
-            "name": bundle.name(),
-            "version": bundle.version(),
-            "size": packed.size,
-        }),
-        || {
-            format!(
-                "Packed {}@{} -> {} ({} bytes)\nDigest: {}",
-                bundle.name(),
-                bundle.version(),
-                path.display(),
-                packed.size,
-                packed.digest
-            )
-        },
-    );
+    let sink = match crate::sink::sink(&path) {
+        Ok(sink) => sink,
+        Err(e) if e.is_refusal() => return usage(out, &e.to_string()),
+        Err(e) => return Err(Error::new(ErrorKind::Other, e)),
+    };
+    let io_error = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Other,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    };
+    let packed = match &sink {
+        Sink::Stdout => pacto_oci::archive::pack_to_writer(&bundle, tokio::io::stdout()).await?,
+        Sink::Special(special) => {
+            // Opened as it is (a device, FIFO or socket), never created, truncated or replaced.
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(special)
+                .await
+                .map_err(io_error)?;
+            pacto_oci::archive::pack_to_writer(&bundle, file).await?
+        }
+        Sink::File {
+            path: file,
+            create_parents,
+        } => {
+            let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(parent) = parent.filter(|_| *create_parents) {
+                std::fs::create_dir_all(parent).map_err(io_error)?;
+            }
+            pacto_oci::archive::pack_to_file(&bundle, file).await?
+        }
+    };
+    let summary = || {
+        format!(
+            "Packed {}@{} -> {} ({} bytes)\nDigest: {}",
+            bundle.name(),
+            bundle.version(),
+            if to_stdout {
+                "standard output".into()
+            } else {
+                path.display().to_string()
+            },
+            packed.size,
+            packed.digest
+        )
+    };
+    if to_stdout {
+        out.note(summary);
+    } else {
+        out.emit(
+            json!({
+                "path": path.display().to_string(),
+                "digest": packed.digest,
+                "name": bundle.name(),
+                "version": bundle.version(),
+                "size": packed.size,
+            }),
+            summary,
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -210,48 +274,47 @@ async fn push(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Go pacto's `safeOutputName`: a service name usable as a directory name.
-fn default_dir(name: &str) -> Result<PathBuf, Error> {
-    let unsafe_name = name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.contains('/')
-        || name.contains('\\')
-        || name.contains('\0');
-    if unsafe_name {
-        return Err(Error::new(
-            ErrorKind::InvalidBundle,
-            format!(
-                "the service name {name:?} is not a safe directory name; choose one with -o DIR"
-            ),
-        ));
-    }
-    Ok(PathBuf::from(name))
-}
-
+#[allow(clippy::too_many_arguments, reason = "the pull flags, unpacked")]
 async fn pull(
     client: &Client,
     reference: &str,
     output: Option<PathBuf>,
     constraint: &str,
     offline: bool,
+    force: bool,
     out: &Output,
 ) -> Outcome {
+    use crate::write::{WriteError, WriteMode};
+    let refused = |e: WriteError| {
+        if e.is_refusal() {
+            usage(out, &e.to_string())
+        } else {
+            Err(Error::new(ErrorKind::Other, e))
+        }
+    };
+    // A directory named with -o is checked before anything is downloaded.
+    if let Some(Err(e)) = output
+        .as_deref()
+        .map(|dir| crate::write::check(dir, WriteMode::chosen(force)))
+    {
+        return refused(e);
+    }
     let spinner = out.spinner(format!("pulling {reference}"));
     let resolved = client.pull(reference, constraint, mode(offline)).await;
     drop(spinner);
     let resolved = resolved?;
     let bundle = &resolved.bundle;
-    let dir = match output {
-        Some(dir) => dir,
-        None => default_dir(bundle.name())?,
+    let (dir, write_mode) = match output {
+        Some(dir) => (dir, WriteMode::chosen(force)),
+        None => match crate::write::default_dir(bundle.name()) {
+            Ok(dir) => (dir, WriteMode::default_dir(force)),
+            Err(e) => return refused(e),
+        },
     };
-    let files = crate::write::write_bundle(&dir, bundle).map_err(|e| {
-        Error::new(
-            ErrorKind::Other,
-            format!("cannot write the bundle to {}: {e}", dir.display()),
-        )
-    })?;
+    let files = match crate::write::write_bundle(&dir, bundle, write_mode) {
+        Ok(files) => files,
+        Err(e) => return refused(e),
+    };
     out.emit(
         json!({
             "ref": resolved.reference.to_string(),
@@ -323,12 +386,8 @@ async fn login(
     password_stdin: bool,
     out: &Output,
 ) -> Outcome {
-    let usage = |message: &str| {
-        out.error("usage", message, &[]);
-        Ok(ExitCode::from(2))
-    };
     let Some(username) = user.or_else(|| global.username.clone()) else {
-        return usage("login needs a user name: -u USER");
+        return usage(out, "login needs a user name: -u USER");
     };
     let password = if password_stdin {
         let mut text = String::new();
@@ -343,7 +402,7 @@ async fn login(
     } else {
         match pass.or_else(|| global.password.clone()) {
             Some(password) => password,
-            None => return usage("login needs a password: --password-stdin or -p PASS"),
+            None => return usage(out, "login needs a password: --password-stdin or -p PASS"),
         }
     };
     let password = Secret::new(password);

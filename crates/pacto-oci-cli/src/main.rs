@@ -12,6 +12,7 @@
 
 mod commands;
 mod output;
+mod sink;
 mod write;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -106,7 +107,8 @@ pub(crate) enum Command {
     Pack {
         /// The bundle directory (holding pacto.yaml).
         dir: PathBuf,
-        /// Output file [default: <name>-<version>.tar.gz].
+        /// Output file, or - for standard output (the summary then goes to stderr) [default:
+        /// <name>-<version>.tar.gz].
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -124,7 +126,7 @@ pub(crate) enum Command {
     Pull {
         /// What to pull; without tag: the highest semver version (under --constraint).
         reference: String,
-        /// Output directory [default: ./<service.name>].
+        /// Output directory: missing or empty [default: ./<service.name>, which must not exist].
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
         /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2").
@@ -133,6 +135,10 @@ pub(crate) enum Command {
         /// Use the cache only, never the network.
         #[arg(long)]
         offline: bool,
+        /// Replace the output directory when it exists: afterwards it holds exactly the bundle,
+        /// swapped in atomically.
+        #[arg(long)]
+        force: bool,
     },
     /// Which tag and digest REF means now, without writing files.
     Resolve {
@@ -235,7 +241,9 @@ pub(crate) enum RefCommand {
 }
 
 fn main() -> ExitCode {
-    let wants_json = std::env::args().any(|a| a == "--json");
+    // `args_os`: an argument that is not UTF-8 must reach clap (a path, or a usage error),
+    // never panic here.
+    let wants_json = std::env::args_os().any(|a| a == "--json");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

@@ -78,6 +78,19 @@ impl Output {
         }
     }
 
+    /// Whether `--json` was given.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+
+    /// Human text for stderr (unless quiet), when stdout carries data.
+    pub(crate) fn note(&self, human: impl FnOnce() -> String) {
+        if !self.quiet {
+            let text = human();
+            let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+        }
+    }
+
     /// Prints the command's result: `document` with `--json`, else `human` (unless quiet).
     pub(crate) fn emit(&self, document: Value, human: impl FnOnce() -> String) {
         if self.json {

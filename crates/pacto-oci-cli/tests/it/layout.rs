@@ -259,14 +259,34 @@ fn pull_never_writes_outside_the_output_directory() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, out.join("api")).unwrap();
+    // Not empty: refused before anything is written.
     let run = sb.run(&[
         "pull",
         &format!("{layout}:1.0.0"),
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("symlink"), "{}", run.stderr);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert!(
+        std::fs::symlink_metadata(out.join("api"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // Replaced with --force: the directory holds the bundle, the link is gone, and nothing
+    // was written through it.
+    sb.run(&[
+        "pull",
+        &format!("{layout}:1.0.0"),
+        "-o",
+        out.to_str().unwrap(),
+        "--force",
+        "-q",
+    ])
+    .expect(0);
+    assert!(std::fs::symlink_metadata(out.join("api")).unwrap().is_dir());
+    assert!(out.join("api/openapi.yaml").is_file());
     assert_eq!(
         std::fs::read_dir(&elsewhere).unwrap().count(),
         0,
