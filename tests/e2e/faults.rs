@@ -79,8 +79,9 @@ fn outcomes(proxy: &FaultProxy, method: &str, fragment: &str) -> Vec<Outcome> {
         .collect()
 }
 
-/// The facade's view of a pull of `reference` with a cold cache: the kind of its error.
-fn library_pull_error(reference: &str) -> pacto_oci::ErrorKind {
+/// The facade's view of a pull of `reference` with a cold cache: the kind of its error and
+/// whether it is transient.
+fn library_pull_error(reference: &str) -> (pacto_oci::ErrorKind, bool) {
     let cache = tempfile::tempdir().expect("a cache directory");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,7 +97,7 @@ fn library_pull_error(reference: &str) -> pacto_oci::ErrorKind {
             .await
         {
             Ok(resolved) => panic!("{reference} pulled: {}", resolved.digest),
-            Err(error) => error.kind().clone(),
+            Err(error) => (error.kind(), error.is_transient()),
         }
     })
 }
@@ -126,7 +127,7 @@ fn registry_stopped_before_a_pull() {
     // Transient: the library says a later attempt may succeed.
     assert_eq!(
         library_pull_error(&reference),
-        pacto_oci::ErrorKind::Unreachable { transient: true }
+        (pacto_oci::ErrorKind::Unreachable, true)
     );
 
     // And it does.

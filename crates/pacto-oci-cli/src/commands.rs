@@ -83,7 +83,7 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             let spinner = out.spinner(format!("resolving {reference}"));
             let resolved = client.pull(&reference, &constraint, mode(offline)).await;
             drop(spinner);
-            let resolved = resolved?;
+            let resolved = resolved.map_err(|e| e.with_context("cannot resolve"))?;
             out.emit(
                 json!({"ref": resolved.reference.to_string(), "digest": resolved.digest}),
                 || format!("{}\n{}", resolved.reference, resolved.digest),
@@ -157,10 +157,10 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     let sink = match crate::sink::sink(&path) {
         Ok(sink) => sink,
         Err(e) if e.is_refusal() => return usage(out, &e.to_string()),
-        Err(e) => return Err(Error::new(ErrorKind::Other, e)),
+        Err(e) => return Err(Error::new(ErrorKind::Other, e).with_context("cannot pack")),
     };
     let io_error = |e: std::io::Error| {
-        Error::new(
+        Error::message(
             ErrorKind::Other,
             format!("cannot write {}: {e}", path.display()),
         )
@@ -221,7 +221,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
 /// A bundle directory, or a `.tar.gz` made by `pack` (read under the default limits).
 async fn load_source(source: &Path) -> Result<Bundle, Error> {
     let meta = std::fs::metadata(source).map_err(|e| {
-        Error::new(
+        Error::message(
             ErrorKind::Other,
             format!("cannot read {}: {e}", source.display()),
         )
@@ -230,7 +230,7 @@ async fn load_source(source: &Path) -> Result<Bundle, Error> {
         return Ok(Bundle::from_dir(source)?);
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
-        Error::new(
+        Error::message(
             ErrorKind::Other,
             format!("cannot open {}: {e}", source.display()),
         )
@@ -289,7 +289,7 @@ async fn pull(
         if e.is_refusal() {
             usage(out, &e.to_string())
         } else {
-            Err(Error::new(ErrorKind::Other, e))
+            Err(Error::new(ErrorKind::Other, e).with_context("cannot write the bundle"))
         }
     };
     // A directory named with -o is checked before anything is downloaded.
@@ -392,7 +392,7 @@ async fn login(
     let password = if password_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
-            Error::new(
+            Error::message(
                 ErrorKind::Other,
                 format!("cannot read the password from stdin: {e}"),
             )
@@ -484,14 +484,8 @@ fn semver(command: SemverCommand, out: &Output) -> Outcome {
     use pacto_oci::refs::SelectError;
     match command {
         SemverCommand::Best { constraint, tags } => {
-            let tag = pacto_oci::refs::best_tag(&tags, &constraint).map_err(|e| {
-                let kind = match &e {
-                    SelectError::InvalidConstraint(_) => ErrorKind::InvalidConstraint,
-                    SelectError::NoMatchingVersion { .. } => ErrorKind::NoMatchingVersion,
-                    _ => ErrorKind::NotFound,
-                };
-                Error::new(kind, e)
-            })?;
+            let tag = pacto_oci::refs::best_tag(&tags, &constraint)
+                .map_err(|e: SelectError| Error::new(e.kind(), e).with_context("no tag chosen"))?;
             out.emit(json!({"tag": tag}), || tag.clone());
         }
         SemverCommand::Sort { tags } => {

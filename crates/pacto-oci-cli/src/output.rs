@@ -48,12 +48,12 @@ pub(crate) fn init_tracing(global: &Global) {
 }
 
 /// The exit code for an error kind (the table in docs/cli.md).
-pub(crate) fn exit_code(kind: &ErrorKind) -> u8 {
+pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::InvalidReference | ErrorKind::InvalidConstraint => 2,
         ErrorKind::NotFound => 3,
-        ErrorKind::Authentication { .. } => 4,
-        ErrorKind::Unreachable { .. } => 5,
+        ErrorKind::Authentication => 4,
+        ErrorKind::Unreachable => 5,
         ErrorKind::InvalidBundle => 6,
         ErrorKind::NoMatchingVersion => 7,
         ErrorKind::Conflict => 8,
@@ -62,7 +62,7 @@ pub(crate) fn exit_code(kind: &ErrorKind) -> u8 {
 }
 
 /// The JSON `kind` for an error kind.
-pub(crate) fn kind_name(kind: &ErrorKind) -> &'static str {
+pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::InvalidConstraint => "usage",
         other => other.as_str(),
@@ -111,12 +111,12 @@ impl Output {
             causes.push(cause.to_string());
             source = cause.source();
         }
-        // The line must say what went wrong without -v: when the top message is only a
-        // summary ("pacto.yaml is not a valid Pacto contract"), the first cause that it does
-        // not already quote joins it (the summary itself may quote a summary cause).
+        // Every error in the chain says only its own part (none repeats its source), so the
+        // whole chain on one line is the complete message without -v.
         let mut message = error.to_string();
-        if let Some(first) = causes.iter().find(|c| !message.contains(c.as_str())) {
-            message = format!("{message}: {first}");
+        for cause in &causes {
+            message.push_str(": ");
+            message.push_str(cause);
         }
         self.error(kind_name(error.kind()), &message, &causes);
         ExitCode::from(exit_code(error.kind()))
@@ -131,7 +131,7 @@ impl Output {
         let mut stderr = std::io::stderr().lock();
         let _ = writeln!(stderr, "error: {message}");
         if self.verbose > 0 {
-            for cause in causes.iter().filter(|c| !message.contains(c.as_str())) {
+            for cause in causes {
                 let _ = writeln!(stderr, "  caused by: {cause}");
             }
         }

@@ -182,12 +182,15 @@ impl Client {
         bundle: &Bundle,
         force: bool,
     ) -> Result<PushOutcome, Error> {
-        let reference = self.parse(reference)?;
-        Ok(self
-            .resolver
-            .cache()
-            .push(&reference, bundle, PushOptions { force })
-            .await?)
+        let push = async {
+            let reference = self.parse(reference)?;
+            Ok(self
+                .resolver
+                .cache()
+                .push(&reference, bundle, PushOptions { force })
+                .await?)
+        };
+        push.await.map_err(|e: Error| e.with_context("cannot push"))
     }
 
     /// The bundle `reference` names (its highest version matching `constraint` when it has
@@ -198,25 +201,42 @@ impl Client {
         constraint: &str,
         mode: ResolveMode,
     ) -> Result<Resolved, Error> {
-        Ok(self
-            .resolver
+        self.resolver
             .resolve_pinned(reference, constraint, mode)
-            .await?)
+            .await
+            .map_err(|e| Error::from(e).with_context("cannot pull"))
     }
 
     /// The semver tags of `repository`, newest first.
     pub async fn versions(&self, repository: &str) -> Result<Vec<String>, Error> {
-        Ok(self.resolver.list_versions(repository).await?)
+        self.resolver
+            .list_versions(repository)
+            .await
+            .map_err(|e| Error::from(e).with_context("cannot list the versions"))
     }
 
     /// Pulls every semver version of `repository` into the cache, in parallel.
     pub async fn fetch_all(&self, repository: &str) -> Result<FetchAll, Error> {
-        Ok(self.resolver.fetch_all_versions(repository).await?)
+        self.resolver
+            .fetch_all_versions(repository)
+            .await
+            .map_err(|e| Error::from(e).with_context("cannot fetch the versions"))
     }
 
     /// Checks the credentials against `registry`, then stores them in pacto's config file
     /// (nothing is stored when the registry rejects them or cannot be reached).
     pub async fn login(
+        &self,
+        registry: &str,
+        username: &str,
+        password: &Secret,
+    ) -> Result<(), Error> {
+        self.login_checked(registry, username, password)
+            .await
+            .map_err(|e| e.with_context("cannot log in"))
+    }
+
+    async fn login_checked(
         &self,
         registry: &str,
         username: &str,
@@ -244,7 +264,8 @@ impl Client {
 
     /// Removes the stored credentials for `registry`; `true` when there were some.
     pub fn logout(&self, registry: &str) -> Result<bool, Error> {
-        Ok(self.config_file()?.logout(registry)?)
+        let logout = || Ok(self.config_file()?.logout(registry)?);
+        logout().map_err(|e: Error| e.with_context("cannot log out"))
     }
 
     fn config_file(&self) -> Result<PactoConfigFile, Error> {

@@ -1,143 +1,175 @@
-//! One error for every facade operation, with a kind callers can match.
+//! One error for every facade operation: a kind callers can match, and the typed error of
+//! the layer that failed as its source.
 
 use pacto_registry::StoreError;
 use pacto_resolver::ResolveError;
 use std::fmt;
 
-/// What kind of failure an [`Error`] is: Go pacto's typed errors, plus the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// The reference could not be parsed.
-    InvalidReference,
-    /// The version constraint could not be parsed.
-    InvalidConstraint,
-    /// The manifest, tag, repository or cache entry does not exist.
-    NotFound,
-    /// The registry rejected every credential offered.
-    Authentication {
-        /// Keychain sources tried, in order.
-        tried: Vec<String>,
-        /// Sources whose credentials were rejected.
-        rejected: Vec<String>,
-    },
-    /// The registry could not be reached.
-    Unreachable {
-        /// True when trying again later may succeed.
-        transient: bool,
-    },
-    /// The artifact is not a valid Pacto bundle.
-    InvalidBundle,
-    /// No version satisfies the constraint.
-    NoMatchingVersion,
-    /// A push would overwrite a different artifact.
-    Conflict,
-    /// Anything else (local I/O, unexpected registry answers).
-    Other,
-}
+/// The workspace's one kind enum (defined in `pacto-ref`, the same type as
+/// `pacto_registry::ErrorKind` and `pacto_resolver::ErrorKind`).
+pub use pacto_ref::ErrorKind;
 
-impl ErrorKind {
-    /// The stable snake_case name (`invalid_reference`, `not_found`, `authentication`, ...).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ErrorKind::InvalidReference => "invalid_reference",
-            ErrorKind::InvalidConstraint => "invalid_constraint",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Authentication { .. } => "authentication",
-            ErrorKind::Unreachable { .. } => "unreachable",
-            ErrorKind::InvalidBundle => "invalid_bundle",
-            ErrorKind::NoMatchingVersion => "no_matching_version",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Other => "other",
-        }
-    }
-}
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An error from a facade operation: its [`ErrorKind`] and the typed error of the layer that
-/// failed, as the [`source`](std::error::Error::source).
+/// An error from a facade operation.
+///
+/// [`Error::kind`] is Go pacto's typed error, for matching and exit codes. The
+/// [`source`](std::error::Error::source) is the typed error of the layer that failed
+/// (`StoreError`, `ResolveError`, `BundleError`, ...), reachable with a downcast or the
+/// accessors ([`Error::store_error`], [`Error::resolve_error`]). The error's own message
+/// says only what was being done ("cannot pull"); the layer error says what went wrong, so
+/// a printed chain never repeats itself.
+///
+/// ```
+/// # fn f(error: &pacto_oci::Error) {
+/// use pacto_oci::ErrorKind;
+/// match error.kind() {
+///     ErrorKind::NoMatchingVersion => {
+///         let available = error.resolve_error().map(|e| e.available()).unwrap_or_default();
+///         eprintln!("try one of {available:?}");
+///     }
+///     ErrorKind::Unreachable if error.is_transient() => eprintln!("try again later"),
+///     _ => eprintln!("{error}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    context: Option<&'static str>,
+    // Boxed: results stay small on the happy path.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// A whole message with no cause (a caller's own check).
+    Message(String),
+    Store(StoreError),
+    Resolve(ResolveError),
+    Other(BoxError),
 }
 
 impl Error {
-    /// What kind of failure this is.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.kind
-    }
-
-    /// Wraps `source` with an explicit kind.
-    pub fn new(
-        kind: ErrorKind,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
+    /// An error of `kind` caused by `source` (any error: a layer's, an I/O error, ...).
+    pub fn new(kind: ErrorKind, source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        let inner = match source.downcast::<StoreError>() {
+            Ok(store) => Inner::Store(*store),
+            Err(source) => match source.downcast::<ResolveError>() {
+                Ok(resolve) => Inner::Resolve(*resolve),
+                Err(source) => Inner::Other(source),
+            },
+        };
         Error {
             kind,
-            source: source.into(),
+            context: None,
+            inner: Box::new(inner),
         }
+    }
+
+    /// An error of `kind` that is only a message: it has no source.
+    pub fn message(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            context: None,
+            inner: Box::new(Inner::Message(message.into())),
+        }
+    }
+
+    /// The same error, saying what was being done (`"cannot pull"`); this is its message
+    /// when it has a source.
+    pub fn with_context(mut self, context: &'static str) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The store error (registry, layout or cache) behind this one, also when it reached
+    /// the facade through the resolver.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match &*self.inner {
+            Inner::Store(e) => Some(e),
+            Inner::Resolve(e) => e.store_error(),
+            _ => None,
+        }
+    }
+
+    /// The resolver's error behind this one (for [`ResolveError::available`], say).
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match &*self.inner {
+            Inner::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// True when trying again later may succeed (a transient unreachable registry).
+    pub fn is_transient(&self) -> bool {
+        self.store_error().is_some_and(StoreError::is_transient)
+    }
+
+    /// For an authentication failure: the credential sources tried, in order, and those the
+    /// registry rejected (`"env token"`, `"pacto login"`, `"gh"`, `"docker"`).
+    pub fn credential_sources(&self) -> Option<(&[String], &[String])> {
+        match self.store_error()? {
+            StoreError::Authentication {
+                tried, rejected, ..
+            } => Some((tried, rejected)),
+            _ => None,
+        }
+    }
+}
+
+/// What a failure of `kind` is called when no operation was named.
+fn summary(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidReference => "invalid reference",
+        ErrorKind::InvalidConstraint => "invalid constraint",
+        ErrorKind::NotFound => "not found",
+        ErrorKind::Authentication => "authentication failed",
+        ErrorKind::Unreachable => "registry unreachable",
+        ErrorKind::InvalidBundle => "invalid bundle",
+        ErrorKind::NoMatchingVersion => "no matching version",
+        ErrorKind::Conflict => "conflict",
+        _ => "failed",
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.source, f)
+        match (&*self.inner, self.context) {
+            (Inner::Message(message), None) => f.write_str(message),
+            (Inner::Message(message), Some(context)) => write!(f, "{context}: {message}"),
+            (_, Some(context)) => f.write_str(context),
+            (_, None) => f.write_str(summary(self.kind)),
+        }
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        // The message already is the layer's own; its cause comes next.
-        self.source.source()
-    }
-}
-
-fn store_kind(error: &StoreError) -> ErrorKind {
-    match error {
-        StoreError::Authentication {
-            tried, rejected, ..
-        } => ErrorKind::Authentication {
-            tried: tried.clone(),
-            rejected: rejected.clone(),
-        },
-        StoreError::Unreachable { transient, .. } => ErrorKind::Unreachable {
-            transient: *transient,
-        },
-        other => match other.kind() {
-            pacto_registry::ErrorKind::InvalidReference => ErrorKind::InvalidReference,
-            pacto_registry::ErrorKind::NotFound => ErrorKind::NotFound,
-            pacto_registry::ErrorKind::InvalidBundle => ErrorKind::InvalidBundle,
-            pacto_registry::ErrorKind::Conflict => ErrorKind::Conflict,
-            _ => ErrorKind::Other,
-        },
+        match &*self.inner {
+            Inner::Message(_) => None,
+            Inner::Store(e) => Some(e),
+            Inner::Resolve(e) => Some(e),
+            Inner::Other(e) => Some(&**e),
+        }
     }
 }
 
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
-        Error::new(store_kind(&error), error)
+        Error::new(error.kind(), error)
     }
 }
 
 impl From<ResolveError> for Error {
     fn from(error: ResolveError) -> Self {
-        let kind = match &error {
-            ResolveError::Store(store) => store_kind(store),
-            other => match other.kind() {
-                pacto_ref::ErrorKind::InvalidReference => ErrorKind::InvalidReference,
-                pacto_ref::ErrorKind::InvalidConstraint => ErrorKind::InvalidConstraint,
-                pacto_ref::ErrorKind::NotFound => ErrorKind::NotFound,
-                pacto_ref::ErrorKind::NoMatchingVersion => ErrorKind::NoMatchingVersion,
-                _ => ErrorKind::Other,
-            },
-        };
-        Error::new(kind, error)
+        Error::new(error.kind(), error)
     }
 }
 

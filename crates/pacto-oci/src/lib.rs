@@ -7,8 +7,9 @@
 //!
 //! | module | crate | what it holds |
 //! |---|---|---|
-//! | [`refs`] | `pacto-ref` | references, versions, constraints, best-tag selection |
+//! | [`refs`] | `pacto-ref` | references, digests, versions, constraints, best-tag selection, [`ErrorKind`] |
 //! | [`contract`] | `pacto-contract` | the `pacto.yaml` model and [`Bundle`] |
+//! | [`fs`] | `pacto-fs` | atomic writes, the verified blob directory, blocking work |
 //! | [`archive`] | `pacto-archive` | the canonical, bounded tar+gzip codec |
 //! | [`auth`] | `pacto-auth` | the credential keychain and `pacto login` config |
 //! | [`registry`] | `pacto-registry` | the store trait, registry client, OCI layout store |
@@ -49,6 +50,7 @@ pub use pacto_archive as archive;
 pub use pacto_auth as auth;
 pub use pacto_cache as cache;
 pub use pacto_contract as contract;
+pub use pacto_fs as fs;
 pub use pacto_ref as refs;
 pub use pacto_registry as registry;
 pub use pacto_resolver as resolver;

@@ -82,15 +82,14 @@ fn errors_carry_the_go_kinds() {
             ResolveMode::RemoteAllowed,
         ))
         .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Authentication);
+    let tried = vec!["env user/pass".to_owned()];
     assert_eq!(
-        error.kind(),
-        &ErrorKind::Authentication {
-            tried: vec!["env user/pass".into()],
-            rejected: vec!["env user/pass".into()],
-        }
+        error.credential_sources(),
+        Some((tried.as_slice(), tried.as_slice()))
     );
     let error = rt.block_on(client.versions("Not A Ref!")).unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::InvalidReference);
+    assert_eq!(error.kind(), ErrorKind::InvalidReference);
 
     let layout = format!("oci-layout:{}", temp.path().join("layout").display());
     let yaml = "pactoVersion: \"1.0\"\nservice:\n  name: x\n  version: 1.0.0\n";
@@ -99,9 +98,9 @@ fn errors_carry_the_go_kinds() {
     let error = rt
         .block_on(client.pull(&layout, "^2", ResolveMode::RemoteAllowed))
         .unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::NoMatchingVersion);
+    assert_eq!(error.kind(), ErrorKind::NoMatchingVersion);
     let error = rt
         .block_on(client.pull(&format!("{layout}:9.0.0"), "", ResolveMode::LocalOnly))
         .unwrap_err();
-    assert_eq!(error.kind(), &ErrorKind::NotFound);
+    assert_eq!(error.kind(), ErrorKind::NotFound);
 }
