@@ -73,6 +73,20 @@ impl Error {
         &self.kind
     }
 
+    /// The store error this error is, or wraps (through the resolver): for the details a
+    /// kind does not carry, such as [`StoreError::certificate_problem`] or
+    /// [`StoreError::time_limit`].
+    pub fn store_error(&self) -> Option<&StoreError> {
+        let source: &(dyn std::error::Error + 'static) = &*self.source;
+        if let Some(store) = source.downcast_ref::<StoreError>() {
+            return Some(store);
+        }
+        match source.downcast_ref::<ResolveError>() {
+            Some(ResolveError::Store(store)) => Some(store),
+            _ => None,
+        }
+    }
+
     /// Wraps `source` with an explicit kind.
     pub fn new(
         kind: ErrorKind,
@@ -110,6 +124,9 @@ fn store_kind(error: &StoreError) -> ErrorKind {
             transient: *transient,
         },
         other => match other.kind() {
+            pacto_registry::ErrorKind::Unreachable => ErrorKind::Unreachable {
+                transient: other.is_transient(),
+            },
             pacto_registry::ErrorKind::InvalidReference => ErrorKind::InvalidReference,
             pacto_registry::ErrorKind::NotFound => ErrorKind::NotFound,
             pacto_registry::ErrorKind::InvalidBundle => ErrorKind::InvalidBundle,

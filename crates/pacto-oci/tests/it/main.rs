@@ -54,6 +54,7 @@ fn errors_carry_the_go_kinds() {
             username: Some("alice".into()),
             password: Some(pacto_oci::Secret::new("wrong")),
             token: None,
+            hosts: None,
         })
         .keychain_config(pacto_oci::auth::KeychainConfig {
             enable_pacto_login: false,
