@@ -6,7 +6,11 @@
 //! - `faults`: a registry that stops, restarts, throttles, stalls or resets; a killed writer;
 //!   16 processes on one cache; a full disk;
 //! - `security`: secrets in outputs, basic credentials over plain HTTP, `Authorization` on
-//!   cross-origin redirects, `config.json` modes, paths steered outside their roots.
+//!   cross-origin redirects, `config.json` modes, paths steered outside their roots;
+//! - `transport_edges` (issue 12): refused certificates named and final, `--ca-file` with a
+//!   self-signed certificate, explicit credentials scoped to their registries and a warning
+//!   when they are rejected, looping and oversized tag listings, trickling and stalling
+//!   servers.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
@@ -15,3 +19,4 @@ mod common;
 mod faults;
 mod hostile;
 mod security;
+mod transport_edges;

@@ -12,7 +12,7 @@ pub struct DisplayDuration(pub Duration);
 impl fmt::Display for DisplayDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let millis = self.0.as_millis();
-        if millis == 0 || millis % 1000 != 0 {
+        if millis == 0 || !millis.is_multiple_of(1000) {
             return write!(f, "{millis}ms");
         }
         let seconds = millis / 1000;

@@ -314,7 +314,7 @@ impl Handler for FakeHandler {
 mod tests {
     use super::*;
 
-    fn get(fake: &FakeRegistry, target: &str) -> http::Response {
+    fn get(fake: &FakeRegistry, target: &str) -> Response {
         let url = http::Url::parse(&format!("http://{}{target}", fake.host())).expect("url");
         http::exchange(&url, None, Request::new("GET", "")).expect("exchange")
     }
