@@ -113,3 +113,31 @@ fn a_ca_signed_certificate_without_its_ca_is_an_unknown_issuer() {
     let problem = refused(&registry, runtime().block_on(untrusting.list_tags(&target)));
     assert_eq!(problem, CertificateProblem::UnknownIssuer);
 }
+
+#[test]
+fn when_neither_https_nor_plain_http_answers_the_error_says_both() {
+    let host = format!("127.0.0.1:{}", pacto_test_support::free_port());
+    let client = RegistryClient::builder()
+        .retry(pacto_registry::RetryPolicy {
+            max_retries: 0,
+            ..pacto_registry::RetryPolicy::default()
+        })
+        .build()
+        .expect("client");
+    let error = assert_kind(
+        runtime().block_on(client.list_tags(&reference(&format!("{host}/team/x")))),
+        ErrorKind::Unreachable,
+    );
+    assert!(error.is_transient());
+    let message = error.to_string();
+    let https = message.find(": https: ").expect("the https attempt");
+    let http = message
+        .find("; plain http: ")
+        .expect("the plain-http attempt");
+    assert!(https < http, "{message}");
+    assert_eq!(
+        message.matches("Connection refused").count(),
+        2,
+        "{message}"
+    );
+}
