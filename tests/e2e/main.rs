@@ -10,6 +10,10 @@
 //! - `edges` (issue 12): where `pull` and `pack` write: hostile default directory names
 //!   (`.git`), existing outputs, `--force`, umask, killed pulls, `pack -o -` and special
 //!   files, arguments that are not UTF-8.
+//! - `transport_edges` (issue 12): refused certificates named and final, `--ca-file` with a
+//!   self-signed certificate, explicit credentials scoped to their registries and a warning
+//!   when they are rejected, looping and oversized tag listings, trickling and stalling
+//!   servers.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
@@ -19,3 +23,4 @@ mod edges;
 mod faults;
 mod hostile;
 mod security;
+mod transport_edges;

@@ -73,6 +73,8 @@ type Cache = Mutex<HashMap<CacheKey, Arc<OnceCell<Option<Credential>>>>>;
 
 struct Inner {
     explicit: Option<Candidate>,
+    /// The registries the explicit candidate is for (`None`: all), normalised.
+    explicit_hosts: Option<Vec<String>>,
     pacto_config: Option<PactoConfigFile>,
     gh: bool,
     docker_config: Option<PathBuf>,
@@ -86,7 +88,7 @@ struct Inner {
 /// For a registry, [`candidates`](Keychain::candidates) returns, in this order:
 ///
 /// 1. `"env token"` or `"env user/pass"`: the explicit [`CredentialOptions`]
-///    (for every registry);
+///    (for every registry, or only those of [`CredentialOptions::hosts`]);
 /// 2. `"pacto login"`: pacto's config file;
 /// 3. `"gh"`: `gh auth token`, for `ghcr.io` and `docker.pkg.github.com` only;
 /// 4. `"docker"`: Docker's config (`auths`, `credsStore`, `credHelpers`).
@@ -145,6 +147,9 @@ impl Keychain {
         Self {
             inner: Arc::new(Inner {
                 explicit: options.candidate(),
+                explicit_hosts: options
+                    .hosts
+                    .map(|hosts| hosts.iter().map(|h| normalize_registry(h)).collect()),
                 pacto_config,
                 gh: config.enable_gh,
                 docker_config,
@@ -160,6 +165,7 @@ impl Keychain {
         Self {
             inner: Arc::new(Inner {
                 explicit: None,
+                explicit_hosts: None,
                 pacto_config: None,
                 gh: false,
                 docker_config: None,
@@ -187,7 +193,12 @@ impl Keychain {
             }
         };
         if let Some(explicit) = &inner.explicit {
-            push(explicit.source, explicit.credential.clone());
+            match &inner.explicit_hosts {
+                Some(hosts) if !hosts.contains(&host) => {
+                    tracing::debug!(registry = %host, source = %explicit.source, "explicit credentials are for other registries; not offered");
+                }
+                _ => push(explicit.source, explicit.credential.clone()),
+            }
         }
         if let Some(file) = &inner.pacto_config
             && let Some(credential) = pacto_login(file.path(), &host).await
@@ -438,6 +449,7 @@ impl fmt::Debug for Keychain {
             .len();
         f.debug_struct("Keychain")
             .field("explicit", &inner.explicit.as_ref().map(|c| c.source))
+            .field("explicit_hosts", &inner.explicit_hosts)
             .field(
                 "pacto_config",
                 &inner.pacto_config.as_ref().map(PactoConfigFile::path),

@@ -7,7 +7,8 @@
 //! 1. explicit [`CredentialOptions`] (flags, or `PACTO_REGISTRY_TOKEN`, or
 //!    `PACTO_REGISTRY_USERNAME` with `PACTO_REGISTRY_PASSWORD`): a token wins
 //!    (`"env token"`), a user name and password count only together
-//!    (`"env user/pass"`);
+//!    (`"env user/pass"`); with `PACTO_REGISTRY_HOSTS` (or
+//!    [`CredentialOptions::for_hosts`]) only for the registries listed;
 //! 2. pacto's own config, written by `pacto login` (`"pacto login"`,
 //!    [`PactoConfigFile`]);
 //! 3. the GitHub CLI, `gh auth token`, for `ghcr.io` and `docker.pkg.github.com`
@@ -64,7 +65,7 @@ mod registry;
 pub use credential::{Candidate, Credential, Secret, Source};
 pub use error::ConfigError;
 pub use keychain::{DEFAULT_HELPER_TIMEOUT, Keychain, KeychainConfig};
-pub use options::{CredentialOptions, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
+pub use options::{CredentialOptions, ENV_HOSTS, ENV_PASSWORD, ENV_TOKEN, ENV_USERNAME};
 pub use pacto_config::{
     PactoAuth, PactoConfig, PactoConfigFile, pacto_config_dir, pacto_config_path,
 };

@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 
 use crate::credential::{Candidate, Credential, Secret, Source};
+use crate::registry::normalize_registry;
 
 /// Environment variable holding the explicit registry user name.
 pub const ENV_USERNAME: &str = "PACTO_REGISTRY_USERNAME";
@@ -10,12 +11,15 @@ pub const ENV_USERNAME: &str = "PACTO_REGISTRY_USERNAME";
 pub const ENV_PASSWORD: &str = "PACTO_REGISTRY_PASSWORD";
 /// Environment variable holding the explicit registry bearer token.
 pub const ENV_TOKEN: &str = "PACTO_REGISTRY_TOKEN";
+/// Environment variable holding the registries (comma list) the explicit credentials are for.
+pub const ENV_HOSTS: &str = "PACTO_REGISTRY_HOSTS";
 
 /// Explicit credentials given with CLI flags or the `PACTO_REGISTRY_*` variables.
 ///
-/// They apply to every registry. A token wins over a user name and password; a
-/// user name and password count only when both are set. Empty strings count as
-/// unset, as in Go pacto.
+/// Without [`hosts`](Self::hosts) they are offered to every registry that asks for
+/// credentials, as in Go pacto; with it, only to those registries (and to the token
+/// services they name). A token wins over a user name and password; a user name and
+/// password count only when both are set. Empty strings count as unset, as in Go pacto.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CredentialOptions {
     /// The user name (`PACTO_REGISTRY_USERNAME`).
@@ -24,11 +28,14 @@ pub struct CredentialOptions {
     pub password: Option<Secret>,
     /// A registry bearer token (`PACTO_REGISTRY_TOKEN`).
     pub token: Option<Secret>,
+    /// The registries these credentials are for (`PACTO_REGISTRY_HOSTS`, comma list), compared
+    /// after [`normalize_registry`] (`docker.io` is `index.docker.io`); `None`: every registry.
+    pub hosts: Option<Vec<String>>,
 }
 
 impl CredentialOptions {
-    /// Reads `PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD` and
-    /// `PACTO_REGISTRY_TOKEN` from the process environment.
+    /// Reads `PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD`, `PACTO_REGISTRY_TOKEN`
+    /// and `PACTO_REGISTRY_HOSTS` from the process environment.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var_os(name))
     }
@@ -46,6 +53,36 @@ impl CredentialOptions {
             username: var(ENV_USERNAME),
             password: var(ENV_PASSWORD).map(Secret::from),
             token: var(ENV_TOKEN).map(Secret::from),
+            hosts: var(ENV_HOSTS).and_then(|list| split_hosts(&list)),
+        }
+    }
+
+    /// The same credentials, offered only to `hosts` (see [`hosts`](Self::hosts)).
+    #[must_use]
+    pub fn for_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.hosts = Some(
+            hosts
+                .into_iter()
+                .map(|h| normalize_registry(h.as_ref()))
+                .filter(|h| !h.is_empty())
+                .collect(),
+        );
+        self
+    }
+
+    /// Whether these credentials may be offered to `registry` (any form
+    /// [`normalize_registry`] accepts).
+    pub fn applies_to(&self, registry: &str) -> bool {
+        match &self.hosts {
+            None => true,
+            Some(hosts) => {
+                let registry = normalize_registry(registry);
+                hosts.iter().any(|h| normalize_registry(h) == registry)
+            }
         }
     }
 
@@ -60,6 +97,7 @@ impl CredentialOptions {
             username: username.or(fallback.username),
             password: password.or(fallback.password),
             token: token.or(fallback.token),
+            hosts: self.hosts.or(fallback.hosts),
         }
     }
 
@@ -92,5 +130,66 @@ impl CredentialOptions {
             }
             _ => None,
         }
+    }
+}
+
+/// `a, b,,c` as `["a", "b", "c"]` (normalised); `None` when nothing is left.
+fn split_hosts(list: &str) -> Option<Vec<String>> {
+    let hosts: Vec<String> = list
+        .split(',')
+        .map(normalize_registry)
+        .filter(|h| !h.is_empty())
+        .collect();
+    (!hosts.is_empty()).then_some(hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_scope_the_explicit_credentials() {
+        let options = CredentialOptions::from_lookup(|name| match name {
+            ENV_TOKEN => Some("t".into()),
+            ENV_HOSTS => Some(" docker.io, GHCR.io ,,127.0.0.1:5000 ".into()),
+            _ => None,
+        });
+        assert_eq!(
+            options.hosts.as_deref(),
+            Some(
+                &[
+                    "index.docker.io".to_owned(),
+                    "ghcr.io".into(),
+                    "127.0.0.1:5000".into()
+                ][..]
+            )
+        );
+        for yes in [
+            "registry-1.docker.io",
+            "https://ghcr.io/v2/",
+            "127.0.0.1:5000",
+        ] {
+            assert!(options.applies_to(yes), "{yes}");
+        }
+        for no in ["127.0.0.1:5001", "quay.io", "ghcr.io.evil.example"] {
+            assert!(!options.applies_to(no), "{no}");
+        }
+        assert!(CredentialOptions::default().applies_to("anything.example"));
+        let none = CredentialOptions::from_lookup(|name| (name == ENV_HOSTS).then(|| " , ".into()));
+        assert_eq!(none.hosts, None, "a list of nothing is unset");
+        let flags = CredentialOptions::default().for_hosts(["Docker.io"]);
+        assert_eq!(
+            flags.hosts.as_deref(),
+            Some(&["index.docker.io".to_owned()][..])
+        );
+        assert_eq!(
+            flags.clone().or(options.clone()).hosts,
+            flags.hosts,
+            "flags win"
+        );
+        assert_eq!(
+            CredentialOptions::default().or(options.clone()).hosts,
+            options.hosts
+        );
     }
 }

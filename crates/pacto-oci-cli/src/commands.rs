@@ -2,6 +2,7 @@
 
 use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
+use pacto_oci::auth::Source;
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, ResolveMode, Secret};
 use serde_json::json;
@@ -17,7 +18,11 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
         Command::Ref(RefCommand::Parse { reference }) => parse_ref(&cli.global, &reference, out),
         Command::Pack { dir, output } => pack(&dir, output, out).await,
         command => match client(&cli.global) {
-            Ok(client) => dispatch(command, &cli.global, &client, out).await,
+            Ok(client) => {
+                let result = dispatch(command, &cli.global, &client, out).await;
+                warn_credential_fallbacks(&client, &cli.global, out);
+                result
+            }
             Err(error) => Err(error),
         },
     };
@@ -40,15 +45,44 @@ fn insecure_hosts(global: &Global) -> Vec<String> {
     hosts
 }
 
+/// One line per registry that rejected the explicit credentials while a stored credential
+/// (or anonymous access) was accepted, so a wrong password is not silently masked.
+fn warn_credential_fallbacks(client: &Client, global: &Global, out: &Output) {
+    for fallback in client.credential_fallbacks() {
+        let origin = match (fallback.rejected, global.origins) {
+            (Source::EnvToken, origins) if origins.token_flag => "--token",
+            (Source::EnvToken, _) => "PACTO_REGISTRY_TOKEN",
+            (_, origins) if origins.password_flag => "--username/--password",
+            _ => "PACTO_REGISTRY_USERNAME/PACTO_REGISTRY_PASSWORD",
+        };
+        let instead = match fallback.used {
+            Some(source) => format!("using the ones from {source}"),
+            None => "continuing anonymously".to_owned(),
+        };
+        out.warn(&format!(
+            "the credentials from {origin} were rejected by {}; {instead}",
+            fallback.registry
+        ));
+    }
+}
+
 fn client(global: &Global) -> Result<Client, Error> {
+    let mut credentials = CredentialOptions {
+        username: global.username.clone(),
+        password: global.password.clone().map(Secret::new),
+        token: global.token.clone().map(Secret::new),
+        hosts: None,
+    };
+    if !global.registry_hosts.is_empty() {
+        credentials = credentials.for_hosts(&global.registry_hosts);
+    }
     let mut builder = Client::builder()
-        .credentials(CredentialOptions {
-            username: global.username.clone(),
-            password: global.password.clone().map(Secret::new),
-            token: global.token.clone().map(Secret::new),
-        })
+        .credentials(credentials)
         .no_cache(global.no_cache)
         .concurrency(global.concurrency.max(1));
+    if let Some(timeout) = global.timeout {
+        builder = builder.timeout(timeout);
+    }
     for host in insecure_hosts(global) {
         builder = builder.plain_http(host);
     }

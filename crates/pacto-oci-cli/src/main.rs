@@ -15,10 +15,12 @@ mod output;
 mod sink;
 mod write;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use output::Output;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Store and retrieve Pacto contract bundles in OCI registries and local OCI image layouts.
 ///
@@ -66,7 +68,8 @@ pub(crate) struct Global {
     /// Talk plain HTTP to HOST (repeatable; env PACTO_INSECURE_REGISTRIES, comma-separated).
     #[arg(long = "plain-http", global = true, value_name = "HOST")]
     pub(crate) plain_http: Vec<String>,
-    /// Extra trusted root certificates (PEM).
+    /// Extra trusted root certificates (PEM); a server certificate that is itself in the file
+    /// (self-signed, as `openssl req -x509` makes) is trusted too, for its names and dates.
     #[arg(long, global = true, env = "PACTO_CA_FILE", value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
     /// Registry user name, tried before any stored credential.
@@ -90,6 +93,26 @@ pub(crate) struct Global {
         value_name = "T"
     )]
     pub(crate) token: Option<String>,
+    /// Offer --token/--username/--password only to HOST (repeatable or comma-separated; default:
+    /// every registry that asks).
+    #[arg(
+        long = "registry-host",
+        global = true,
+        env = "PACTO_REGISTRY_HOSTS",
+        value_delimiter = ',',
+        value_name = "HOST"
+    )]
+    pub(crate) registry_hosts: Vec<String>,
+    /// Bound the command's network work (e.g. 30s, 5m, 1h) [default: none; a transfer under
+    /// 1 KiB/s for 30 s is aborted anyway].
+    #[arg(
+        long,
+        global = true,
+        env = "PACTO_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = parse_timeout
+    )]
+    pub(crate) timeout: Option<Duration>,
     /// Parallel transfers for multi-artifact commands.
     #[arg(
         long,
@@ -99,6 +122,20 @@ pub(crate) struct Global {
         value_name = "N"
     )]
     pub(crate) concurrency: usize,
+    /// Where the explicit credentials came from, for warnings (not an option).
+    #[arg(skip)]
+    pub(crate) origins: CredentialOrigins,
+}
+
+/// Whether the explicit credentials came from flags or from the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CredentialOrigins {
+    pub(crate) token_flag: bool,
+    pub(crate) password_flag: bool,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    pacto_oci::registry::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,8 +281,18 @@ fn main() -> ExitCode {
     // `args_os`: an argument that is not UTF-8 must reach clap (a path, or a usage error),
     // never panic here.
     let wants_json = std::env::args_os().any(|a| a == "--json");
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let cli = match parsed {
+        Ok((mut cli, matches)) => {
+            let flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+            cli.global.origins = CredentialOrigins {
+                token_flag: flag("token"),
+                password_flag: flag("password"),
+            };
+            cli
+        }
         Err(error) => {
             use clap::error::ErrorKind as Clap;
             if matches!(

@@ -4,6 +4,7 @@
 use crate::Global;
 use indicatif::{ProgressBar, ProgressStyle};
 use pacto_oci::ErrorKind;
+use pacto_oci::registry::TimeLimit;
 use serde_json::Value;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -21,13 +22,16 @@ pub(crate) fn print_json(value: &Value) {
     let _ = writeln!(stdout);
 }
 
-/// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set. Without either, warnings
-/// (e.g. "registry unreachable: serving the cached copy") still reach stderr unless `--quiet`.
+/// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set. Without either, this tool's
+/// warnings (e.g. "registry unreachable: serving the cached copy") still reach stderr unless
+/// `--quiet`; the TLS and HTTP libraries' need `-v`.
 pub(crate) fn init_tracing(global: &Global) {
     use tracing_subscriber::EnvFilter;
     let level = match (global.quiet, global.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The TLS and HTTP stack's own warnings repeat what the one error line says (or are
+        // noise to a user): they show from -v on.
+        (false, 0) => "warn,rustls=error,hyper=error,hyper_util=error,h2=error,reqwest=error",
         (false, 1) => "info",
         (false, 2) => "debug",
         _ => "trace",
@@ -58,6 +62,24 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::NoMatchingVersion => 7,
         ErrorKind::Conflict => 8,
         _ => 1,
+    }
+}
+
+/// What to do next, for the failures whose remedy is a flag of this tool.
+fn hint(error: &pacto_oci::Error) -> String {
+    let Some(store) = error.store_error() else {
+        return String::new();
+    };
+    if store.certificate_problem().is_some() {
+        return "; if the registry's certificate comes from a private CA or is self-signed, \
+                trust it with --ca-file PEM (or PACTO_CA_FILE)"
+            .to_owned();
+    }
+    match store.time_limit() {
+        Some(TimeLimit::Deadline { .. }) => {
+            "; raise --timeout (PACTO_TIMEOUT) if the registry is only slow".to_owned()
+        }
+        _ => String::new(),
     }
 }
 
@@ -118,6 +140,7 @@ impl Output {
             message.push_str(": ");
             message.push_str(cause);
         }
+        message.push_str(&hint(error));
         self.error(kind_name(error.kind()), &message, &causes);
         ExitCode::from(exit_code(error.kind()))
     }
@@ -134,6 +157,13 @@ impl Output {
             for cause in causes {
                 let _ = writeln!(stderr, "  caused by: {cause}");
             }
+        }
+    }
+
+    /// Prints `warning: message` on stderr, unless `--quiet`.
+    pub(crate) fn warn(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
         }
     }
 

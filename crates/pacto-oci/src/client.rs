@@ -5,9 +5,13 @@ use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, S
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, ParseOptions};
-use pacto_registry::{AnyStore, BundleStore, PushOptions, PushOutcome, RegistryClient};
+use pacto_registry::{
+    AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
+    RegistryClient, StoreError, TimeLimit,
+};
 use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Configures a [`Client`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the
 /// CLI documents; setters override them.
@@ -20,6 +24,8 @@ pub struct ClientBuilder {
     cache_dir: Option<PathBuf>,
     no_cache: bool,
     concurrency: usize,
+    timeout: Option<Duration>,
+    low_speed: Option<LowSpeedLimit>,
 }
 
 impl Default for ClientBuilder {
@@ -32,6 +38,8 @@ impl Default for ClientBuilder {
             cache_dir: None,
             no_cache: false,
             concurrency: pacto_resolver::DEFAULT_CONCURRENCY,
+            timeout: None,
+            low_speed: Some(LowSpeedLimit::default()),
         }
     }
 }
@@ -42,8 +50,10 @@ fn env(name: &str) -> Option<String> {
 
 impl ClientBuilder {
     /// A builder from the environment: `PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD`,
-    /// `PACTO_REGISTRY_TOKEN`, `PACTO_INSECURE_REGISTRIES` (comma list), `PACTO_CA_FILE`,
-    /// `PACTO_CACHE_DIR`, `PACTO_NO_CACHE` (`1`/`true`), `PACTO_CONCURRENCY`.
+    /// `PACTO_REGISTRY_TOKEN`, `PACTO_REGISTRY_HOSTS` (comma list),
+    /// `PACTO_INSECURE_REGISTRIES` (comma list), `PACTO_CA_FILE`, `PACTO_CACHE_DIR`,
+    /// `PACTO_NO_CACHE` (`1`/`true`), `PACTO_CONCURRENCY`, `PACTO_TIMEOUT` (`30s`, `5m`, ...;
+    /// an invalid value is ignored with a warning, the CLI refuses it).
     pub fn from_env() -> Self {
         let mut builder = ClientBuilder {
             credentials: CredentialOptions::from_env(),
@@ -61,6 +71,12 @@ impl ClientBuilder {
         });
         if let Some(n) = env("PACTO_CONCURRENCY").and_then(|v| v.trim().parse().ok()) {
             builder.concurrency = n;
+        }
+        if let Some(text) = env("PACTO_TIMEOUT") {
+            match pacto_registry::parse_duration(&text) {
+                Ok(timeout) => builder.timeout = Some(timeout),
+                Err(error) => tracing::warn!(%error, "ignoring PACTO_TIMEOUT"),
+            }
         }
         builder
     }
@@ -109,10 +125,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Bounds each operation of the client (a pull, with its tag listing; a push; a
+    /// fetch-all; a login), its network work and retries included, by `timeout` in all
+    /// (default: none; the low-speed limit still ends stalled transfers). Past it the
+    /// operation fails as unreachable, saying the deadline was reached.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Aborts a transfer slower than `limit` (default 1 KiB/s over 30 s, see
+    /// [`LowSpeedLimit`]); `None` switches it off.
+    pub fn low_speed_limit(mut self, limit: Option<LowSpeedLimit>) -> Self {
+        self.low_speed = limit;
+        self
+    }
+
     /// Wires the keychain, registry client, layout store, cache and resolver.
     pub fn build(self) -> Result<Client, Error> {
         let keychain = Keychain::with_config(self.credentials, self.keychain.clone());
-        let mut registry = RegistryClient::builder().keychain(keychain);
+        let mut registry = RegistryClient::builder()
+            .keychain(keychain)
+            .low_speed_limit(self.low_speed);
+        if let Some(timeout) = self.timeout {
+            registry = registry.timeout(timeout);
+        }
         for file in &self.ca_files {
             registry = registry.ca_file(file);
         }
@@ -137,6 +174,7 @@ impl ClientBuilder {
             registry,
             keychain: self.keychain,
             insecure_hosts: self.insecure_hosts,
+            timeout: self.timeout,
         })
     }
 }
@@ -156,6 +194,7 @@ pub struct Client {
     registry: RegistryClient,
     keychain: KeychainConfig,
     insecure_hosts: Vec<String>,
+    timeout: Option<Duration>,
 }
 
 impl Client {
@@ -167,6 +206,39 @@ impl Client {
     /// A client configured from the environment, as the CLI starts.
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::from_env().build()
+    }
+
+    /// Runs `operation` on `reference` within the client's timeout, if it has one.
+    async fn bounded<T>(
+        &self,
+        reference: &str,
+        operation: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(timeout) = self.timeout else {
+            return operation.await;
+        };
+        match tokio::time::timeout(timeout, operation).await {
+            Ok(result) => result,
+            Err(_) => {
+                let registry = match self.parse(reference) {
+                    Ok(ArtifactRef::Remote(remote)) => remote.registry().name().to_owned(),
+                    _ => reference.to_owned(),
+                };
+                Err(StoreError::TimedOut {
+                    reference: reference.to_owned(),
+                    registry,
+                    limit: TimeLimit::Deadline { timeout },
+                }
+                .into())
+            }
+        }
+    }
+
+    /// Every time explicit credentials ([`ClientBuilder::credentials`], `PACTO_REGISTRY_*`)
+    /// were rejected by a registry and a stored credential, or anonymous access, was used
+    /// instead. Show them: a wrong password must not be silently masked.
+    pub fn credential_fallbacks(&self) -> Vec<CredentialFallback> {
+        self.registry.credential_fallbacks()
     }
 
     /// Parses a reference (`REGISTRY/REPO[:TAG|@DIGEST]`, `oci://...`, `oci-layout:PATH[:TAG]`);
@@ -182,15 +254,18 @@ impl Client {
         bundle: &Bundle,
         force: bool,
     ) -> Result<PushOutcome, Error> {
-        let push = async {
-            let reference = self.parse(reference)?;
+        let parsed = self
+            .parse(reference)
+            .map_err(|e| e.with_context("cannot push"))?;
+        self.bounded(reference, async {
             Ok(self
                 .resolver
                 .cache()
-                .push(&reference, bundle, PushOptions { force })
+                .push(&parsed, bundle, PushOptions { force })
                 .await?)
-        };
-        push.await.map_err(|e: Error| e.with_context("cannot push"))
+        })
+        .await
+        .map_err(|e| e.with_context("cannot push"))
     }
 
     /// The bundle `reference` names (its highest version matching `constraint` when it has
@@ -201,26 +276,32 @@ impl Client {
         constraint: &str,
         mode: ResolveMode,
     ) -> Result<Resolved, Error> {
-        self.resolver
-            .resolve_pinned(reference, constraint, mode)
-            .await
-            .map_err(|e| Error::from(e).with_context("cannot pull"))
+        self.bounded(reference, async {
+            Ok(self
+                .resolver
+                .resolve_pinned(reference, constraint, mode)
+                .await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot pull"))
     }
 
     /// The semver tags of `repository`, newest first.
     pub async fn versions(&self, repository: &str) -> Result<Vec<String>, Error> {
-        self.resolver
-            .list_versions(repository)
-            .await
-            .map_err(|e| Error::from(e).with_context("cannot list the versions"))
+        self.bounded(repository, async {
+            Ok(self.resolver.list_versions(repository).await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot list the versions"))
     }
 
     /// Pulls every semver version of `repository` into the cache, in parallel.
     pub async fn fetch_all(&self, repository: &str) -> Result<FetchAll, Error> {
-        self.resolver
-            .fetch_all_versions(repository)
-            .await
-            .map_err(|e| Error::from(e).with_context("cannot fetch the versions"))
+        self.bounded(repository, async {
+            Ok(self.resolver.fetch_all_versions(repository).await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot fetch the versions"))
     }
 
     /// Checks the credentials against `registry`, then stores them in pacto's config file
@@ -252,12 +333,16 @@ impl Client {
                 ..ParseOptions::untagged()
             },
         )?;
-        self.registry
-            .check_credentials(
-                &parsed,
-                pacto_auth::Credential::basic(username, password.clone()),
-            )
-            .await?;
+        self.bounded(registry, async {
+            Ok(self
+                .registry
+                .check_credentials(
+                    &parsed,
+                    pacto_auth::Credential::basic(username, password.clone()),
+                )
+                .await?)
+        })
+        .await?;
         self.config_file()?.login(registry, username, password)?;
         Ok(())
     }

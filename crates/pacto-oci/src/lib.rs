@@ -60,5 +60,5 @@ pub use error::{Error, ErrorKind};
 pub use pacto_auth::{CredentialOptions, Secret};
 pub use pacto_contract::{Bundle, Contract};
 pub use pacto_ref::ArtifactRef;
-pub use pacto_registry::{PushOutcome, PushStatus};
+pub use pacto_registry::{CredentialFallback, LowSpeedLimit, PushOutcome, PushStatus};
 pub use pacto_resolver::{FetchAll, ResolveMode, Resolved};

@@ -9,9 +9,11 @@
 //! ever sent twice).
 
 use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
+use crate::error::TimeLimit;
+use crate::tls;
 use crate::transport::{
-    Endpoint, Request, RetryPolicy, Scope, Target, Transport, TransportConfig, read_limited,
-    registry_message, unreachable,
+    CredentialFallback, Endpoint, LowSpeedLimit, Request, RetryPolicy, Scope, Target, Transport,
+    TransportConfig, failure, next_chunk, read_limited, registry_message,
 };
 use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
 use async_trait::async_trait;
@@ -23,6 +25,7 @@ use pacto_ref::{ArtifactRef, Reference};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 use sha2::{Digest as _, Sha256};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +33,12 @@ use tracing::{debug, info};
 
 /// Page size for tag listing: ECR refuses more than 1000.
 const TAG_PAGE_SIZE: usize = 1000;
-/// Bound on tag pages followed (a registry whose `Link` headers loop cannot hold us).
+/// Bound on tag pages followed (a registry whose `Link` headers never end cannot hold us).
 const MAX_TAG_PAGES: usize = 1000;
+/// Bound on the tags of one listing, all pages together.
+pub(crate) const MAX_TAGS: usize = 100_000;
+/// Bound on the bytes of one listing, all pages together.
+pub(crate) const MAX_TAG_LIST_BYTES: u64 = 16 * 1024 * 1024;
 /// Attempts at a blob download that breaks off mid-stream.
 const BLOB_ATTEMPTS: usize = 3;
 
@@ -44,6 +51,8 @@ pub struct RegistryClientBuilder {
     retry: RetryPolicy,
     connect_timeout: Duration,
     read_timeout: Duration,
+    low_speed: Option<LowSpeedLimit>,
+    timeout: Option<Duration>,
     user_agent: String,
 }
 
@@ -56,6 +65,8 @@ impl Default for RegistryClientBuilder {
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            low_speed: Some(LowSpeedLimit::default()),
+            timeout: None,
             user_agent: concat!("pacto-oci/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
@@ -99,6 +110,21 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Aborts a transfer slower than `limit` ([`LowSpeedLimit`]; default 1 KiB/s over 30 s),
+    /// so a server that trickles or stalls cannot hold an operation; `None` switches it off.
+    pub fn low_speed_limit(mut self, limit: Option<LowSpeedLimit>) -> Self {
+        self.low_speed = limit;
+        self
+    }
+
+    /// Bounds every operation (push, pull, resolve, tag listing, credential check), retries
+    /// included, by `timeout` in all (default: no bound beyond the low-speed limit and the
+    /// retry policy). Past it the operation fails with [`StoreError::TimedOut`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     /// The `User-Agent` header (default `pacto-oci/<version>`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
@@ -107,37 +133,20 @@ impl RegistryClientBuilder {
 
     /// Builds the client; fails when a CA file cannot be read or parsed.
     pub fn build(self) -> Result<RegistryClient, StoreError> {
-        let mut root_certificates = Vec::new();
-        for path in &self.ca_files {
-            let pem =
-                std::fs::read(path).map_err(|e| StoreError::io("cannot read CA file", path, e))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                StoreError::io(
-                    "cannot parse CA file",
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?;
-            if certificates.is_empty() {
-                return Err(StoreError::io(
-                    "no certificate in CA file",
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "empty PEM bundle"),
-                ));
-            }
-            root_certificates.extend(certificates);
-        }
+        let extra_roots = tls::read_ca_files(&self.ca_files)?;
         let transport = Transport::new(TransportConfig {
             keychain: self.keychain,
-            root_certificates,
+            tls: Arc::new(tls::client_config(extra_roots)?),
             user_agent: self.user_agent,
             connect_timeout: self.connect_timeout,
             read_timeout: self.read_timeout,
             retry: self.retry,
+            low_speed: self.low_speed,
         })?;
         Ok(RegistryClient {
             transport: Arc::new(transport),
             limits: self.limits,
+            timeout: self.timeout,
         })
     }
 }
@@ -148,6 +157,7 @@ impl RegistryClientBuilder {
 pub struct RegistryClient {
     transport: Arc<Transport>,
     limits: Limits,
+    timeout: Option<Duration>,
 }
 
 /// One registry repository, as the requests need it.
@@ -186,6 +196,35 @@ impl RegistryClient {
         &self.limits
     }
 
+    /// Every time explicit credentials (flags, `PACTO_REGISTRY_*`) were rejected by a registry
+    /// and another source, or anonymous access, was used instead; shared by clones. Callers
+    /// show these so a wrong password is not silently masked by a stored one.
+    pub fn credential_fallbacks(&self) -> Vec<CredentialFallback> {
+        self.transport.credential_fallbacks()
+    }
+
+    /// Runs `operation` within the client's timeout, if it has one.
+    async fn bounded<T>(
+        &self,
+        reference: &ArtifactRef,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Some(timeout) = self.timeout else {
+            return operation.await;
+        };
+        match tokio::time::timeout(timeout, operation).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::TimedOut {
+                reference: reference.to_string(),
+                registry: match reference {
+                    ArtifactRef::Remote(remote) => remote.registry().name().to_owned(),
+                    other => other.to_string(),
+                },
+                limit: TimeLimit::Deadline { timeout },
+            }),
+        }
+    }
+
     /// Checks `credential` against `registry` (`GET /v2/`, answering its challenge with this
     /// credential only), as `docker login` does: `Ok` when the registry accepts it, an
     /// [`ErrorKind::Authentication`](crate::ErrorKind::Authentication) error when it refuses,
@@ -207,6 +246,7 @@ impl RegistryClient {
                 username,
                 password,
                 token,
+                hosts: None,
             },
             pacto_auth::KeychainConfig {
                 enable_pacto_login: false,
@@ -229,13 +269,19 @@ impl RegistryClient {
             push: true,
             reference: registry.name().to_owned(),
         };
-        let response = transport
-            .send(
-                &endpoint,
-                &scope,
-                &Request::new(Method::GET, Target::Path("/v2/".into())),
-            )
-            .await?;
+        let request = Request::new(Method::GET, Target::Path("/v2/".into()));
+        let send = transport.send(&endpoint, &scope, &request);
+        let response =
+            match self.timeout {
+                None => send.await?,
+                Some(timeout) => tokio::time::timeout(timeout, send).await.map_err(|_| {
+                    StoreError::TimedOut {
+                        reference: registry.name().to_owned(),
+                        registry: registry.name().to_owned(),
+                        limit: TimeLimit::Deadline { timeout },
+                    }
+                })??,
+            };
         match response.status() {
             StatusCode::OK => Ok(()),
             status if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN => {
@@ -363,7 +409,7 @@ impl RegistryClient {
         }
         let body = read_limited(response, MAX_MANIFEST_SIZE)
             .await
-            .map_err(|e| unreachable(repo.host(), &repo.display, "reading the manifest", e))?;
+            .map_err(|e| failure(repo.host(), &repo.display, "reading the manifest", e))?;
         if body.len() as u64 > MAX_MANIFEST_SIZE {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
@@ -406,7 +452,12 @@ impl RegistryClient {
             }
             match self.read_blob(repo, response, digest, size).await {
                 Ok(bytes) => return Ok(bytes),
-                Err(e) if e.is_transient() && attempt + 1 < BLOB_ATTEMPTS => {
+                // A body that broke off is fetched again; one that was too slow is not.
+                Err(
+                    e @ StoreError::Unreachable {
+                        transient: true, ..
+                    },
+                ) if attempt + 1 < BLOB_ATTEMPTS => {
                     debug!(reference = %repo.display, error = %e, "blob download broke off, retrying");
                     last_error = Some(e);
                 }
@@ -438,10 +489,9 @@ impl RegistryClient {
         }
         let mut hasher = Sha256::new();
         let mut body = Vec::with_capacity(usize::try_from(size.min(64 * 1024 * 1024)).unwrap_or(0));
-        while let Some(chunk) = response
-            .chunk()
+        while let Some(chunk) = next_chunk(&mut response)
             .await
-            .map_err(|e| unreachable(repo.host(), &repo.display, "reading the layer", e))?
+            .map_err(|e| failure(repo.host(), &repo.display, "reading the layer", e))?
         {
             if body.len() as u64 + chunk.len() as u64 > size {
                 return Err(too_big(body.len() as u64 + chunk.len() as u64));
@@ -559,9 +609,9 @@ fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<St
         .map(str::to_owned)
 }
 
-#[async_trait]
-impl BundleStore for RegistryClient {
-    async fn push(
+/// The operations, unbounded; [`BundleStore`] runs each within the client's timeout.
+impl RegistryClient {
+    async fn push_now(
         &self,
         reference: &ArtifactRef,
         bundle: &Bundle,
@@ -609,7 +659,7 @@ impl BundleStore for RegistryClient {
         })
     }
 
-    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+    async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         let repo = self.repo(reference)?;
         let identifier = match (reference.digest(), reference.tag()) {
             (Some(digest), _) => digest.to_owned(),
@@ -646,7 +696,7 @@ impl BundleStore for RegistryClient {
         })
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve_now(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
         let repo = self.repo(reference)?;
         if let Some(digest) = reference.digest() {
             // Still one HEAD: resolving a digest answers whether it exists.
@@ -672,57 +722,190 @@ impl BundleStore for RegistryClient {
             })
     }
 
-    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+    async fn list_tags_now(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
         let bare = repository.repository();
         let repo = self.repo(&bare)?;
+        let invalid = |reason: String| StoreError::InvalidResponse {
+            reference: repo.display.clone(),
+            registry: repo.host().to_owned(),
+            reason,
+        };
         let mut tags = Vec::new();
-        let mut next = Some(repo.path(&format!("tags/list?n={TAG_PAGE_SIZE}")));
-        let mut pages = 0;
+        let mut fetched = HashSet::new();
+        let mut bytes_left = MAX_TAG_LIST_BYTES;
+        let mut next = Some(format!(
+            "/v2/{}/tags/list?n={TAG_PAGE_SIZE}",
+            repo.reference.repository()
+        ));
         while let Some(target) = next.take() {
-            pages += 1;
-            if pages > MAX_TAG_PAGES {
-                return Err(StoreError::Registry {
-                    reference: repo.display.clone(),
-                    registry_message: crate::RegistryMessage {
-                        status: 200,
-                        code: None,
-                        message: Some(format!(
-                            "tag listing did not end after {MAX_TAG_PAGES} pages"
-                        )),
-                    },
-                });
+            if !fetched.insert(target.clone()) {
+                return Err(invalid(format!(
+                    "its tag list loops: the Link header leads back to {target}, a page already read"
+                )));
+            }
+            if fetched.len() > MAX_TAG_PAGES {
+                return Err(invalid(format!(
+                    "its tag list did not end after {MAX_TAG_PAGES} pages"
+                )));
             }
             let response = self
-                .send(&repo, false, Request::new(Method::GET, target))
+                .send(
+                    &repo,
+                    false,
+                    Request::new(Method::GET, Target::Path(target)),
+                )
                 .await?;
             if response.status() != StatusCode::OK {
                 return Err(self.failure(&repo, "tag list", response).await);
             }
             next = next_page(response.headers(), repo.host());
-            let body = read_limited(response, 16 * 1024 * 1024)
+            let body = read_limited(response, bytes_left)
                 .await
-                .map_err(|e| unreachable(repo.host(), &repo.display, "reading the tag list", e))?;
-            #[derive(serde::Deserialize)]
-            struct TagList {
-                tags: Option<Vec<String>>,
-            }
-            let page: TagList =
-                serde_json::from_slice(&body).map_err(|e| StoreError::Registry {
-                    reference: repo.display.clone(),
-                    registry_message: crate::RegistryMessage {
-                        status: 200,
-                        code: None,
-                        message: Some(format!("unreadable tag list: {e}")),
-                    },
-                })?;
-            tags.extend(page.tags.unwrap_or_default());
+                .map_err(|e| failure(repo.host(), &repo.display, "reading the tag list", e))?;
+            bytes_left = bytes_left.checked_sub(body.len() as u64).ok_or_else(|| {
+                invalid(format!(
+                    "its tag list is over {} MiB in all",
+                    MAX_TAG_LIST_BYTES / (1024 * 1024)
+                ))
+            })?;
+            let page = parse_tag_page(&body, MAX_TAGS - tags.len()).map_err(|e| match e {
+                TagPageError::TooMany => {
+                    invalid(format!("its tag list has more than {MAX_TAGS} tags"))
+                }
+                TagPageError::Unreadable(e) => invalid(format!("unreadable tag list: {e}")),
+            })?;
+            tags.extend(page);
         }
         Ok(tags)
     }
 }
 
-/// The next page from a `Link: <...>; rel="next"` header, kept on the same registry.
-fn next_page(headers: &HeaderMap, host: &str) -> Option<Target> {
+#[async_trait]
+impl BundleStore for RegistryClient {
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        self.bounded(reference, self.push_now(reference, bundle, options))
+            .await
+    }
+
+    async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        self.bounded(reference, self.pull_pinned_now(reference))
+            .await
+    }
+
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+        self.bounded(reference, self.resolve_now(reference)).await
+    }
+
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
+        self.bounded(repository, self.list_tags_now(repository))
+            .await
+    }
+}
+
+#[derive(Debug)]
+enum TagPageError {
+    /// More tags than the listing has room for.
+    TooMany,
+    Unreadable(serde_json::Error),
+}
+
+/// The tags of one page (`{"tags": [...]}`, `null` or absent meaning none), refusing a page
+/// with more than `room` tags while reading it, before they are all in memory.
+fn parse_tag_page(body: &[u8], room: usize) -> Result<Vec<String>, TagPageError> {
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+    use std::fmt;
+
+    struct Page<'a> {
+        room: usize,
+        overflow: &'a Cell<bool>,
+    }
+    impl<'de> DeserializeSeed<'de> for Page<'_> {
+        type Value = Vec<String>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Page<'_> {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a tag list object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut tags = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "tags" {
+                    tags = map.next_value_seed(Tags {
+                        room: self.room,
+                        overflow: self.overflow,
+                    })?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(tags)
+        }
+    }
+    struct Tags<'a> {
+        room: usize,
+        overflow: &'a Cell<bool>,
+    }
+    impl<'de> DeserializeSeed<'de> for Tags<'_> {
+        type Value = Vec<String>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_option(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Tags<'_> {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of tags or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<String>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut tags = Vec::new();
+            while let Some(tag) = seq.next_element::<String>()? {
+                if tags.len() == self.room {
+                    self.overflow.set(true);
+                    return Err(de::Error::custom("too many tags"));
+                }
+                tags.push(tag);
+            }
+            Ok(tags)
+        }
+    }
+
+    let overflow = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let result = Page {
+        room,
+        overflow: &overflow,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|tags| deserializer.end().map(|()| tags));
+    match result {
+        Ok(tags) => Ok(tags),
+        Err(_) if overflow.get() => Err(TagPageError::TooMany),
+        Err(e) => Err(TagPageError::Unreadable(e)),
+    }
+}
+
+/// The next page (path and query) from a `Link: <...>; rel="next"` header, kept on the same
+/// registry.
+fn next_page(headers: &HeaderMap, host: &str) -> Option<String> {
     for value in headers.get_all(header::LINK) {
         let Ok(value) = value.to_str() else { continue };
         for link in value.split(',') {
@@ -740,7 +923,7 @@ fn next_page(headers: &HeaderMap, host: &str) -> Option<Target> {
                 continue;
             }
             if url.starts_with('/') {
-                return Some(Target::Path(url.to_owned()));
+                return Some(url.to_owned());
             }
             let parsed = reqwest::Url::parse(url).ok()?;
             let authority = match parsed.port() {
@@ -755,7 +938,7 @@ fn next_page(headers: &HeaderMap, host: &str) -> Option<Target> {
                 path.push('?');
                 path.push_str(query);
             }
-            return Some(Target::Path(path));
+            return Some(path);
         }
     }
     None
@@ -796,16 +979,47 @@ mod tests {
     }
 
     #[test]
+    fn tag_pages_are_read_within_their_room() {
+        let page = br#"{"name":"a/b","tags":["1.0.0","1.1.0"],"extra":{"x":[1,2]}}"#;
+        assert_eq!(
+            parse_tag_page(page, 2).expect("fits"),
+            vec!["1.0.0", "1.1.0"]
+        );
+        assert!(matches!(
+            parse_tag_page(page, 1),
+            Err(TagPageError::TooMany)
+        ));
+        for empty in [&br#"{"name":"a/b","tags":null}"#[..], br#"{"name":"a/b"}"#] {
+            assert_eq!(
+                parse_tag_page(empty, 0).expect("no tags"),
+                Vec::<String>::new()
+            );
+        }
+        for bad in [
+            &b"[1,2]"[..],
+            br#"{"tags":[1]}"#,
+            br#"{"tags":[]} trailing"#,
+            b"",
+        ] {
+            assert!(
+                matches!(parse_tag_page(bad, 10), Err(TagPageError::Unreadable(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
     fn link_header_next_page() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::LINK,
             HeaderValue::from_static(r#"</v2/a/b/tags/list?last=x&n=1000>; rel="next""#),
         );
-        match next_page(&headers, "r.example") {
-            Some(Target::Path(p)) => assert_eq!(p, "/v2/a/b/tags/list?last=x&n=1000"),
-            other => panic!("unexpected {other:?}"),
-        }
+        assert_eq!(
+            next_page(&headers, "r.example").as_deref(),
+            Some("/v2/a/b/tags/list?last=x&n=1000")
+        );
         let mut headers = HeaderMap::new();
         headers.insert(
             header::LINK,

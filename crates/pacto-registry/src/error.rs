@@ -1,6 +1,9 @@
 //! The store error: one type for every `BundleStore` operation, matchable by kind.
 
+use crate::duration::DisplayDuration;
+use crate::transport::LowSpeedLimit;
 use std::fmt;
+use std::time::Duration;
 
 /// A boxed cause from a lower layer or a foreign crate.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -27,6 +30,95 @@ impl fmt::Display for RegistryMessage {
             (Some(code), None) => write!(f, " {code}"),
             (None, Some(message)) => write!(f, ": {message}"),
             (None, None) => Ok(()),
+        }
+    }
+}
+
+/// What was wrong with the TLS certificate a registry (or its token service) presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// No trusted certificate authority issued it: a private CA or a self-signed certificate
+    /// that is not among the trusted ones.
+    UnknownIssuer,
+    /// It is not valid for the name or address the registry was reached under.
+    NameMismatch {
+        /// The name or address asked for.
+        expected: String,
+        /// The names and addresses the certificate is valid for.
+        presented: Vec<String>,
+    },
+    /// Its validity period has ended.
+    Expired,
+    /// Its validity period has not begun.
+    NotYetValid,
+    /// Its issuer revoked it.
+    Revoked,
+    /// It is not meant for TLS servers (extended key usage).
+    InvalidPurpose,
+    /// Any other certificate failure, as the TLS library words it.
+    Other {
+        /// The TLS library's description.
+        description: String,
+    },
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateProblem::UnknownIssuer => f.write_str("unknown issuer"),
+            CertificateProblem::NameMismatch {
+                expected,
+                presented,
+            } if presented.is_empty() => write!(f, "name mismatch: it is not valid for {expected}"),
+            CertificateProblem::NameMismatch {
+                expected,
+                presented,
+            } => write!(
+                f,
+                "name mismatch: it is valid for {}, not for {expected}",
+                presented.join(", ")
+            ),
+            CertificateProblem::Expired => f.write_str("expired"),
+            CertificateProblem::NotYetValid => f.write_str("not valid yet"),
+            CertificateProblem::Revoked => f.write_str("revoked"),
+            CertificateProblem::InvalidPurpose => {
+                f.write_str("not valid for TLS servers (extended key usage)")
+            }
+            CertificateProblem::Other { description } => f.write_str(description),
+        }
+    }
+}
+
+/// A bound on how long a transfer may take, as reported by [`StoreError::TimedOut`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeLimit {
+    /// The operation's deadline ([`RegistryClientBuilder::timeout`](crate::RegistryClientBuilder::timeout)).
+    Deadline {
+        /// The time the operation was given.
+        timeout: Duration,
+    },
+    /// The low-speed limit ([`RegistryClientBuilder::low_speed_limit`](crate::RegistryClientBuilder::low_speed_limit)).
+    LowSpeed(LowSpeedLimit),
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeLimit::Deadline { timeout } => {
+                write!(
+                    f,
+                    "the deadline of {} was reached",
+                    DisplayDuration(*timeout)
+                )
+            }
+            TimeLimit::LowSpeed(limit) => write!(
+                f,
+                "the transfer moved less than {} bytes per second over {}, and was aborted",
+                limit.bytes_per_second,
+                DisplayDuration(limit.window)
+            ),
         }
     }
 }
@@ -79,6 +171,41 @@ pub enum StoreError {
         /// The underlying cause.
         #[source]
         source: Option<BoxError>,
+    },
+    /// The registry (or its token service) presented a TLS certificate that is not trusted;
+    /// kind [`ErrorKind::Unreachable`], not transient. Plain http is never tried after this.
+    #[error(
+        "registry {registry} unreachable for {reference}: its TLS certificate was refused: {problem}"
+    )]
+    Certificate {
+        /// The reference being accessed.
+        reference: String,
+        /// The host whose certificate was refused (the registry, or its token service).
+        registry: String,
+        /// What is wrong with the certificate.
+        problem: CertificateProblem,
+    },
+    /// A deadline or the low-speed limit ended the operation; kind
+    /// [`ErrorKind::Unreachable`], transient.
+    #[error("registry {registry} unreachable for {reference}: {limit}")]
+    TimedOut {
+        /// The reference being accessed.
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// Which bound was reached.
+        limit: TimeLimit,
+    },
+    /// The registry answered with something no client could use (a tag listing that loops or
+    /// exceeds the bounds); kind [`ErrorKind::Other`].
+    #[error("registry {registry} sent an unusable answer for {reference}: {reason}")]
+    InvalidResponse {
+        /// The reference being accessed.
+        reference: String,
+        /// The registry host.
+        registry: String,
+        /// What was wrong with the answer.
+        reason: String,
     },
     /// The artifact is not a valid Pacto bundle.
     #[error("artifact at {reference} is not a valid Pacto bundle: {reason}")]
@@ -164,12 +291,15 @@ impl StoreError {
             StoreError::InvalidReference { .. } => ErrorKind::InvalidReference,
             StoreError::NotFound { .. } => ErrorKind::NotFound,
             StoreError::Authentication { .. } => ErrorKind::Authentication,
-            StoreError::Unreachable { .. } => ErrorKind::Unreachable,
+            StoreError::Unreachable { .. }
+            | StoreError::Certificate { .. }
+            | StoreError::TimedOut { .. } => ErrorKind::Unreachable,
             StoreError::InvalidBundle { .. } => ErrorKind::InvalidBundle,
             StoreError::Conflict { .. } => ErrorKind::Conflict,
-            StoreError::Registry { .. } | StoreError::Io { .. } | StoreError::Pack { .. } => {
-                ErrorKind::Other
-            }
+            StoreError::Registry { .. }
+            | StoreError::InvalidResponse { .. }
+            | StoreError::Io { .. }
+            | StoreError::Pack { .. } => ErrorKind::Other,
         }
     }
 
@@ -180,8 +310,24 @@ impl StoreError {
             StoreError::Unreachable {
                 transient: true,
                 ..
-            }
+            } | StoreError::TimedOut { .. }
         )
+    }
+
+    /// The certificate problem, when this error is a refused TLS certificate.
+    pub fn certificate_problem(&self) -> Option<&CertificateProblem> {
+        match self {
+            StoreError::Certificate { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+
+    /// The bound that was reached, when this error is a timeout.
+    pub fn time_limit(&self) -> Option<TimeLimit> {
+        match self {
+            StoreError::TimedOut { limit, .. } => Some(*limit),
+            _ => None,
+        }
     }
 
     pub(crate) fn invalid_bundle(reference: impl fmt::Display, reason: impl Into<String>) -> Self {

@@ -24,14 +24,17 @@
 
 pub mod artifact;
 mod client;
+mod duration;
 mod error;
 mod layout;
+mod tls;
 mod transport;
 
 pub use client::{RegistryClient, RegistryClientBuilder};
-pub use error::{BoxError, ErrorKind, RegistryMessage, StoreError};
+pub use duration::{DisplayDuration, InvalidDuration, parse_duration};
+pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreError, TimeLimit};
 pub use layout::LayoutStore;
-pub use transport::RetryPolicy;
+pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 
 /// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),
 /// re-exported so that implementing it needs no dependency of your own.

@@ -14,15 +14,16 @@
 //! and scope until they expire, and the accepted credential is remembered per host, so later
 //! scopes cost one token request and no challenge.
 
-use crate::error::{RegistryMessage, StoreError};
+use crate::error::{RegistryMessage, StoreError, TimeLimit};
+use crate::tls::{self, TlsFailure};
 use base64::Engine as _;
 use bytes::Bytes;
-use pacto_auth::{Candidate, Credential, Keychain};
+use pacto_auth::{Candidate, Credential, Keychain, Source};
 use pacto_ref::SchemePolicy;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Response, StatusCode};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
@@ -45,6 +46,45 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
         }
     }
+}
+
+/// The low-speed limit: a transfer that moves fewer than `bytes_per_second` on average over
+/// `window` is aborted ([`StoreError::TimedOut`]), so a server that trickles or stalls cannot
+/// hold a command (curl's `--speed-limit`/`--speed-time`).
+///
+/// The clock starts when a request is sent: its answer must begin within `window` (plus, for a
+/// request with a body, the time that body takes at `bytes_per_second`); from then on every
+/// `window` must bring `bytes_per_second * window` bytes of the answer's body. A request whose
+/// answer does not begin in time is retried like a stalled one; a body that is too slow is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LowSpeedLimit {
+    /// The slowest acceptable average speed.
+    pub bytes_per_second: u64,
+    /// The span the average is taken over.
+    pub window: Duration,
+}
+
+impl Default for LowSpeedLimit {
+    /// 1 KiB per second over 30 seconds.
+    fn default() -> Self {
+        LowSpeedLimit {
+            bytes_per_second: 1024,
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Explicit credentials (flags, `PACTO_REGISTRY_*`) that a registry rejected, and what was
+/// used instead: a wrong password must not be masked by a stored credential without a word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CredentialFallback {
+    /// The registry (or the host whose token service refused them).
+    pub registry: String,
+    /// The explicit source whose credential was rejected (`env token` or `env user/pass`).
+    pub rejected: Source,
+    /// The source that was accepted instead; `None` when anonymous access was.
+    pub used: Option<Source>,
 }
 
 /// Where a registry lives and how it may be spoken to.
@@ -152,11 +192,13 @@ struct CachedToken {
 #[derive(Debug, Clone)]
 pub(crate) struct TransportConfig {
     pub(crate) keychain: Keychain,
-    pub(crate) root_certificates: Vec<reqwest::Certificate>,
+    /// The TLS client configuration ([`tls::client_config`]).
+    pub(crate) tls: Arc<rustls::ClientConfig>,
     pub(crate) user_agent: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) read_timeout: Duration,
     pub(crate) retry: RetryPolicy,
+    pub(crate) low_speed: Option<LowSpeedLimit>,
 }
 
 #[derive(Debug)]
@@ -167,6 +209,7 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
     hosts: Mutex<HashMap<String, HostState>>,
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
+    fallbacks: Mutex<Vec<CredentialFallback>>,
 }
 
 /// The outcome of one attempt to authorise with a candidate.
@@ -203,7 +246,7 @@ impl Transport {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .redirect(redirect)
-            .tls_certs_merge(config.root_certificates.clone())
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&config.tls))
             .build()
             .map_err(|e| StoreError::Unreachable {
                 reference: String::new(),
@@ -219,7 +262,40 @@ impl Transport {
             config,
             hosts: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            fallbacks: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Every time explicit credentials were rejected and another source (or anonymous
+    /// access) was used instead, once per registry and pair of sources.
+    pub(crate) fn credential_fallbacks(&self) -> Vec<CredentialFallback> {
+        self.fallbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn record_fallback(&self, registry: &str, rejected: &[Source], used: Option<Source>) {
+        let mut fallbacks = self.fallbacks.lock().unwrap_or_else(|p| p.into_inner());
+        for &rejected in rejected
+            .iter()
+            .filter(|s| matches!(s, Source::EnvToken | Source::EnvUserPass))
+        {
+            let fallback = CredentialFallback {
+                registry: registry.to_owned(),
+                rejected,
+                used,
+            };
+            if !fallbacks.contains(&fallback) {
+                tracing::info!(
+                    registry = %registry,
+                    rejected = %rejected,
+                    used = used.map_or("anonymous access", Source::name),
+                    "explicit credentials were rejected; another source was accepted"
+                );
+                fallbacks.push(fallback);
+            }
+        }
     }
 
     fn with_host<T>(&self, host: &str, f: impl FnOnce(&mut HostState) -> T) -> T {
@@ -320,6 +396,7 @@ impl Transport {
         let candidates = self.keychain.candidates(&endpoint.host).await;
         let mut tried = Vec::new();
         let mut rejected = Vec::new();
+        let mut rejected_sources = Vec::new();
         for candidate in &candidates {
             let name = candidate.source.name().to_owned();
             if let Credential::Basic { .. } = candidate.credential
@@ -343,11 +420,13 @@ impl Transport {
                     self.with_host(&endpoint.host, |h| {
                         h.accepted = Some(Accepted::Credential(candidate.clone()));
                     });
+                    self.record_fallback(&endpoint.host, &rejected_sources, Some(candidate.source));
                     return Ok(response);
                 }
                 Attempt::Rejected => {
                     debug!(registry = %endpoint.host, source = %name, "credential rejected");
                     rejected.push(name);
+                    rejected_sources.push(candidate.source);
                 }
             }
         }
@@ -363,6 +442,7 @@ impl Transport {
             {
                 Attempt::Accepted(response) => {
                     self.with_host(&endpoint.host, |h| h.accepted = Some(Accepted::Anonymous));
+                    self.record_fallback(&endpoint.host, &rejected_sources, None);
                     return Ok(response);
                 }
                 Attempt::Rejected => {
@@ -487,8 +567,13 @@ impl Transport {
         {
             builder = builder.basic_auth(username, Some(password.expose()));
         }
+        // Failures of the token service name its host, not the registry's.
+        let realm_host = match realm_url.port() {
+            Some(port) => format!("{}:{port}", realm_url.host_str().unwrap_or_default()),
+            None => realm_url.host_str().unwrap_or_default().to_owned(),
+        };
         let response = self
-            .send_with_retries(&endpoint.host, &scope.reference, true, || {
+            .send_with_retries(&realm_host, &scope.reference, true, 0, || {
                 builder
                     .try_clone()
                     .expect("token requests have no streaming body")
@@ -515,7 +600,7 @@ impl Transport {
         }
         let body = read_limited(response, 1024 * 1024)
             .await
-            .map_err(|e| unreachable(&endpoint.host, &scope.reference, "reading the token", e))?;
+            .map_err(|e| failure(&realm_host, &scope.reference, "reading the token", e))?;
         let parsed: TokenBody =
             serde_json::from_slice(&body).map_err(|e| StoreError::Authentication {
                 reference: scope.reference.clone(),
@@ -547,6 +632,12 @@ impl Transport {
     }
 
     /// Sends one request (with retries), choosing the scheme for the host on first contact.
+    ///
+    /// A host the scheme rules allow plain http for is tried with https first, once; plain
+    /// http follows only when that attempt shows no TLS server (bytes that are not TLS, a
+    /// closed or refused connection, no answer). A refused certificate, or any other failed
+    /// handshake with a TLS server, is final: a plain-http answer from a TLS port would only
+    /// hide it. When both attempts fail, the error says what each one met.
     async fn execute(
         &self,
         endpoint: &Endpoint,
@@ -554,13 +645,18 @@ impl Transport {
         request: &Request,
         authorization: Option<&str>,
     ) -> Result<Response, StoreError> {
+        let body_len = request.body.as_ref().map_or(0, |b| b.len() as u64);
         let path = match &request.target {
             Target::Absolute(url) => {
                 let same_origin = self.origin_matches(endpoint, url);
                 return self
-                    .send_with_retries(&endpoint.host, &scope.reference, request.idempotent, || {
-                        self.build(request, url, authorization.filter(|_| same_origin))
-                    })
+                    .send_with_retries(
+                        &endpoint.host,
+                        &scope.reference,
+                        request.idempotent,
+                        body_len,
+                        || self.build(request, url, authorization.filter(|_| same_origin)),
+                    )
                     .await;
             }
             Target::Path(path) => path,
@@ -577,35 +673,64 @@ impl Transport {
                 ],
             },
         };
-        let mut last_error = None;
+        let mut https_failure: Option<String> = None;
         for (i, base) in bases.iter().enumerate() {
             let url = format!("{base}{path}");
-            let fallback_left = i + 1 < bases.len();
-            let result = if fallback_left {
-                // Probe once without retries: a TLS failure here means "speak http".
-                self.send_once(&endpoint.host, &scope.reference, || {
-                    self.build(request, &url, authorization)
-                })
-                .await
-            } else {
-                self.send_with_retries(&endpoint.host, &scope.reference, request.idempotent, || {
-                    self.build(request, &url, authorization)
-                })
-                .await
-            };
-            match result {
-                Ok(response) => {
-                    self.with_host(&endpoint.host, |h| h.base = Some(base.clone()));
-                    return Ok(response);
+            if i + 1 < bases.len() {
+                // The https probe: once, without retries.
+                match self
+                    .send_paced(body_len, self.build(request, &url, authorization))
+                    .await
+                {
+                    Ok(response) => {
+                        self.with_host(&endpoint.host, |h| h.base = Some(base.clone()));
+                        return Ok(response);
+                    }
+                    Err(Failure::Http(e)) if tls::classify(&e) != TlsFailure::NotTls => {
+                        return Err(unreachable(&endpoint.host, &scope.reference, "https", e));
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        debug!(registry = %endpoint.host, error = %text, "no TLS server there, trying plain http");
+                        https_failure = Some(text);
+                        continue;
+                    }
                 }
-                Err(e) if fallback_left => {
-                    debug!(registry = %endpoint.host, error = %e, "https failed, trying plain http");
-                    last_error = Some(e);
-                }
-                Err(e) => return Err(e),
             }
+            let result = self
+                .send_with_retries(
+                    &endpoint.host,
+                    &scope.reference,
+                    request.idempotent,
+                    body_len,
+                    || self.build(request, &url, authorization),
+                )
+                .await;
+            return match (result, https_failure.take()) {
+                (Ok(response), _) => {
+                    self.with_host(&endpoint.host, |h| h.base = Some(base.clone()));
+                    Ok(response)
+                }
+                (
+                    Err(StoreError::Unreachable {
+                        reference,
+                        registry,
+                        transient,
+                        detail,
+                        source,
+                    }),
+                    Some(https),
+                ) => Err(StoreError::Unreachable {
+                    reference,
+                    registry,
+                    transient,
+                    detail: format!("https: {https}; plain http: {detail}"),
+                    source,
+                }),
+                (Err(e), _) => Err(e),
+            };
         }
-        Err(last_error.expect("at least one base URL"))
+        unreachable!("at least one base URL")
     }
 
     fn origin_matches(&self, endpoint: &Endpoint, url: &str) -> bool {
@@ -646,30 +771,42 @@ impl Transport {
         }
     }
 
-    async fn send_once(
+    /// Sends one request under the low-speed limit: its answer must begin before the
+    /// limit's first window ends (see [`LowSpeedLimit`]); the answer carries the pace on to
+    /// [`next_chunk`].
+    async fn send_paced(
         &self,
-        host: &str,
-        reference: &str,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Response, StoreError> {
-        build()
-            .send()
-            .await
-            .map_err(|e| unreachable(host, reference, "sending the request", e))
+        body_len: u64,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<Response, Failure> {
+        let Some(limit) = self.config.low_speed else {
+            return builder.send().await.map_err(Failure::Http);
+        };
+        let pace = Pace::start(limit, body_len);
+        match tokio::time::timeout_at(pace.deadline(), builder.send()).await {
+            Err(_) => Err(Failure::Slow(limit)),
+            Ok(Err(e)) => Err(Failure::Http(e)),
+            Ok(Ok(mut response)) => {
+                response.extensions_mut().insert(pace);
+                Ok(response)
+            }
+        }
     }
 
     /// Sends with bounded retries on connection errors, 408, 429 and 5xx (idempotent only).
+    /// A refused certificate or a failed TLS handshake is never retried.
     async fn send_with_retries(
         &self,
         host: &str,
         reference: &str,
         idempotent: bool,
+        body_len: u64,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Response, StoreError> {
         let mut attempt = 0;
         loop {
             let retries_left = idempotent && attempt < self.retry.max_retries;
-            match build().send().await {
+            match self.send_paced(body_len, build()).await {
                 Ok(response) if retries_left && retryable(response.status()) => {
                     let wait = retry_after(response.headers())
                         .unwrap_or_else(|| self.backoff(attempt))
@@ -684,12 +821,21 @@ impl Transport {
                     tokio::time::sleep(wait).await;
                 }
                 Ok(response) => return Ok(response),
-                Err(e) if retries_left && (e.is_connect() || e.is_timeout() || e.is_request()) => {
+                Err(Failure::Http(e))
+                    if retries_left
+                        && (e.is_connect() || e.is_timeout() || e.is_request())
+                        && tls::classify(&e) == TlsFailure::NotTls =>
+                {
                     let wait = self.backoff(attempt);
                     debug!(registry = %host, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
                     tokio::time::sleep(wait).await;
                 }
-                Err(e) => return Err(unreachable(host, reference, "sending the request", e)),
+                Err(Failure::Slow(_)) if retries_left => {
+                    let wait = self.backoff(attempt);
+                    debug!(registry = %host, wait_ms = wait.as_millis() as u64, "no answer under the low-speed limit, retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(failure(host, reference, "sending the request", e)),
             }
             attempt += 1;
         }
@@ -812,6 +958,13 @@ pub(crate) fn unreachable(
     action: &str,
     error: reqwest::Error,
 ) -> StoreError {
+    if let TlsFailure::Certificate(problem) = tls::classify(&error) {
+        return StoreError::Certificate {
+            reference: reference.to_owned(),
+            registry: host.to_owned(),
+            problem,
+        };
+    }
     // A body that breaks off mid-stream surfaces as a decode error wrapping a body error.
     let transient = error.is_timeout()
         || error.is_connect()
@@ -824,6 +977,36 @@ pub(crate) fn unreachable(
         transient,
         detail: format!("{action}: {}", error_chain(&error)),
         source: Some(Box::new(error)),
+    }
+}
+
+/// Why a request or the reading of its answer failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The HTTP stack failed (connection, TLS, protocol, read timeout).
+    Http(reqwest::Error),
+    /// The low-speed limit was crossed.
+    Slow(LowSpeedLimit),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Http(e) => f.write_str(&error_chain(e)),
+            Failure::Slow(limit) => std::fmt::Display::fmt(&TimeLimit::LowSpeed(*limit), f),
+        }
+    }
+}
+
+/// The store error for a failure while `action`.
+pub(crate) fn failure(host: &str, reference: &str, action: &str, failure: Failure) -> StoreError {
+    match failure {
+        Failure::Http(e) => unreachable(host, reference, action, e),
+        Failure::Slow(limit) => StoreError::TimedOut {
+            reference: reference.to_owned(),
+            registry: host.to_owned(),
+            limit: TimeLimit::LowSpeed(limit),
+        },
     }
 }
 
@@ -842,13 +1025,71 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
+/// The progress of one answer against the low-speed limit, carried in its extensions.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    limit: LowSpeedLimit,
+    /// Start of the current window.
+    checkpoint: tokio::time::Instant,
+    /// Bytes received since `checkpoint`.
+    bytes: u64,
+}
+
+/// The longest a request body may extend the first window (a month: no upload is refused
+/// for its size, and no deadline overflows).
+const MAX_BODY_CREDIT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+impl Pace {
+    /// A pace starting now; a request body of `body_len` bytes extends the first window by the
+    /// time it takes at the limit's speed.
+    fn start(limit: LowSpeedLimit, body_len: u64) -> Pace {
+        let credit =
+            Duration::from_secs(body_len / limit.bytes_per_second.max(1)).min(MAX_BODY_CREDIT);
+        Pace {
+            limit,
+            checkpoint: tokio::time::Instant::now() + credit,
+            bytes: 0,
+        }
+    }
+
+    /// When the current window ends.
+    fn deadline(&self) -> tokio::time::Instant {
+        self.checkpoint + self.limit.window
+    }
+
+    /// Counts `n` received bytes; a window that reached its quota starts a new one.
+    fn record(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_add(n as u64);
+        let quota = u128::from(self.limit.bytes_per_second) * self.limit.window.as_millis() / 1000;
+        if u128::from(self.bytes) >= quota {
+            self.checkpoint = self.checkpoint.max(tokio::time::Instant::now());
+            self.bytes = 0;
+        }
+    }
+}
+
+/// The next piece of an answer's body, under the low-speed limit it was sent with.
+pub(crate) async fn next_chunk(response: &mut Response) -> Result<Option<Bytes>, Failure> {
+    let Some(mut pace) = response.extensions().get::<Pace>().copied() else {
+        return response.chunk().await.map_err(Failure::Http);
+    };
+    match tokio::time::timeout_at(pace.deadline(), response.chunk()).await {
+        Err(_) => Err(Failure::Slow(pace.limit)),
+        Ok(Err(e)) => Err(Failure::Http(e)),
+        Ok(Ok(chunk)) => {
+            if let Some(chunk) = &chunk {
+                pace.record(chunk.len());
+                response.extensions_mut().insert(pace);
+            }
+            Ok(chunk)
+        }
+    }
+}
+
 /// Reads at most `limit` bytes of a body; more is an error of its own kind for the caller.
-pub(crate) async fn read_limited(
-    mut response: Response,
-    limit: u64,
-) -> Result<Vec<u8>, reqwest::Error> {
+pub(crate) async fn read_limited(mut response: Response, limit: u64) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
+    while let Some(chunk) = next_chunk(&mut response).await? {
         body.extend_from_slice(&chunk);
         if body.len() as u64 > limit {
             break;

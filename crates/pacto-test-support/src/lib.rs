@@ -13,6 +13,8 @@
 //!   downloads to a [`BlobOrigin`] that records the headers it received.
 //! - [`push_raw`] places arbitrary manifests and blobs in a registry, so tests can serve
 //!   artifacts that pacto itself would never produce.
+//! - [`FakeRegistry`] answers what no real registry does: tag lists whose `Link` headers
+//!   loop or never end, very long listings, bodies that trickle one byte at a time or stall.
 //!
 //! Everything listens on and connects to loopback addresses only, every wait is bounded, and a
 //! missing tool is a test failure that says how to install it, never a skipped test.
@@ -26,6 +28,7 @@
 
 mod digest;
 mod error;
+mod fake;
 mod http;
 mod origin;
 mod pki;
@@ -37,12 +40,15 @@ mod tool;
 
 pub use digest::{digest, sha256_hex};
 pub use error::Error;
+pub use fake::{
+    FakeArtifact, FakeOptions, FakeRegistry, SlowBody, SlowMode, SlowTarget, TagListing,
+};
 pub use origin::{BlobOrigin, OriginRequest};
 pub use proxy::{Fault, FaultProxy, Outcome, ProxiedRequest, RequestMatch};
 pub use push::{Endpoint, push_raw, try_push_raw};
 pub use registry::{
     Access, Auth, Credentials, LoggedRequest, Operation, RegistryOptions, RequestMark,
-    TestRegistry, TokenUser,
+    ServerCertificate, TestRegistry, TokenUser,
 };
 pub use token::TokenRequest;
 pub use tool::{check_tool, free_port, install_crypto_provider, require_tool};

@@ -9,7 +9,7 @@ use crate::error::{Error, fail};
 use crate::http::{self, Conn, Flow, Handler, Request, Response, Server, lock};
 use crate::registry::TestRegistry;
 
-/// One request a [`BlobOrigin`] received.
+/// One request a [`BlobOrigin`] or a [`FakeRegistry`](crate::FakeRegistry) received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginRequest {
     /// The method.

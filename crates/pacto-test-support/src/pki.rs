@@ -118,6 +118,118 @@ impl Pki {
     }
 }
 
+/// A self-signed server certificate marked `CA:TRUE`, as
+/// `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1`
+/// makes one (ECDSA P-256 here: ring cannot generate RSA keys).
+pub(crate) struct SelfSigned {
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
+    pub(crate) cert_der: CertificateDer<'static>,
+}
+
+impl SelfSigned {
+    /// For the subject alternative names `names` (IP addresses or DNS names); valid around
+    /// now, or from 2020-01-01 to 2021-01-01 when `expired`.
+    pub(crate) fn generate(names: &[String], expired: bool) -> Result<SelfSigned, Error> {
+        let key = KeyPair::generate()
+            .map_err(|e| Error::crypto("generate the self-signed certificate's key", e))?;
+        let mut params = CertificateParams::new(names.to_vec())
+            .map_err(|e| Error::crypto("build the self-signed certificate parameters", e))?;
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().map_or("127.0.0.1", String::as_str),
+        );
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = params
+            .self_signed(&key)
+            .map_err(|e| Error::crypto("self-sign the server certificate", e))?;
+        Ok(SelfSigned {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().clone(),
+        })
+    }
+}
+
+/// A rustls client configuration that accepts exactly the certificate `der`, whatever its
+/// names, validity and constraints: test support's own probes of a registry serving a
+/// deliberately unusual certificate (the handshake signatures are still verified).
+pub(crate) fn pinned_client_config(
+    der: CertificateDer<'static>,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::crypto("configure tls protocol versions", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            der,
+            provider: provider(),
+        }))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+#[derive(Debug)]
+struct Pinned {
+    der: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.der.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::CertificateError::UnknownIssuer.into())
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 /// A rustls client configuration trusting only the CA certificates in `ca_pem`.
 pub(crate) fn client_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, Error> {
     use rustls::pki_types::pem::PemObject as _;
@@ -153,6 +265,27 @@ mod tests {
         assert!(pki.server_key_pem.contains("PRIVATE KEY"));
         client_config(pki.ca_pem.as_bytes()).expect("client config");
         pki.server_config().expect("server config");
+    }
+
+    #[test]
+    fn self_signed_certificates_are_ca_and_pinned_configs_build() {
+        let cert = SelfSigned::generate(&["127.0.0.1".to_owned()], false).expect("cert");
+        assert!(cert.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(cert.key_pem.contains("PRIVATE KEY"));
+        // BasicConstraints cA TRUE: OID 2.5.29.19, then a SEQUENCE holding BOOLEAN TRUE.
+        let der = cert.cert_der.as_ref();
+        let oid = [0x06, 0x03, 0x55, 0x1d, 0x13];
+        let at = der
+            .windows(oid.len())
+            .position(|w| w == oid)
+            .expect("a basic constraints extension");
+        assert!(
+            der[at..(at + 16).min(der.len())]
+                .windows(3)
+                .any(|w| w == [0x01, 0x01, 0xff]),
+            "CA:TRUE"
+        );
+        pinned_client_config(cert.cert_der).expect("client config");
     }
 
     #[test]

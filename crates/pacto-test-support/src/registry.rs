@@ -135,15 +135,47 @@ pub enum Auth {
     },
 }
 
+/// Which certificate a TLS registry presents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerCertificate {
+    /// Valid for `127.0.0.1`, `localhost` and `::1`, issued by a CA generated for the registry;
+    /// [`TestRegistry::ca_file`] is that CA.
+    #[default]
+    CaSigned,
+    /// Self-signed and marked `CA:TRUE`, as
+    /// `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1`
+    /// makes one; [`TestRegistry::ca_file`] is the certificate itself. Test support's own
+    /// requests accept exactly this certificate, so a registry serving a mismatched or expired
+    /// one still starts.
+    SelfSigned {
+        /// The subject alternative names (IP addresses or DNS names).
+        names: Vec<String>,
+        /// Valid from 2020-01-01 to 2021-01-01 instead of around now.
+        expired: bool,
+    },
+}
+
+impl ServerCertificate {
+    /// Self-signed for `127.0.0.1`, valid now: what the `openssl` command above makes.
+    pub fn self_signed() -> Self {
+        ServerCertificate::SelfSigned {
+            names: vec!["127.0.0.1".to_owned()],
+            expired: false,
+        }
+    }
+}
+
 /// How to start a [`TestRegistry`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryOptions {
     /// Client authentication.
     pub auth: Auth,
-    /// Serve HTTPS with a certificate for `127.0.0.1`, `localhost` and `::1` signed by a CA
-    /// generated for this registry ([`TestRegistry::ca_file`]). With token auth, the issuer
-    /// then serves HTTPS too, with the same certificate.
+    /// Serve HTTPS with [`RegistryOptions::certificate`]. With token auth, the issuer then
+    /// serves HTTPS too, with a certificate signed by the generated CA.
     pub tls: bool,
+    /// The certificate served with `tls` (default: signed by a generated CA).
+    pub certificate: ServerCertificate,
 }
 
 impl RegistryOptions {
@@ -152,6 +184,7 @@ impl RegistryOptions {
         RegistryOptions {
             auth: Auth::None,
             tls: false,
+            certificate: ServerCertificate::CaSigned,
         }
     }
 
@@ -167,6 +200,7 @@ impl RegistryOptions {
                 users: vec![Credentials::new(username, password)],
             },
             tls: false,
+            certificate: ServerCertificate::CaSigned,
         }
     }
 
@@ -190,12 +224,20 @@ impl RegistryOptions {
         RegistryOptions {
             auth: Auth::Token { users, anonymous },
             tls: false,
+            certificate: ServerCertificate::CaSigned,
         }
     }
 
     /// The same options with TLS switched on or off.
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// The same options with TLS on, serving `certificate`.
+    pub fn with_certificate(mut self, certificate: ServerCertificate) -> Self {
+        self.tls = true;
+        self.certificate = certificate;
         self
     }
 }
@@ -519,11 +561,21 @@ impl TestRegistry {
         let mut client_tls = None;
         if let Some(pki) = &pki {
             let ca = write("ca.pem", pki.ca_pem.as_bytes())?;
-            if options.tls {
-                write("server.pem", pki.server_cert_pem.as_bytes())?;
-                write("server-key.pem", pki.server_key_pem.as_bytes())?;
-                client_tls = Some(crate::pki::client_config(pki.ca_pem.as_bytes())?);
-                ca_file = Some(ca);
+            match &options.certificate {
+                _ if !options.tls => {}
+                ServerCertificate::CaSigned => {
+                    write("server.pem", pki.server_cert_pem.as_bytes())?;
+                    write("server-key.pem", pki.server_key_pem.as_bytes())?;
+                    client_tls = Some(crate::pki::client_config(pki.ca_pem.as_bytes())?);
+                    ca_file = Some(ca);
+                }
+                ServerCertificate::SelfSigned { names, expired } => {
+                    let cert = crate::pki::SelfSigned::generate(names, *expired)?;
+                    let server = write("server.pem", cert.cert_pem.as_bytes())?;
+                    write("server-key.pem", cert.key_pem.as_bytes())?;
+                    client_tls = Some(crate::pki::pinned_client_config(cert.cert_der)?);
+                    ca_file = Some(server);
+                }
             }
         }
         let (users, issuer) = match (&options.auth, &pki) {
@@ -767,9 +819,9 @@ impl TestRegistry {
         &self.options
     }
 
-    /// The PEM file of the CA that signed the registry's certificate (TLS registries only).
-    ///
-    /// The certificate is valid for `127.0.0.1`, `localhost` and `::1`.
+    /// The PEM file to trust for the registry's certificate (TLS registries only): the CA that
+    /// signed it (valid for `127.0.0.1`, `localhost` and `::1`), or, for
+    /// [`ServerCertificate::SelfSigned`], the certificate itself.
     pub fn ca_file(&self) -> Option<&Path> {
         self.ca_file.as_deref()
     }

@@ -149,6 +149,7 @@ fn options_from_a_lookup_and_flags_over_env() {
             username: Some("env-user".to_owned()),
             password: Some(Secret::new("env-pass")),
             token: None,
+            hosts: None,
         }
     );
     assert_eq!(
@@ -161,6 +162,7 @@ fn options_from_a_lookup_and_flags_over_env() {
         username: Some("flag-user".to_owned()),
         password: Some(Secret::new("")),
         token: None,
+        hosts: None,
     };
     assert_eq!(
         flags.or(from_env.clone()),
@@ -168,6 +170,7 @@ fn options_from_a_lookup_and_flags_over_env() {
             username: Some("flag-user".to_owned()),
             password: Some(Secret::new("env-pass")),
             token: None,
+            hosts: None,
         }
     );
     let token_flag = CredentialOptions {

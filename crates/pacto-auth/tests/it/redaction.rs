@@ -84,6 +84,7 @@ async fn no_secret_in_any_output_or_log_line_at_trace_level() {
         username: Some("env-user".to_owned()),
         password: Some(Secret::new(ENV_PASS)),
         token: Some(Secret::new(ENV_TOKEN)),
+        hosts: None,
     };
     let keychain = Keychain::with_config(
         options.clone(),
@@ -243,6 +244,7 @@ fn debug_and_display_redact() {
         username: Some("alice".to_owned()),
         password: Some(Secret::new("SECRET-pass")),
         token: Some(Secret::new("SECRET-token")),
+        hosts: None,
     };
     let keychain = Keychain::with_config(options.clone(), Env::new().config());
     let table = [
@@ -257,7 +259,7 @@ fn debug_and_display_redact() {
         (format!("{bearer}"), "a bearer token".to_owned()),
         (
             format!("{options:?}"),
-            r#"CredentialOptions { username: Some("alice"), password: Some(<redacted>), token: Some(<redacted>) }"#
+            r#"CredentialOptions { username: Some("alice"), password: Some(<redacted>), token: Some(<redacted>), hosts: None }"#
                 .to_owned(),
         ),
     ];

@@ -17,6 +17,7 @@ fn options(
         username: username.map(str::to_owned),
         password: password.map(Secret::new),
         token: token.map(Secret::new),
+        hosts: None,
     }
 }
 
@@ -328,4 +329,42 @@ async fn docker_auths_entries() {
         let want: Vec<_> = want.into_iter().map(|c| (Source::Docker, c)).collect();
         assert_eq!(summary(&got), want, "{auths} for {registry}");
     }
+}
+
+#[tokio::test]
+async fn explicit_credentials_scoped_to_hosts_reach_only_those() {
+    let env = Env::new();
+    PactoConfigFile::at(env.pacto_config())
+        .login("other.example", "pacto-user", &Secret::new("pacto-pass"))
+        .unwrap_or_else(|e| panic!("login: {e}"));
+    let keychain = env.keychain(
+        options(Some("env-user"), Some("env-pass"), None).for_hosts(["docker.io", "ghcr.io"]),
+    );
+    for listed in [
+        "index.docker.io",
+        "registry-1.docker.io",
+        "GHCR.io",
+        "ghcr.io/org/repo",
+    ] {
+        assert_eq!(
+            summary(&keychain.candidates(listed).await),
+            [(
+                Source::EnvUserPass,
+                Credential::basic("env-user", "env-pass")
+            )],
+            "{listed}"
+        );
+    }
+    // Another registry gets its own stored credential and never the explicit one.
+    assert_eq!(
+        summary(&keychain.candidates("other.example").await),
+        [(
+            Source::PactoLogin,
+            Credential::basic("pacto-user", "pacto-pass")
+        )]
+    );
+    assert!(keychain.candidates("quay.io").await.is_empty());
+    assert!(
+        format!("{keychain:?}").contains(r#"explicit_hosts: Some(["index.docker.io", "ghcr.io"])"#)
+    );
 }

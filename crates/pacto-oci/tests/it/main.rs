@@ -63,6 +63,7 @@ fn errors_carry_the_go_kinds() {
             username: Some("alice".into()),
             password: Some(pacto_oci::Secret::new("wrong")),
             token: None,
+            hosts: None,
         })
         .keychain_config(pacto_oci::auth::KeychainConfig {
             enable_pacto_login: false,
@@ -103,4 +104,81 @@ fn errors_carry_the_go_kinds() {
         .block_on(client.pull(&format!("{layout}:9.0.0"), "", ResolveMode::LocalOnly))
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::NotFound);
+}
+
+/// The transport's edges through the facade: a refused certificate and a deadline are
+/// `Unreachable`, with their data reachable through `Error::store_error`.
+#[test]
+fn certificate_and_deadline_failures_are_unreachable_with_their_data() {
+    use pacto_oci::registry::{CertificateProblem, TimeLimit};
+    use pacto_test_support::{
+        FakeArtifact, FakeOptions, FakeRegistry, ServerCertificate, SlowBody, SlowMode, SlowTarget,
+    };
+    use std::time::Duration;
+
+    let temp = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let registry = TestRegistry::start(
+        RegistryOptions::plain().with_certificate(ServerCertificate::self_signed()),
+    );
+    let client = Client::builder().cache_dir(temp.path()).build().unwrap();
+    let error = rt
+        .block_on(client.versions(&format!("{}/team/x", registry.host())))
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unreachable);
+    assert!(!error.is_transient());
+    assert_eq!(
+        error.store_error().and_then(|e| e.certificate_problem()),
+        Some(&CertificateProblem::UnknownIssuer)
+    );
+
+    let fake = FakeRegistry::start(FakeOptions {
+        artifact: Some(FakeArtifact {
+            tag: "1.0.0".into(),
+            manifest: b"{}".to_vec(),
+            blobs: Vec::new(),
+        }),
+        slow: Some(SlowBody {
+            target: SlowTarget::Manifest,
+            mode: SlowMode::StallAfterHeaders,
+        }),
+        ..FakeOptions::default()
+    });
+    let client = Client::builder()
+        .cache_dir(temp.path())
+        .plain_http(fake.host())
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = rt
+        .block_on(client.pull(
+            &format!("{}/team/x:1.0.0", fake.host()),
+            "",
+            ResolveMode::RemoteAllowed,
+        ))
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.kind(), ErrorKind::Unreachable);
+    assert!(error.is_transient());
+    assert_eq!(
+        error.store_error().and_then(|e| e.time_limit()),
+        Some(TimeLimit::Deadline {
+            timeout: Duration::from_secs(1)
+        })
+    );
+    assert_eq!(error.to_string(), "cannot pull");
+    let store = error
+        .store_error()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        store.ends_with(": the deadline of 1s was reached"),
+        "{store}"
+    );
+    assert!(client.credential_fallbacks().is_empty());
 }

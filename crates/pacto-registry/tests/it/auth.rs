@@ -1,7 +1,7 @@
 //! Authentication: Basic over TLS, bearer tokens, keychain fall-through, anonymous retry.
 
 use crate::common::{assert_kind, bundle, reference, runtime, summary};
-use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
+use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret, Source};
 use pacto_registry::{BundleStore, ErrorKind, PushOptions, RegistryClient, StoreError};
 use pacto_test_support::{Access, RegistryOptions, TestRegistry, TokenUser};
 use std::path::Path;
@@ -28,6 +28,7 @@ fn user_pass(user: &str, pass: &str) -> CredentialOptions {
         username: Some(user.to_owned()),
         password: Some(Secret::new(pass)),
         token: None,
+        hosts: None,
     }
 }
 
@@ -179,6 +180,50 @@ fn keychain_sources_fall_through_in_order() {
         PushOptions::default(),
     ))
     .expect("docker credentials accepted");
+    // The rejected explicit token is reported, once, with the source used instead.
+    let fallbacks = client.credential_fallbacks();
+    assert_eq!(fallbacks.len(), 1, "{fallbacks:?}");
+    assert_eq!(
+        (
+            fallbacks[0].registry.as_str(),
+            fallbacks[0].rejected,
+            fallbacks[0].used
+        ),
+        (
+            registry.host().as_str(),
+            Source::EnvToken,
+            Some(Source::Docker)
+        )
+    );
+}
+
+#[test]
+fn explicit_credentials_go_only_to_their_hosts() {
+    let registry = TestRegistry::start(RegistryOptions::basic("alice", "right"));
+    let rt = runtime();
+    let target = reference(&format!("{}/team/payments:1.0.0", registry.host()));
+    let elsewhere = user_pass("alice", "right").for_hosts(["127.0.0.1:1", "docker.io"]);
+    let client = client_for(&registry, keychain(elsewhere, None, None));
+    let (tried, _, message) = auth_error(assert_kind(
+        rt.block_on(client.push(
+            &target,
+            &bundle("payments", "1.0.0"),
+            PushOptions::default(),
+        )),
+        ErrorKind::Authentication,
+    ));
+    assert!(tried.is_empty(), "not offered: {tried:?}");
+    assert!(message.contains("no credentials found"), "{message}");
+
+    let here = user_pass("alice", "right").for_hosts([registry.host()]);
+    let client = client_for(&registry, keychain(here, None, None));
+    rt.block_on(client.push(
+        &target,
+        &bundle("payments", "1.0.0"),
+        PushOptions::default(),
+    ))
+    .expect("offered to the listed registry");
+    assert!(client.credential_fallbacks().is_empty());
 }
 
 #[test]
@@ -242,6 +287,15 @@ fn rejected_credentials_on_a_public_pull_fall_back_to_anonymous() {
         .block_on(stale.pull(&target))
         .expect("anonymous pull after the stale credential is rejected");
     assert_eq!(pulled.files, original.files);
+    let fallbacks = stale.credential_fallbacks();
+    assert_eq!(
+        fallbacks
+            .iter()
+            .map(|f| (f.rejected, f.used))
+            .collect::<Vec<_>>(),
+        vec![(Source::EnvUserPass, None)],
+        "the rejected password is reported, anonymous access used instead"
+    );
 
     // A push does not fall back to anonymous.
     let (tried, rejected, _) = auth_error(assert_kind(

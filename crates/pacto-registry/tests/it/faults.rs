@@ -145,6 +145,7 @@ fn authorization_is_not_forwarded_on_a_cross_origin_blob_redirect() {
             username: Some("alice".into()),
             password: Some(pacto_auth::Secret::new("right")),
             token: None,
+            hosts: None,
         },
         pacto_auth::KeychainConfig {
             enable_pacto_login: false,

@@ -9,3 +9,5 @@ mod interop;
 mod layout;
 mod pagination;
 mod plain;
+mod slow;
+mod tls;

@@ -3,7 +3,9 @@
 //! pages of at most `n` tags with a `Link: <...>; rel="next"` header.
 
 use crate::common::{assert_kind, client, reference, runtime};
-use pacto_registry::{BundleStore, ErrorKind};
+use pacto_ref::{ArtifactRef, ParseOptions};
+use pacto_registry::{BundleStore, ErrorKind, StoreError};
+use pacto_test_support::{FakeOptions, FakeRegistry, TagListing};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -86,7 +88,7 @@ fn follows_link_headers_to_the_last_page() {
 }
 
 #[test]
-fn a_link_loop_is_bounded() {
+fn a_link_loop_is_refused_at_its_first_repeat() {
     let (host, seen) = serve(vec![(
         vec!["1.0.0"],
         Some("/v2/team/many/tags/list?last=1.0.0&n=1000"),
@@ -95,10 +97,85 @@ fn a_link_loop_is_bounded() {
         runtime().block_on(client().list_tags(&reference(&format!("{host}/team/many")))),
         ErrorKind::Other,
     );
-    assert!(error.to_string().contains("did not end"), "{error}");
+    assert!(
+        matches!(error, StoreError::InvalidResponse { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "registry {host} sent an unusable answer for {host}/team/many: its tag list loops: \
+             the Link header leads back to /v2/team/many/tags/list?last=1.0.0&n=1000, a page \
+             already read"
+        )
+    );
     assert_eq!(
         seen.lock().unwrap().len(),
-        1000,
-        "stopped at the page bound"
+        2,
+        "the repeated page is not fetched"
     );
+}
+
+/// A `--plain-http`-style client for a fake registry (no https probe).
+fn listing(host: &str) -> Result<Vec<String>, StoreError> {
+    let options = ParseOptions {
+        insecure_hosts: vec![host.to_owned()],
+        ..ParseOptions::untagged()
+    };
+    let repository = ArtifactRef::parse(&format!("{host}/team/many"), &options).expect("reference");
+    runtime().block_on(client().list_tags(&repository))
+}
+
+#[test]
+fn a_chain_of_big_pages_that_never_ends_stops_at_the_byte_bound() {
+    let fake = FakeRegistry::start(FakeOptions {
+        tags: Some(TagListing::Endless {
+            page_bytes: 3 << 20,
+            repeat: false,
+        }),
+        ..FakeOptions::default()
+    });
+    let error = assert_kind(listing(&fake.host()), ErrorKind::Other);
+    assert!(
+        error
+            .to_string()
+            .contains("its tag list is over 16 MiB in all"),
+        "{error}"
+    );
+    // 16 MiB of 3 MiB pages: the sixth page crosses the bound, nothing after it is asked for.
+    assert_eq!(fake.requests().len(), 6);
+}
+
+#[test]
+fn the_tag_count_is_bounded_across_pages() {
+    let fake = FakeRegistry::start(FakeOptions {
+        tags: Some(TagListing::Paginated {
+            count: 100_000,
+            page: 1000,
+        }),
+        ..FakeOptions::default()
+    });
+    let tags = listing(&fake.host()).expect("100000 tags are fine");
+    assert_eq!(tags.len(), 100_000);
+    assert_eq!(
+        (tags[0].as_str(), tags[99_999].as_str()),
+        ("1.0.0", "1.0.99999")
+    );
+    assert_eq!(fake.requests().len(), 100);
+
+    let fake = FakeRegistry::start(FakeOptions {
+        tags: Some(TagListing::Paginated {
+            count: 100_001,
+            page: 1000,
+        }),
+        ..FakeOptions::default()
+    });
+    let error = assert_kind(listing(&fake.host()), ErrorKind::Other);
+    assert!(
+        error
+            .to_string()
+            .contains("its tag list has more than 100000 tags"),
+        "{error}"
+    );
+    assert_eq!(fake.requests().len(), 101);
 }

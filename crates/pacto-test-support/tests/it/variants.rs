@@ -1,7 +1,8 @@
 //! Each registry variant starts, challenges correctly, and round-trips a raw push.
 
 use pacto_test_support::{
-    Access, Auth, Operation, RegistryOptions, TestRegistry, TokenUser, digest, push_raw,
+    Access, Auth, Operation, RegistryOptions, ServerCertificate, TestRegistry, TokenUser, digest,
+    push_raw,
 };
 use reqwest::blocking::RequestBuilder;
 
@@ -154,6 +155,31 @@ fn tls_certificate_covers_localhost() {
         .send()
         .expect_err("an unknown CA must be refused");
     assert!(error.is_connect(), "{error:?}");
+}
+
+/// The self-signed variants start (their readiness probe accepts exactly their certificate),
+/// and their "CA file" is the certificate itself, one PEM block.
+#[test]
+fn self_signed_variants_start_and_serve_their_certificate() {
+    for certificate in [
+        ServerCertificate::self_signed(),
+        ServerCertificate::SelfSigned {
+            names: vec!["127.0.0.2".into()],
+            expired: false,
+        },
+        ServerCertificate::SelfSigned {
+            names: vec!["127.0.0.1".into()],
+            expired: true,
+        },
+    ] {
+        let registry = TestRegistry::start(RegistryOptions::plain().with_certificate(certificate));
+        assert!(registry.is_tls());
+        let pem = registry.ca_pem().expect("the certificate");
+        assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 1, "{pem}");
+        let served = std::fs::read_to_string(registry.ca_file().expect("file")).expect("read");
+        assert_eq!(served, pem);
+        assert!(registry.requests().is_empty());
+    }
 }
 
 #[test]
