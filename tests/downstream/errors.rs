@@ -111,3 +111,25 @@ async fn the_source_chain_reaches_the_store_error_and_its_fields() {
     ));
     assert_no_repeats(&error);
 }
+#[tokio::test]
+async fn an_unreachable_registry_is_transient_and_names_the_registry() {
+    let registry = pacto_test_support::TestRegistry::plain();
+    let host = registry.host();
+    drop(registry);
+    let temp = tempfile::tempdir().unwrap();
+    let error = client(temp.path())
+        .pull(
+            &format!("{host}/team/x:1.0.0"),
+            "",
+            ResolveMode::RemoteAllowed,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Unreachable);
+    assert!(error.is_transient());
+    let Some(StoreError::Unreachable { registry, .. }) = error.store_error() else {
+        panic!("expected an unreachable store error, got {error:?}");
+    };
+    assert_eq!(registry, &host);
+    assert_no_repeats(&error);
+}

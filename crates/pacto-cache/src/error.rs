@@ -13,7 +13,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[non_exhaustive]
 pub enum CacheError {
     /// A file or directory of the cache could not be read, written or removed.
-    #[error("cannot {action} {}: {source}; check the permissions of the cache directory or pass another one", path.display())]
+    #[error("cannot {action} {} in the cache directory", path.display())]
     Io {
         /// What was being done (`"read"`, `"remove"`, ...).
         action: &'static str,

@@ -4,7 +4,7 @@
 use crate::Global;
 use indicatif::{ProgressBar, ProgressStyle};
 use pacto_oci::ErrorKind;
-use pacto_oci::registry::TimeLimit;
+use pacto_oci::registry::{StoreError, TimeLimit};
 use serde_json::Value;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -65,8 +65,20 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
-/// What to do next, for the failures whose remedy is a flag of this tool.
+/// What to do next, for the failures whose remedy is a flag or a command of this tool (the
+/// libraries carry the data and never name this tool's flags).
 fn hint(error: &pacto_oci::Error) -> String {
+    if let Some(reference) = chain_find::<pacto_oci::refs::InvalidReference>(error)
+        && reference.has_url_scheme()
+    {
+        return "; to talk plain HTTP, pass --plain-http HOST (or PACTO_INSECURE_REGISTRIES)"
+            .to_owned();
+    }
+    if let Some(pacto_oci::cache::CacheError::Io { .. }) = chain_find(error) {
+        return "; check the permissions of the cache directory, or pass another one with \
+                --cache-dir (or PACTO_CACHE_DIR)"
+            .to_owned();
+    }
     let Some(store) = error.store_error() else {
         return String::new();
     };
@@ -75,12 +87,36 @@ fn hint(error: &pacto_oci::Error) -> String {
                 trust it with --ca-file PEM (or PACTO_CA_FILE)"
             .to_owned();
     }
+    match store {
+        StoreError::Conflict { .. } => {
+            return "; push with --force to overwrite it or choose another tag".to_owned();
+        }
+        StoreError::Authentication { registry, .. } => {
+            return format!(
+                "; run `pacto-oci login {registry}`, set PACTO_REGISTRY_TOKEN, or \
+                 `pacto-oci logout {registry}` to drop a stale credential"
+            );
+        }
+        _ => {}
+    }
     match store.time_limit() {
         Some(TimeLimit::Deadline { .. }) => {
             "; raise --timeout (PACTO_TIMEOUT) if the registry is only slow".to_owned()
         }
         _ => String::new(),
     }
+}
+
+/// The first error of type `T` in `error`'s source chain.
+fn chain_find<T: std::error::Error + 'static>(error: &pacto_oci::Error) -> Option<&T> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(found) = cause.downcast_ref::<T>() {
+            return Some(found);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// The JSON `kind` for an error kind.

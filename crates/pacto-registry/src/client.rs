@@ -375,7 +375,6 @@ impl RegistryClient {
                     registry: repo.host().to_owned(),
                     transient: true,
                     detail: format!("{what}: {message} (after retries)"),
-                    source: None,
                 }
             }
             _ => StoreError::Registry {
@@ -682,10 +681,9 @@ impl RegistryClient {
         let blob = self.get_blob(&repo, &layer.digest, layer.size).await?;
         let bundle = pacto_archive::unpack_bytes(&blob, &self.limits)
             .await
-            .map_err(|e| StoreError::InvalidBundle {
+            .map_err(|source| StoreError::Unpack {
                 reference: repo.display.clone(),
-                reason: e.to_string(),
-                source: Some(Box::new(e)),
+                source,
             })?;
         Ok(Pulled {
             bundle,

@@ -166,11 +166,8 @@ pub enum StoreError {
         registry: String,
         /// True when a later attempt may succeed (timeouts, resets, 429, 5xx).
         transient: bool,
-        /// What went wrong.
+        /// What went wrong, with the transport's whole cause chain.
         detail: String,
-        /// The underlying cause.
-        #[source]
-        source: Option<BoxError>,
     },
     /// The registry (or its token service) presented a TLS certificate that is not trusted;
     /// kind [`ErrorKind::Unreachable`], not transient. Plain http is never tried after this.
@@ -207,22 +204,26 @@ pub enum StoreError {
         /// What was wrong with the answer.
         reason: String,
     },
-    /// The artifact is not a valid Pacto bundle.
+    /// The artifact is not a valid Pacto bundle (its manifest, config or index breaks a rule).
     #[error("artifact at {reference} is not a valid Pacto bundle: {reason}")]
     InvalidBundle {
         /// The reference pulled.
         reference: String,
         /// The rule that was broken.
         reason: String,
-        /// The underlying cause (archive, contract or digest error).
+    },
+    /// The artifact's layer is not a valid bundle archive: the archive's refusal is the
+    /// source; kind [`ErrorKind::InvalidBundle`].
+    #[error("artifact at {reference} is not a valid Pacto bundle")]
+    Unpack {
+        /// The reference pulled.
+        reference: String,
+        /// What the archive reader refused.
         #[source]
-        source: Option<BoxError>,
+        source: pacto_archive::UnpackError,
     },
     /// The tag already holds a different artifact.
-    #[error(
-        "{reference} already holds a different artifact ({existing}, pushing {pushing}); \
-         push with --force to overwrite it or choose another tag"
-    )]
+    #[error("{reference} already holds a different artifact ({existing}, pushing {pushing})")]
     Conflict {
         /// The tagged reference.
         reference: String,
@@ -240,7 +241,7 @@ pub enum StoreError {
         registry_message: RegistryMessage,
     },
     /// A local I/O failure (layout directory, temp files).
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done (`"cannot write"`, ...).
         action: &'static str,
@@ -251,7 +252,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The bundle could not be packed for a push.
-    #[error("cannot pack the bundle for {reference}: {source}")]
+    #[error("cannot pack the bundle for {reference}")]
     Pack {
         /// The reference being pushed.
         reference: String,
@@ -277,10 +278,7 @@ fn auth_message(
             message.push_str(&format!("; rejected: {}", rejected.join(", ")));
         }
     }
-    message.push_str(&format!(
-        "): {detail}; run `pacto-oci login {registry}`, set PACTO_REGISTRY_TOKEN, \
-         or `pacto-oci logout {registry}` to drop a stale credential"
-    ));
+    message.push_str(&format!("): {detail}"));
     message
 }
 
@@ -294,7 +292,9 @@ impl StoreError {
             StoreError::Unreachable { .. }
             | StoreError::Certificate { .. }
             | StoreError::TimedOut { .. } => ErrorKind::Unreachable,
-            StoreError::InvalidBundle { .. } => ErrorKind::InvalidBundle,
+            StoreError::InvalidBundle { .. } | StoreError::Unpack { .. } => {
+                ErrorKind::InvalidBundle
+            }
             StoreError::Conflict { .. } => ErrorKind::Conflict,
             StoreError::Registry { .. }
             | StoreError::InvalidResponse { .. }
@@ -334,7 +334,6 @@ impl StoreError {
         StoreError::InvalidBundle {
             reference: reference.to_string(),
             reason: reason.into(),
-            source: None,
         }
     }
 

@@ -364,10 +364,9 @@ impl BundleStore for LayoutStore {
             blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
         let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
             .await
-            .map_err(|e| StoreError::InvalidBundle {
+            .map_err(|source| StoreError::Unpack {
                 reference: display.clone(),
-                reason: e.to_string(),
-                source: Some(Box::new(e)),
+                source,
             })?;
         Ok(Pulled {
             bundle,

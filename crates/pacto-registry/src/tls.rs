@@ -72,7 +72,6 @@ fn build_error(detail: String) -> StoreError {
         registry: String::new(),
         transient: false,
         detail: format!("cannot build the HTTP client: {detail}"),
-        source: None,
     }
 }
 

@@ -253,7 +253,6 @@ impl Transport {
                 registry: String::new(),
                 transient: false,
                 detail: format!("cannot build the HTTP client: {e}"),
-                source: Some(Box::new(e)),
             })?;
         Ok(Transport {
             http,
@@ -406,7 +405,7 @@ impl Transport {
                     registry = %endpoint.host,
                     source = %name,
                     "not sending basic credentials over plain http to a non-loopback host; \
-                     mark the registry insecure (--plain-http) if that is intended"
+                     declare the registry insecure if that is intended"
                 );
                 continue;
             }
@@ -547,7 +546,7 @@ impl Transport {
                 rejected: Vec::new(),
                 detail: format!(
                     "refusing the plain-http token realm {realm}; \
-                     mark the registry insecure (--plain-http) if that is intended"
+                     declare the registry insecure if that is intended"
                 ),
             });
         }
@@ -717,7 +716,6 @@ impl Transport {
                         registry,
                         transient,
                         detail,
-                        source,
                     }),
                     Some(https),
                 ) => Err(StoreError::Unreachable {
@@ -725,7 +723,6 @@ impl Transport {
                     registry,
                     transient,
                     detail: format!("https: {https}; plain http: {detail}"),
-                    source,
                 }),
                 (Err(e), _) => Err(e),
             };
@@ -976,7 +973,6 @@ pub(crate) fn unreachable(
         registry: host.to_owned(),
         transient,
         detail: format!("{action}: {}", error_chain(&error)),
-        source: Some(Box::new(error)),
     }
 }
 

@@ -181,6 +181,13 @@ impl InvalidReference {
         &self.input
     }
 
+    /// Whether the input starts with a URL scheme (`http://`, `https://`), which references
+    /// never carry: plain HTTP is a property of the registry, declared separately.
+    pub fn has_url_scheme(&self) -> bool {
+        let s = strip_oci_prefix(&self.input);
+        s.starts_with("http://") || s.starts_with("https://")
+    }
+
     /// Why, in go-containerregistry's words.
     pub fn reason(&self) -> &str {
         &self.reason
@@ -497,8 +504,7 @@ impl Reference {
                 raw,
                 format!(
                     "image reference must not contain a URL scheme (http:// or https://): {s}; \
-                     to use plain HTTP, declare the registry insecure \
-                     (--plain-http or PACTO_INSECURE_REGISTRIES)"
+                     plain HTTP is declared per registry, not in the reference"
                 ),
             ));
         }

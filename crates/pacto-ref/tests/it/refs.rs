@@ -53,7 +53,14 @@ fn url_schemes_are_rejected_with_a_hint() {
             "{}",
             e.reason()
         );
-        assert!(e.to_string().contains("--plain-http"), "{e}");
+        // The library says what to do in its own terms; the CLI names its flag.
+        assert!(
+            e.to_string()
+                .contains("plain HTTP is declared per registry"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("--plain-http"), "{e}");
+        assert!(e.has_url_scheme());
         assert_eq!(e.tag_form_reason(), None);
     }
 }

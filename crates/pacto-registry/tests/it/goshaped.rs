@@ -117,7 +117,11 @@ fn an_artifact_without_pacto_yaml_is_an_invalid_bundle() {
             .block_on(client().pull(&reference(&format!("{}/go/empty:1.0.0", registry.host())))),
         ErrorKind::InvalidBundle,
     );
-    assert!(error.to_string().contains("pacto.yaml"), "{error}");
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert!(
+        cause.as_deref().is_some_and(|c| c.contains("pacto.yaml")),
+        "{error}: {cause:?}"
+    );
 }
 
 #[test]

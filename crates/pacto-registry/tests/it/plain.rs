@@ -1,7 +1,7 @@
 //! Push, pull, resolve and list against a plain-HTTP registry, with exact request counts.
 
 use crate::common::{assert_kind, bundle, client, reference, runtime, summary};
-use pacto_registry::{BundleStore, ErrorKind, PushOptions, PushStatus};
+use pacto_registry::{BundleStore, ErrorKind, PushOptions, PushStatus, StoreError};
 use pacto_test_support::TestRegistry;
 
 #[test]
@@ -141,7 +141,17 @@ fn conflicting_push_is_refused_unless_forced() {
         rt.block_on(client.push(&target, &other, PushOptions::default())),
         ErrorKind::Conflict,
     );
-    assert!(error.to_string().contains("--force"), "{error}");
+    let StoreError::Conflict {
+        existing, pushing, ..
+    } = &error
+    else {
+        panic!("expected a conflict, got {error:?}");
+    };
+    assert_ne!(existing, pushing);
+    assert!(
+        !error.to_string().contains("--force"),
+        "no CLI flag in a library message"
+    );
     assert_eq!(
         registry.requests().len(),
         1,

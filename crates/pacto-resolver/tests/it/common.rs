@@ -132,7 +132,6 @@ impl NoNetwork {
             registry: "no-network".into(),
             transient: false,
             detail: "this test store refuses every network call".into(),
-            source: None,
         }
     }
 }
