@@ -5,7 +5,7 @@ use crate::error::ArchiveError;
 use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bytes::Bytes;
-use pacto_contract::{Bundle, validate_path};
+use pacto_contract::{Bundle, Limits, validate_path};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -64,8 +64,13 @@ pub type PackedFile = LayerInfo;
 /// - the archive ends with two zero blocks and no record padding;
 /// - gzip with a fixed header (no name, mtime 0, OS byte 255) at [`COMPRESSION_LEVEL`].
 ///
+/// A bundle over `limits` ([`Bundle::check_limits`], which counts entries as [`crate::unpack`]
+/// does) is refused with [`ArchiveError::OverLimit`] before anything is written, so every
+/// archive this crate writes unpacks under the same limits.
+///
 /// The tar is streamed through the compressor: it never exists in memory as a whole.
-pub async fn pack(bundle: &Bundle) -> Result<Packed, ArchiveError> {
+pub async fn pack(bundle: &Bundle, limits: &Limits) -> Result<Packed, ArchiveError> {
+    bundle.check_limits(limits)?;
     // Compressed bundles are usually well under half their size; this saves reallocations.
     let capacity = usize::try_from(bundle.total_size() / 2).unwrap_or(0);
     let mut sink = Vec::with_capacity(capacity);
@@ -80,11 +85,14 @@ pub async fn pack(bundle: &Bundle) -> Result<Packed, ArchiveError> {
     })
 }
 
-/// Packs a bundle into `writer`, exactly as [`pack`] does, and shuts the writer down.
+/// Packs a bundle into `writer`, exactly as [`pack`] does (nothing is written when the
+/// bundle is over `limits`), and shuts the writer down.
 pub async fn pack_to_writer<W: AsyncWrite + Unpin>(
     bundle: &Bundle,
     writer: W,
+    limits: &Limits,
 ) -> Result<LayerInfo, ArchiveError> {
+    bundle.check_limits(limits)?;
     write_layer(bundle, writer)
         .await
         .map_err(|e| e.into_archive_error(None))
@@ -94,8 +102,13 @@ pub async fn pack_to_writer<W: AsyncWrite + Unpin>(
 ///
 /// Atomic: the layer is written to a temporary file in the same directory, synced, made
 /// mode 0644 (on Unix), then renamed over `path`; on failure `path` is untouched and the
-/// temporary file removed.
-pub async fn pack_to_file(bundle: &Bundle, path: &Path) -> Result<PackedFile, ArchiveError> {
+/// temporary file removed. A bundle over `limits` is refused before any file is created.
+pub async fn pack_to_file(
+    bundle: &Bundle,
+    path: &Path,
+    limits: &Limits,
+) -> Result<PackedFile, ArchiveError> {
+    bundle.check_limits(limits)?;
     let io_err = |source: io::Error| ArchiveError::Io {
         path: Some(path.to_owned()),
         source,

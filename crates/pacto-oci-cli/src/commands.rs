@@ -3,7 +3,7 @@
 use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
-use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, ResolveMode, Secret};
+use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -128,10 +128,12 @@ fn mode(offline: bool) -> ResolveMode {
 }
 
 async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
-    let bundle = Bundle::from_dir(dir)?;
+    // The limits a pull applies, so that nothing is packed that cannot be pulled.
+    let limits = Limits::default();
+    let bundle = Bundle::from_dir_with_limits(dir, &limits)?;
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("{}-{}.tar.gz", bundle.name(), bundle.version())));
-    let packed = pacto_oci::archive::pack_to_file(&bundle, &path).await?;
+    let packed = pacto_oci::archive::pack_to_file(&bundle, &path, &limits).await?;
     out.emit(
         json!({
             "path": path.display().to_string(),
@@ -154,8 +156,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A bundle directory, or a `.tar.gz` made by `pack` (read under the default limits).
-async fn load_source(source: &Path) -> Result<Bundle, Error> {
+/// A bundle directory, or a `.tar.gz` made by `pack`, read within the client's limits (the
+/// ones its pulls apply).
+async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
     let meta = std::fs::metadata(source).map_err(|e| {
         Error::new(
             ErrorKind::Other,
@@ -163,7 +166,7 @@ async fn load_source(source: &Path) -> Result<Bundle, Error> {
         )
     })?;
     if meta.is_dir() {
-        return Ok(Bundle::from_dir(source)?);
+        return Ok(Bundle::from_dir_with_limits(source, client.limits())?);
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
         Error::new(
@@ -171,7 +174,7 @@ async fn load_source(source: &Path) -> Result<Bundle, Error> {
             format!("cannot open {}: {e}", source.display()),
         )
     })?;
-    Ok(pacto_oci::archive::unpack(file, &pacto_oci::archive::Limits::default()).await?)
+    Ok(pacto_oci::archive::unpack(file, client.limits()).await?)
 }
 
 async fn push(
@@ -181,7 +184,7 @@ async fn push(
     force: bool,
     out: &Output,
 ) -> Outcome {
-    let bundle = load_source(source).await?;
+    let bundle = load_source(client, source).await?;
     let spinner = out.spinner(format!(
         "pushing {}@{} to {reference}",
         bundle.name(),

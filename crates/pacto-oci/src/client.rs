@@ -3,7 +3,7 @@
 use crate::Error;
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
-use pacto_contract::Bundle;
+use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::{AnyStore, BundleStore, PushOptions, PushOutcome, RegistryClient};
 use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
@@ -20,6 +20,7 @@ pub struct ClientBuilder {
     cache_dir: Option<PathBuf>,
     no_cache: bool,
     concurrency: usize,
+    limits: Limits,
 }
 
 impl Default for ClientBuilder {
@@ -32,6 +33,7 @@ impl Default for ClientBuilder {
             cache_dir: None,
             no_cache: false,
             concurrency: pacto_resolver::DEFAULT_CONCURRENCY,
+            limits: Limits::default(),
         }
     }
 }
@@ -109,15 +111,26 @@ impl ClientBuilder {
         self
     }
 
+    /// The bundle limits (default: Go pacto's, [`Limits::default`]), applied everywhere: a
+    /// push refuses a bundle over them before uploading anything, and pulls from
+    /// registries, layouts and the cache refuse artifacts over them. Raising them here
+    /// raises them for every operation, so what this client pushes it can pull back.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Wires the keychain, registry client, layout store, cache and resolver.
     pub fn build(self) -> Result<Client, Error> {
         let keychain = Keychain::with_config(self.credentials, self.keychain.clone());
-        let mut registry = RegistryClient::builder().keychain(keychain);
+        let mut registry = RegistryClient::builder()
+            .keychain(keychain)
+            .limits(self.limits);
         for file in &self.ca_files {
             registry = registry.ca_file(file);
         }
         let registry = registry.build()?;
-        let mut cache = CacheConfig::default();
+        let mut cache = CacheConfig::default().with_limits(self.limits);
         if let Some(dir) = &self.cache_dir {
             cache = cache.with_dir(dir);
         }
@@ -137,6 +150,7 @@ impl ClientBuilder {
             registry,
             keychain: self.keychain,
             insecure_hosts: self.insecure_hosts,
+            limits: self.limits,
         })
     }
 }
@@ -156,6 +170,7 @@ pub struct Client {
     registry: RegistryClient,
     keychain: KeychainConfig,
     insecure_hosts: Vec<String>,
+    limits: Limits,
 }
 
 impl Client {
@@ -175,7 +190,15 @@ impl Client {
         Ok(self.resolver.parse(reference)?)
     }
 
-    /// Pushes `bundle`; an untagged reference is tagged with `service.version`.
+    /// The bundle limits every operation of this client applies ([`ClientBuilder::limits`]);
+    /// read bundle directories with them too ([`Bundle::from_dir_with_limits`]).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Pushes `bundle`; an untagged reference is tagged with `service.version`. A bundle
+    /// over this client's limits is refused ([`ErrorKind::InvalidBundle`](crate::ErrorKind))
+    /// before anything is uploaded or written.
     pub async fn push(
         &self,
         reference: &str,

@@ -570,7 +570,7 @@ impl BundleStore for RegistryClient {
         let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let artifact = artifact::pack(bundle, &repo.display).await?;
+        let artifact = artifact::pack(bundle, &repo.display, &self.limits).await?;
         let status = match self.head_manifest(&repo, &tag, true).await? {
             Some(existing) if existing == artifact.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");

@@ -161,14 +161,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The bundle could not be packed for a push.
-    #[error("cannot pack the bundle for {reference}: {source}")]
+    /// The bundle could not be packed for a push: nothing was uploaded or written. An
+    /// invalid bundle (a limit, a path) when [`pacto_archive::ArchiveError::is_invalid_bundle`].
+    #[error("cannot pack the bundle for {reference}")]
     Pack {
         /// The reference being pushed.
         reference: String,
-        /// The cause.
-        #[source]
-        source: BoxError,
+        /// The cause, which names the file and the rule or limit.
+        source: pacto_archive::ArchiveError,
     },
 }
 
@@ -205,6 +205,9 @@ impl StoreError {
             StoreError::Unreachable { .. } => ErrorKind::Unreachable,
             StoreError::InvalidBundle { .. } => ErrorKind::InvalidBundle,
             StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Pack { source, .. } if source.is_invalid_bundle() => {
+                ErrorKind::InvalidBundle
+            }
             StoreError::Registry { .. } | StoreError::Io { .. } | StoreError::Pack { .. } => {
                 ErrorKind::Other
             }

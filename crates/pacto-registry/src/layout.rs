@@ -336,7 +336,7 @@ impl BundleStore for LayoutStore {
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let artifact = artifact::pack(bundle, &display).await?;
+        let artifact = artifact::pack(bundle, &display, &self.limits).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
         let status =
