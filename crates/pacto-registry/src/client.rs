@@ -3,7 +3,8 @@
 //! Request budget on an anonymous registry (checked against the registry's access log in the
 //! tests): pull of a tag = 2 (manifest GET, layer GET: the digest comes from the manifest
 //! bytes, the config is not needed), resolve = 1 (HEAD), list tags = 1 per page, push to a new
-//! tag = manifest HEAD + one upload per blob + manifest PUT, where an upload is a single
+//! tag = manifest HEAD + one upload per blob + manifest PUT + manifest HEAD (the re-read that
+//! detects a concurrent push to the same tag), where an upload is a single
 //! `POST ?digest=` when the registry completes it (201) and POST + PUT when it answers 202
 //! (distribution 2.8 does; the host is remembered so only the first, small config blob is
 //! ever sent twice).
@@ -600,6 +601,16 @@ impl BundleStore for RegistryClient {
         let response = self.send(&repo, true, request).await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.failure(&repo, "manifest upload", response).await);
+        }
+        // No compare-and-swap in the distribution API: another push may have moved the tag
+        // between our HEAD and our PUT, or right after the PUT. One re-read tells the loser.
+        let now = self.head_manifest(&repo, &tag, true).await?;
+        if now.as_deref() != Some(artifact.manifest_digest.as_str()) {
+            return Err(StoreError::PushRace {
+                reference: repo.display.clone(),
+                pushed: artifact.manifest_digest,
+                now,
+            });
         }
         info!(reference = %repo.display, digest = %artifact.manifest_digest, status = status.as_str(), "pushed");
         Ok(PushOutcome {

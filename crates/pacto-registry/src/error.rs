@@ -19,7 +19,8 @@ pub enum ErrorKind {
     Unreachable,
     /// The artifact is not a valid Pacto bundle (layout, limits, digests, contract).
     InvalidBundle,
-    /// The tag holds a different artifact and the push was not forced.
+    /// The tag holds a different artifact and the push was not forced, or another push
+    /// changed it while this one ran.
     Conflict,
     /// Anything else: local I/O, unexpected registry answers.
     Other,
@@ -142,6 +143,19 @@ pub enum StoreError {
         /// The digest that was about to be pushed.
         pushing: String,
     },
+    /// Another push changed the tag while this one ran: re-read right after this push's
+    /// manifest upload, the tag no longer holds what was pushed. The distribution API has no
+    /// compare-and-swap, so of two concurrent pushes to one tag the last manifest upload
+    /// wins; this is how the loser learns of it.
+    #[error("{}", race_message(.reference, .pushed, .now.as_deref()))]
+    PushRace {
+        /// The tagged reference.
+        reference: String,
+        /// The digest this push uploaded.
+        pushed: String,
+        /// The digest the tag holds now (`None`: the tag was deleted).
+        now: Option<String>,
+    },
     /// The registry answered in a way no rule above covers.
     #[error("registry error for {reference}: {registry_message}")]
     Registry {
@@ -195,6 +209,16 @@ fn auth_message(
     message
 }
 
+fn race_message(reference: &str, pushed: &str, now: Option<&str>) -> String {
+    let now = match now {
+        Some(digest) => format!("now holds {digest}"),
+        None => "no longer exists".to_owned(),
+    };
+    format!(
+        "another push changed {reference} while this one ran: the tag {now}, not the          {pushed} just pushed; check which bundle it should hold before pushing again"
+    )
+}
+
 impl StoreError {
     /// The kind of this error, for matching and for exit codes.
     pub fn kind(&self) -> ErrorKind {
@@ -204,7 +228,7 @@ impl StoreError {
             StoreError::Authentication { .. } => ErrorKind::Authentication,
             StoreError::Unreachable { .. } => ErrorKind::Unreachable,
             StoreError::InvalidBundle { .. } => ErrorKind::InvalidBundle,
-            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Conflict { .. } | StoreError::PushRace { .. } => ErrorKind::Conflict,
             StoreError::Pack { source, .. } if source.is_invalid_bundle() => {
                 ErrorKind::InvalidBundle
             }
