@@ -6,7 +6,10 @@
 //! - `faults`: a registry that stops, restarts, throttles, stalls or resets; a killed writer;
 //!   16 processes on one cache; a full disk;
 //! - `security`: secrets in outputs, basic credentials over plain HTTP, `Authorization` on
-//!   cross-origin redirects, `config.json` modes, paths steered outside their roots.
+//!   cross-origin redirects, `config.json` modes, paths steered outside their roots;
+//! - `limits` (issue #12): push and pack refuse what pull would, before any request or
+//!   write; layout file modes; `tags` of 100,000 tags; hanging credential helpers killed
+//!   with their children; two pushes racing for one tag.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
@@ -14,4 +17,5 @@
 mod common;
 mod faults;
 mod hostile;
+mod limits;
 mod security;
