@@ -5,7 +5,7 @@ use crate::gzip::{GzipStream, StreamFault};
 use crate::tree::PathTree;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use pacto_contract::{Bundle, BundleError, Limits, validate_path};
+use pacto_contract::{Bundle, BundleError, Limits, path_depth, validate_path};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -340,7 +340,7 @@ impl<'a> Reader<'a> {
     }
 
     fn check_depth(&self, path: &str) -> Result<(), UnpackError> {
-        let depth = path.bytes().filter(|b| *b == b'/').count() as u64 + 1;
+        let depth = path_depth(path);
         if depth > self.limits.max_depth {
             return Err(UnpackError::TooDeep {
                 entry: path.to_owned(),

@@ -312,7 +312,7 @@ fn walk(
             .and_then(|list| list.collect())
             .map_err(io_err(&dir))?;
         // Name order, so that which file an error names does not depend on the OS either.
-        entries.sort_by_key(fs::DirEntry::file_name);
+        entries.sort_by_cached_key(fs::DirEntry::file_name);
         for entry in entries {
             let abs = entry.path();
             let file_name = entry.file_name();

@@ -29,4 +29,4 @@ pub use model::{
     Persistence, Runtime, Scaling, Service, State,
 };
 pub use parse::{ALIAS_REPLAY_BUDGET, ContractError, MAX_DEPTH, parse};
-pub use path::{MAX_PATH_LEN, PathError, validate_path};
+pub use path::{MAX_PATH_LEN, PathError, path_depth, validate_path};

@@ -4,6 +4,7 @@
 //! caching all apply the same limits, so whatever one side accepts the other accepts too: a
 //! bundle that could be pushed can always be pulled with the same limits.
 
+use crate::path::path_depth;
 use std::collections::HashSet;
 
 /// Bounds on a bundle. A value over a limit is refused; a value exactly at it is accepted.
@@ -124,11 +125,6 @@ pub enum LimitError {
     },
 }
 
-/// The number of components of a bundle path (`a/b/c.txt` is 3).
-pub(crate) fn depth(path: &str) -> u64 {
-    path.bytes().filter(|b| *b == b'/').count() as u64 + 1
-}
-
 /// Counts a bundle's files against [`Limits`] as they are added, exactly as an archive of
 /// the bundle counts: one entry per file and per distinct directory.
 ///
@@ -156,7 +152,7 @@ impl<'a> Tally<'a> {
     /// Counts the file at `path` (a valid bundle path, not yet counted) of `size` bytes; a
     /// refused file is not counted.
     pub(crate) fn add_file(&mut self, path: &str, size: u64) -> Result<(), LimitError> {
-        let depth = depth(path);
+        let depth = path_depth(path);
         if depth > self.limits.max_depth {
             return Err(LimitError::TooDeep {
                 path: path.to_owned(),

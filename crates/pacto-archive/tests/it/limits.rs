@@ -204,3 +204,33 @@ async fn unpack_refuses_paths_deeper_than_the_limit() {
         "{error:?}"
     );
 }
+
+/// A path that fits no ustar header is written with a PAX record, and `unpack` counts those
+/// records against the total size limit: `pack` counts them the same way.
+#[tokio::test]
+async fn pax_records_of_long_paths_count_as_unpack_counts_them() {
+    let names: Vec<String> = (0..3).map(|i| format!("{i}{}", "n".repeat(299))).collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let b = bundle(&files);
+    // "310 path=<300 bytes>\n" per file.
+    let records = 3 * 310;
+    for (limit, accepted) in [(records, true), (records - 1, false)] {
+        let limits = Limits::default().with_max_total_size(limit);
+        assert!(
+            b.check_limits(&limits).is_ok(),
+            "the files alone fit in {limit}"
+        );
+        let (_, pull) = verdicts(&b, &limits).await;
+        assert_eq!(pull.is_ok(), accepted, "unpack at {limit}: {pull:?}");
+        match pack(&b, &limits).await {
+            Ok(_) => assert!(accepted, "pack at {limit}"),
+            Err(error) => {
+                assert!(!accepted, "pack at {limit}: {error}");
+                assert!(
+                    matches!(&error, ArchiveError::OverLimit(LimitError::TotalTooLarge { path, .. }) if *path == names[2]),
+                    "{error:?}"
+                );
+            }
+        }
+    }
+}
