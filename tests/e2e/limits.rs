@@ -387,7 +387,12 @@ fn a_hanging_credential_helper_is_killed_with_its_children() {
     );
     // The warning about the helper comes first on stderr, so not `expect_error`.
     let run = sandbox.run_with(cmd).expect(4);
-    assert_eq!(run.json()["error"]["kind"], "authentication", "{}", run.stdout);
+    assert_eq!(
+        run.json()["error"]["kind"],
+        "authentication",
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stderr.contains("WARN")
             && run.stderr.contains("docker-credential-e2e-family")
@@ -462,7 +467,7 @@ fn a_concurrent_push_to_the_same_tag_exits_8_naming_the_winner() {
         .expect_error(8, "conflict");
     let message = run.message();
     assert!(
-        message.contains(&theirs),
+        message.contains(&format!("the tag now holds {theirs}, not the sha256:")),
         "names the digest there now: {message}"
     );
     assert!(message.contains("another push changed"), "{message}");

@@ -215,7 +215,8 @@ fn race_message(reference: &str, pushed: &str, now: Option<&str>) -> String {
         None => "no longer exists".to_owned(),
     };
     format!(
-        "another push changed {reference} while this one ran: the tag {now}, not the          {pushed} just pushed; check which bundle it should hold before pushing again"
+        "another push changed {reference} while this one ran: the tag {now}, not the \
+         {pushed} just pushed; check which bundle it should hold before pushing again"
     )
 }
 
