@@ -28,15 +28,17 @@ async fn verdicts(
     (bundle.check_limits(limits), pull)
 }
 
+/// Files of a bundle, by path.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// Around each limit, one under and one over: `pack` and `unpack` agree on every bundle.
 #[tokio::test]
 async fn pack_and_unpack_agree_at_every_limit() {
     let deep = |depth: usize| format!("{}f", "d/".repeat(depth - 1));
     // pacto.yaml, then directories a, a/b and files under them: 1 + 2 + n entries.
-    let entries = |n: usize| -> Vec<(String, Vec<u8>)> {
-        (0..n).map(|i| (format!("a/b/{i}"), Vec::new())).collect()
-    };
-    let cases: Vec<(&str, Vec<(String, Vec<u8>)>, Limits, bool)> = vec![
+    let entries =
+        |n: usize| -> Files { (0..n).map(|i| (format!("a/b/{i}"), Vec::new())).collect() };
+    let cases: Vec<(&str, Files, Limits, bool)> = vec![
         (
             "file at limit",
             vec![("x".into(), vec![1; 100])],
