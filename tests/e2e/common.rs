@@ -382,6 +382,31 @@ pub(crate) fn check_output(run: &Run) {
     }
 }
 
+/// Runs the binary with `args` under `umask MASK` (a `/bin/sh` that sets it, then execs).
+pub(crate) fn run_with_umask(sandbox: &Sandbox, mask: &str, args: &[&str]) -> Run {
+    let inner = sandbox.command(args);
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!("umask {mask}; exec \"$0\" \"$@\""))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(sandbox.work())
+        .env_clear()
+        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
+    sandbox.run_with(cmd)
+}
+
+/// The permission bits of `path` (following symlinks).
+pub(crate) fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 /// Polls `condition` every 10 ms until it holds; fails the test after `limit`.
 pub(crate) fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;

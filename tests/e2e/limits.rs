@@ -2,14 +2,14 @@
 //! umask allows, `tags` of a huge layout, credential helpers killed with their children, and
 //! the race of two pushes to one tag reported instead of hidden.
 
-use crate::common::{Run, Sandbox, noise, wait_until, write_bundle};
+use crate::common::{Run, Sandbox, mode, noise, run_with_umask, wait_until, write_bundle};
 use crate::hostile::{Ctx, OCI_MANIFEST, bundle_tar, config, manifest};
 use pacto_test_support::{
     ExtraRequest, Fault, FaultProxy, RegistryOptions, RequestMatch, TestRegistry, digest, push_raw,
 };
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const MIB: u64 = 1024 * 1024;
@@ -218,21 +218,6 @@ fn pull_refuses_a_path_deeper_than_the_limit() {
     assert_eq!(cached, serde_json::json!([]), "a refused pull was cached");
 }
 
-/// Runs the binary under `umask MASK`.
-fn run_with_umask(sandbox: &Sandbox, mask: &str, args: &[&str]) -> Run {
-    let inner = sandbox.command(args);
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("umask {mask}; exec \"$0\" \"$@\""))
-        .arg(inner.get_program())
-        .args(inner.get_args())
-        .current_dir(sandbox.work())
-        .env_clear()
-        .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .stdin(Stdio::null());
-    sandbox.run_with(cmd)
-}
-
 /// Mode bits of every file and directory of a layout, by relative path (`.` is the root).
 fn modes(root: &Path) -> Vec<(String, u32)> {
     let mut out = vec![(".".to_owned(), mode(root))];
@@ -242,14 +227,6 @@ fn modes(root: &Path) -> Vec<(String, u32)> {
             .map(|rel| (rel.clone(), mode(&root.join(rel)))),
     );
     out
-}
-
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("exists")
-        .permissions()
-        .mode()
-        & 0o777
 }
 
 /// Files of an OCI layout are as readable as the umask allows (0644 and 0755 under 022, as
