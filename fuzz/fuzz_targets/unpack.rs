@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pacto_archive::{Limits, pack, unpack_bytes};
+use pacto_archive::{ArchiveError, LimitError, Limits, pack, unpack_bytes};
 use std::sync::LazyLock;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -17,11 +17,11 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 });
 
 /// Small limits keep every run fast; the code paths are the same as with the defaults.
-const LIMITS: Limits = Limits {
-    max_file_size: 1 << 20,
-    max_total_size: 4 << 20,
-    max_entries: 2_000,
-};
+const LIMITS: Limits = Limits::GO_PACTO
+    .with_max_file_size(1 << 20)
+    .with_max_total_size(4 << 20)
+    .with_max_entries(2_000)
+    .with_max_depth(64);
 
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = !0u32;
@@ -72,16 +72,20 @@ fuzz_target!(|input: &[u8]| {
             return;
         };
         assert!(bundle.total_size() <= LIMITS.max_total_size);
-        let packed = pack(&bundle).await.expect("an unpacked bundle packs");
-        // The canonical archive adds an entry for every parent directory, which the
-        // original may have left out: only the entry count may grow.
-        let relaxed = Limits {
-            max_entries: u64::MAX,
-            ..LIMITS
+        // One set of limits in both directions: what unpacks under them is within them as a
+        // bundle, packs under them (unless the PAX records of its long paths outgrow the
+        // shorter GNU long names the original used: pack refuses what unpack would), and the
+        // canonical archive (an entry per file and per parent directory, which unpack counts
+        // whether listed or implied) unpacks under them again.
+        assert_eq!(bundle.check_limits(&LIMITS), Ok(()));
+        let packed = match pack(&bundle, &LIMITS).await {
+            Ok(packed) => packed,
+            Err(ArchiveError::OverLimit(LimitError::TotalTooLarge { .. })) => return,
+            Err(error) => panic!("an unpacked bundle packs within the same limits: {error}"),
         };
-        let again = unpack_bytes(&packed.bytes, &relaxed)
+        let again = unpack_bytes(&packed.bytes, &LIMITS)
             .await
-            .expect("a packed bundle unpacks");
+            .expect("a packed bundle unpacks within the same limits");
         assert_eq!(again, bundle);
     });
 });

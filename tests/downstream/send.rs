@@ -78,9 +78,13 @@ fn auth(keychain: &Keychain) {
 }
 
 fn archive(bundle: &Bundle, bytes: &[u8], limits: &Limits, path: &Path) {
-    assert_send(pacto_oci::archive::pack(bundle));
-    assert_send(pacto_oci::archive::pack_to_file(bundle, path));
-    assert_send(pacto_oci::archive::pack_to_writer(bundle, Vec::new()));
+    assert_send(pacto_oci::archive::pack(bundle, limits));
+    assert_send(pacto_oci::archive::pack_to_file(bundle, path, limits));
+    assert_send(pacto_oci::archive::pack_to_writer(
+        bundle,
+        Vec::new(),
+        limits,
+    ));
     assert_send(pacto_oci::archive::unpack(bytes, limits));
     assert_send(pacto_oci::archive::unpack_bytes(bytes, limits));
 }

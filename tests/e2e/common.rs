@@ -428,6 +428,23 @@ pub(crate) fn check_output(run: &Run) {
     }
 }
 
+/// Runs the binary with `args` under `umask MASK` (a `/bin/sh` that sets it, then execs).
+pub(crate) fn run_with_umask(sandbox: &Sandbox, mask: &str, args: &[&str]) -> Run {
+    let mut cmd = sandbox.command(args);
+    cmd.current_dir(sandbox.work());
+    sandbox.run_with(under_umask(&cmd, mask))
+}
+
+/// The permission bits of `path` (following symlinks).
+pub(crate) fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 /// Polls `condition` every 10 ms until it holds; fails the test after `limit`.
 pub(crate) fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;

@@ -14,6 +14,9 @@
 //!   self-signed certificate, explicit credentials scoped to their registries and a warning
 //!   when they are rejected, looping and oversized tag listings, trickling and stalling
 //!   servers.
+//! - `limits` (issue #12): push and pack refuse what pull would, before any request or
+//!   write; layout file modes; `tags` of 100,000 tags; hanging credential helpers killed
+//!   with their children; two pushes racing for one tag.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
@@ -22,5 +25,6 @@ mod common;
 mod edges;
 mod faults;
 mod hostile;
+mod limits;
 mod security;
 mod transport_edges;

@@ -3,8 +3,8 @@
 //! reference or entry name steering a write outside the cache or output directory.
 
 use crate::common::{
-    FakeServer, Kind, PASSWORD, Reply, Run, Sandbox, TOKEN, USERS, WRONG_PASSWORD, finish,
-    write_bundle,
+    FakeServer, Kind, PASSWORD, Reply, Run, Sandbox, TOKEN, USERS, WRONG_PASSWORD, finish, mode,
+    run_with_umask, write_bundle,
 };
 use crate::hostile::{Ctx, Tar, bundle_tar, contract};
 use pacto_test_support::{BlobOrigin, FaultProxy, Outcome, RegistryOptions, TestRegistry};
@@ -431,15 +431,7 @@ fn authorization_is_not_forwarded_on_a_cross_origin_redirect() {
 
 /// Runs the binary under `umask 000`, so only its own choice of mode protects the file.
 fn run_with_open_umask(sandbox: &Sandbox, args: &[&str]) -> Run {
-    sandbox.run_with(crate::common::under_umask(&sandbox.command(args), "000"))
-}
-
-fn mode(path: &std::path::Path) -> u32 {
-    std::fs::metadata(path)
-        .expect("exists")
-        .permissions()
-        .mode()
-        & 0o777
+    run_with_umask(sandbox, "000", args)
 }
 
 #[test]

@@ -154,7 +154,7 @@ fn fixture() -> &'static Fixture {
         let bundle = Bundle::from_dir(&tree).expect("bundle");
         let runtime = runtime();
         let packed = runtime
-            .block_on(pack(&bundle))
+            .block_on(pack(&bundle, &Limits::default()))
             .expect("pack")
             .bytes
             .to_vec();
@@ -225,12 +225,15 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(10));
     group.bench_function("pacto pack (bundle in memory)", |b| {
-        b.iter(|| rt.block_on(pack(black_box(&f.bundle))).expect("pack"));
+        b.iter(|| {
+            rt.block_on(pack(black_box(&f.bundle), &Limits::default()))
+                .expect("pack")
+        });
     });
     group.bench_function("pacto from_dir + pack_to_file", |b| {
         b.iter(|| {
             let bundle = Bundle::from_dir(&f.tree).expect("bundle");
-            rt.block_on(pack_to_file(&bundle, &ours_file))
+            rt.block_on(pack_to_file(&bundle, &ours_file, &Limits::default()))
                 .expect("pack_to_file")
         });
     });
@@ -293,11 +296,12 @@ fn summary(f: &Fixture, rt: &tokio::runtime::Runtime, ours_file: &Path, extract:
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     let pack_mem = median(3, || {
-        rt.block_on(pack(&f.bundle)).expect("pack");
+        rt.block_on(pack(&f.bundle, &Limits::default()))
+            .expect("pack");
     });
     let pack_e2e = median(3, || {
         let bundle = Bundle::from_dir(&f.tree).expect("bundle");
-        rt.block_on(pack_to_file(&bundle, ours_file))
+        rt.block_on(pack_to_file(&bundle, ours_file, &Limits::default()))
             .expect("pack_to_file");
     });
     let czf = median(3, || tar_czf(&f.tree, &f.work.join("bench.tar.gz")));

@@ -1,6 +1,6 @@
 //! Errors of packing and unpacking.
 
-use pacto_contract::{BundleError, ContractError, PathError};
+use pacto_contract::{BundleError, ContractError, LimitError, PathError};
 use std::io;
 use std::path::PathBuf;
 
@@ -42,6 +42,10 @@ pub enum ArchiveError {
         /// Its size in bytes.
         size: u64,
     },
+    /// The bundle is over the [`crate::Limits`] the pack was given: an archive of it would
+    /// be refused by [`crate::unpack`] with the same limits.
+    #[error(transparent)]
+    OverLimit(#[from] LimitError),
     /// Writing the archive failed (the destination file or writer).
     #[error("cannot write the archive to {}", path.as_ref().map_or_else(|| "the writer".to_owned(), |p| p.display().to_string()))]
     Io {
@@ -51,6 +55,14 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
+}
+
+impl ArchiveError {
+    /// True when the bundle itself cannot be packed (an invalid path, a limit); false only
+    /// for [`ArchiveError::Io`], a failure of the destination.
+    pub fn is_invalid_bundle(&self) -> bool {
+        !matches!(self, ArchiveError::Io { .. })
+    }
 }
 
 /// Which extension carried a name that disagrees with the tar header's own name.
@@ -183,6 +195,16 @@ pub enum UnpackError {
     /// (listed or only implied by paths), plus a `./` root entry and global headers.
     #[error("archive has more than {limit} entries (files and directories)")]
     TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
+    /// A path with more components than [`crate::Limits::max_depth`].
+    #[error("archive entry {entry:?} is {depth} levels deep, over the {limit}-level depth limit")]
+    TooDeep {
+        /// The entry's path.
+        entry: String,
+        /// Its number of path components.
+        depth: u64,
         /// The limit.
         limit: u64,
     },

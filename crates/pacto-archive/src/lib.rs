@@ -4,7 +4,8 @@
 //! - [`pack`] (and [`pack_to_writer`], [`pack_to_file`]) turn a [`Bundle`] into the single
 //!   layer of a Pacto artifact ([`LAYER_MEDIA_TYPE`]): byte-reproducible, so the same
 //!   bundle content always has the same digest, whatever the file times, modes, owners or
-//!   listing order it came from.
+//!   listing order it came from. A bundle over its [`Limits`] is refused before a byte is
+//!   written, so nothing is ever packed that [`unpack`] with the same limits would refuse.
 //! - [`unpack`] (and [`unpack_bytes`]) read a layer back into a [`Bundle`], streaming and
 //!   within [`Limits`], refusing every archive trick listed in [`UnpackError`].
 //! - [`sha256_digest`] is the workspace's one way to write a digest.
@@ -18,17 +19,16 @@
 mod digest;
 mod error;
 mod gzip;
-mod limits;
 mod pack;
 mod tree;
 mod unpack;
 
 pub use digest::sha256_digest;
 pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
-pub use limits::Limits;
 pub use pack::{
     COMPRESSION_LEVEL, LayerInfo, Packed, PackedFile, pack, pack_to_file, pack_to_writer,
 };
+pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};
 
 /// Media type of the bundle layer.

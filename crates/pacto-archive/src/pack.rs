@@ -5,7 +5,7 @@ use crate::error::ArchiveError;
 use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bytes::Bytes;
-use pacto_contract::{Bundle, validate_path};
+use pacto_contract::{Bundle, LimitError, Limits, validate_path};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -64,14 +64,20 @@ pub type PackedFile = LayerInfo;
 /// - the archive ends with two zero blocks and no record padding;
 /// - gzip with a fixed header (no name, mtime 0, OS byte 255) at [`COMPRESSION_LEVEL`].
 ///
+/// A bundle over `limits` ([`Bundle::check_limits`], which counts entries as [`crate::unpack`]
+/// does, plus the PAX records of long paths, which [`crate::unpack`] counts against
+/// `limits.max_total_size`) is refused with [`ArchiveError::OverLimit`] before anything is
+/// written, so every archive this crate writes unpacks under the same limits.
+///
 /// The tar is streamed through the compressor: it never exists in memory as a whole.
-pub async fn pack(bundle: &Bundle) -> Result<Packed, ArchiveError> {
+pub async fn pack(bundle: &Bundle, limits: &Limits) -> Result<Packed, ArchiveError> {
+    let entries = plan(bundle, limits)?;
     // Compressed bundles are usually well under half their size; this saves reallocations.
     let capacity = usize::try_from(bundle.total_size() / 2).unwrap_or(0);
     let mut sink = Vec::with_capacity(capacity);
-    let info = write_layer(bundle, &mut sink)
+    let info = write_layer(&entries, &mut sink)
         .await
-        .map_err(|e| e.into_archive_error(None))?;
+        .map_err(|source| ArchiveError::Io { path: None, source })?;
     Ok(Packed {
         bytes: Bytes::from(sink),
         digest: info.digest,
@@ -80,22 +86,30 @@ pub async fn pack(bundle: &Bundle) -> Result<Packed, ArchiveError> {
     })
 }
 
-/// Packs a bundle into `writer`, exactly as [`pack`] does, and shuts the writer down.
+/// Packs a bundle into `writer`, exactly as [`pack`] does (nothing is written when the
+/// bundle is refused), and shuts the writer down.
 pub async fn pack_to_writer<W: AsyncWrite + Unpin>(
     bundle: &Bundle,
     writer: W,
+    limits: &Limits,
 ) -> Result<LayerInfo, ArchiveError> {
-    write_layer(bundle, writer)
+    let entries = plan(bundle, limits)?;
+    write_layer(&entries, writer)
         .await
-        .map_err(|e| e.into_archive_error(None))
+        .map_err(|source| ArchiveError::Io { path: None, source })
 }
 
 /// Packs a bundle into the file at `path`, exactly as [`pack`] does.
 ///
 /// Atomic: the layer is written to a temporary file in the same directory, synced, made
 /// mode 0644 (on Unix), then renamed over `path`; on failure `path` is untouched and the
-/// temporary file removed.
-pub async fn pack_to_file(bundle: &Bundle, path: &Path) -> Result<PackedFile, ArchiveError> {
+/// temporary file removed. A refused bundle creates no file at all.
+pub async fn pack_to_file(
+    bundle: &Bundle,
+    path: &Path,
+    limits: &Limits,
+) -> Result<PackedFile, ArchiveError> {
+    let entries = plan(bundle, limits)?;
     let io_err = |source: io::Error| ArchiveError::Io {
         path: Some(path.to_owned()),
         source,
@@ -110,9 +124,7 @@ pub async fn pack_to_file(bundle: &Bundle, path: &Path) -> Result<PackedFile, Ar
         .map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
     let mut writer = BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-    let info = write_layer(bundle, &mut writer)
-        .await
-        .map_err(|e| e.into_archive_error(Some(path)))?;
+    let info = write_layer(&entries, &mut writer).await.map_err(io_err)?;
     let file = writer.into_inner();
     file.sync_all().await.map_err(io_err)?;
     drop(file);
@@ -126,42 +138,40 @@ pub async fn pack_to_file(bundle: &Bundle, path: &Path) -> Result<PackedFile, Ar
     Ok(info)
 }
 
-/// A failure while writing: either the bundle cannot be packed, or the sink failed.
-enum WriteError {
-    Bundle(ArchiveError),
-    Io(io::Error),
-}
-
-impl From<io::Error> for WriteError {
-    fn from(e: io::Error) -> Self {
-        WriteError::Io(e)
-    }
-}
-
-impl WriteError {
-    fn into_archive_error(self, path: Option<&Path>) -> ArchiveError {
-        match self {
-            WriteError::Bundle(e) => e,
-            WriteError::Io(source) => ArchiveError::Io {
-                path: path.map(Path::to_owned),
-                source,
-            },
+/// Everything that can refuse a bundle, decided before a byte is written: its limits, its
+/// paths, and the PAX records its long paths need, which [`crate::unpack`] counts against
+/// `limits.max_total_size` (a GNU long name or an original PAX record may have been a few
+/// bytes shorter, so only a bundle near that limit with many long paths can meet this).
+fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
+    bundle.check_limits(limits)?;
+    let entries = canonical_entries(&bundle.files)?;
+    let mut extensions = 0u64;
+    for entry in &entries {
+        let path = entry.path();
+        if split_ustar(path.as_bytes()).is_none() {
+            extensions += pax_record_len(b"path".len() + path.len()) as u64;
+            if extensions > limits.max_total_size {
+                return Err(ArchiveError::OverLimit(LimitError::TotalTooLarge {
+                    path: path.to_owned(),
+                    limit: limits.max_total_size,
+                }));
+            }
         }
     }
+    Ok(entries)
 }
 
+/// Writes the planned entries as tar+gzip into `writer`, hashing both layers.
 async fn write_layer<W: AsyncWrite + Unpin>(
-    bundle: &Bundle,
+    entries: &[TarEntry<'_>],
     writer: W,
-) -> Result<LayerInfo, WriteError> {
-    // Plan first: an invalid bundle fails before a single byte is written.
-    let entries = canonical_entries(&bundle.files).map_err(WriteError::Bundle)?;
+) -> io::Result<LayerInfo> {
     let gzip = GzipEncoder::with_quality(
         HashingWriter::new(writer),
         Level::Precise(COMPRESSION_LEVEL as i32),
     );
     let mut tar = HashingWriter::new(gzip);
-    for entry in &entries {
+    for entry in entries {
         match entry {
             TarEntry::Dir(path) => write_header(&mut tar, path, EntryType::Directory, 0).await?,
             TarEntry::File(path, data) => {
@@ -189,6 +199,14 @@ async fn write_layer<W: AsyncWrite + Unpin>(
 enum TarEntry<'a> {
     Dir(&'a str),
     File(&'a str, &'a Bytes),
+}
+
+impl TarEntry<'_> {
+    fn path(&self) -> &str {
+        match self {
+            TarEntry::Dir(path) | TarEntry::File(path, _) => path,
+        }
+    }
 }
 
 /// The entries of the archive in Go `fs.WalkDir` order, without recursion.
@@ -331,13 +349,20 @@ fn fill(header: &mut Header, kind: EntryType, mode: u32, size: u64) {
     header.set_cksum();
 }
 
-/// One PAX record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record.
-fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+/// The length of a PAX record whose key and value have `key_and_value` bytes together: the
+/// record's length field counts its own digits too.
+fn pax_record_len(key_and_value: usize) -> usize {
+    let body = key_and_value + 3; // ' ', '=', '\n'
     let mut len = body + 1;
     while len != body + len.to_string().len() {
         len = body + len.to_string().len();
     }
+    len
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record.
+fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let len = pax_record_len(key.len() + value.len());
     let mut record = Vec::with_capacity(len);
     record.extend_from_slice(len.to_string().as_bytes());
     record.push(b' ');

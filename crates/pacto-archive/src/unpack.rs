@@ -2,11 +2,10 @@
 
 use crate::error::{ExtensionProblem, NameExtension, UnpackError};
 use crate::gzip::{GzipStream, StreamFault};
-use crate::limits::Limits;
 use crate::tree::PathTree;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use pacto_contract::{Bundle, BundleError, validate_path};
+use pacto_contract::{Bundle, BundleError, Limits, path_depth, validate_path};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -38,7 +37,8 @@ const NAME_FIELD: usize = 100;
 /// Refused, each with an [`UnpackError`] naming the entry and the rule: paths with `..`,
 /// absolute paths, backslashes, non-UTF-8 names, or empty/`.` components; entries that
 /// are not regular files or directories; a file over `limits.max_file_size`, a total over
-/// `limits.max_total_size`, more than `limits.max_entries` entries; two entries with the
+/// `limits.max_total_size`, more than `limits.max_entries` entries, a path deeper than
+/// `limits.max_depth` components; two entries with the
 /// same path, or a file used as a directory; a PAX `size` that differs from the header
 /// size; a PAX `path` or GNU long name that is neither the header name nor its truncated
 /// form; `GNU.sparse.*` records; malformed, oversized, repeated or dangling extension
@@ -335,7 +335,20 @@ impl<'a> Reader<'a> {
             return self.paths.count_other();
         }
         let path = validate_path(trimmed).map_err(|e| UnpackError::from_path_error(&name, e))?;
+        self.check_depth(&path)?;
         self.paths.insert(&path, true)
+    }
+
+    fn check_depth(&self, path: &str) -> Result<(), UnpackError> {
+        let depth = path_depth(path);
+        if depth > self.limits.max_depth {
+            return Err(UnpackError::TooDeep {
+                entry: path.to_owned(),
+                depth,
+                limit: self.limits.max_depth,
+            });
+        }
+        Ok(())
     }
 
     async fn file<E: AsyncRead + Unpin>(
@@ -345,6 +358,7 @@ impl<'a> Reader<'a> {
         entry: &mut E,
     ) -> Result<(), UnpackError> {
         let path = validate_path(&name).map_err(|e| UnpackError::from_path_error(&name, e))?;
+        self.check_depth(&path)?;
         self.paths.insert(&path, false)?;
         if size > self.limits.max_file_size {
             return Err(UnpackError::FileTooLarge {

@@ -1,5 +1,6 @@
 //! Running external credential programs (`gh`, `docker-credential-*`) safely:
-//! found on an explicit `PATH`, bounded in time and output, killed when late.
+//! found on an explicit `PATH`, bounded in time and output, killed when late with
+//! everything they started.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -66,9 +67,54 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// Kills a program's whole process group unless disarmed: on a timeout, a failure, or
+/// when the run is dropped half-way. A helper is often a script whose own children (a
+/// `sleep`, a keyring client) would outlive it and keep its output pipe open.
+struct GroupKiller {
+    /// The group's id: the pid of the program, which leads it.
+    group: Option<u32>,
+}
+
+impl GroupKiller {
+    fn kill(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        #[cfg(unix)]
+        {
+            let pid = i32::try_from(group)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw);
+            if let Some(pid) = pid {
+                // ESRCH (the group is already empty) is the only expected failure.
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = group;
+    }
+
+    fn disarm(&mut self) {
+        self.group = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Runs `program args`, writes `input` to its standard input and collects its
 /// standard output. Standard error is discarded. The child sees `path_env` as its
-/// `PATH` when given. After `timeout` the child is killed and reaped.
+/// `PATH` when given.
+///
+/// The child leads a new process group (on Unix). After `timeout`, or when talking to
+/// it fails, or when this future is dropped, the whole group is killed with `SIGKILL`
+/// (the program and every process it started that stayed in its group) and the child
+/// is reaped; the group is killed while the child is not yet reaped, so its id cannot
+/// have been reused. A program that finishes in time keeps whatever it left behind
+/// (a credential agent it started, say).
 pub(crate) async fn run(
     program: &Path,
     args: &[&str],
@@ -86,7 +132,10 @@ pub(crate) async fn run(
     if let Some(path) = path_env {
         command.env("PATH", path);
     }
+    #[cfg(unix)]
+    command.process_group(0);
     let mut child = command.spawn().map_err(RunError::Spawn)?;
+    let mut killer = GroupKiller { group: child.id() };
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();
 
@@ -112,13 +161,19 @@ pub(crate) async fn run(
     .await;
 
     match outcome {
-        Ok(Ok(finished)) => Ok(finished),
+        Ok(Ok(finished)) => {
+            killer.disarm();
+            Ok(finished)
+        }
         Ok(Err(err)) => {
+            killer.kill();
             let _ = child.kill().await;
             Err(RunError::Io(err))
         }
         Err(_elapsed) => {
-            // SIGKILL and reap, so no helper outlives the lookup that started it.
+            // SIGKILL the group and reap, so no helper (nor anything it started) outlives
+            // the lookup that started it.
+            killer.kill();
             let _ = child.kill().await;
             Err(RunError::TimedOut(timeout))
         }

@@ -1,5 +1,6 @@
 //! [`Bundle`]: a parsed contract plus every file that ships with it.
 
+use crate::limits::{LimitError, Limits, Tally};
 use crate::model::Contract;
 use crate::parse::{ContractError, parse};
 use crate::path::{PathError, validate_path};
@@ -7,7 +8,7 @@ use bytes::Bytes;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 
 /// The contract file at the root of every bundle.
@@ -125,6 +126,10 @@ pub enum BundleError {
         #[source]
         source: ContractError,
     },
+    /// The bundle directory is over one of its [`Limits`] (its message names the file and
+    /// the limit).
+    #[error(transparent)]
+    OverLimit(#[from] LimitError),
 }
 
 impl Bundle {
@@ -157,15 +162,27 @@ impl Bundle {
         })
     }
 
+    /// Reads a bundle directory within the default [`Limits`]: see
+    /// [`Bundle::from_dir_with_limits`].
+    pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
+        Bundle::from_dir_with_limits(dir, &Limits::default())
+    }
+
     /// Reads a bundle directory: every regular file below `dir` that `.pactoignore` does
-    /// not exclude.
+    /// not exclude, within `limits`.
     ///
     /// `.pactoignore` at the root uses gitignore syntax; [`DEFAULT_IGNORES`] apply first,
     /// and `pacto.yaml` at the root is never excluded. An ignored directory is not entered.
     /// A symbolic link, socket, FIFO or device that is not ignored is refused (`dir`
     /// itself may be a link to a directory), as is a name that is not UTF-8. The result
     /// does not depend on the order in which the OS lists entries.
-    pub fn from_dir(dir: &Path) -> Result<Bundle, BundleError> {
+    ///
+    /// Reading stops at the first file that breaks a rule: an invalid path (one longer than
+    /// [`crate::MAX_PATH_LEN`] included) or one of `limits` ([`BundleError::OverLimit`]),
+    /// counted the way an archive of the bundle counts (files plus distinct directories).
+    /// Sizes are checked from the file system before a file is read, and no file is read
+    /// beyond `limits.max_file_size`, so an oversized file costs no memory.
+    pub fn from_dir_with_limits(dir: &Path, limits: &Limits) -> Result<Bundle, BundleError> {
         let meta = fs::metadata(dir).map_err(|source| BundleError::Io {
             path: dir.to_owned(),
             source,
@@ -177,8 +194,18 @@ impl Bundle {
         }
         let matcher = ignore_matcher(dir)?;
         let mut files = BTreeMap::new();
-        walk(dir, &matcher, &mut files)?;
+        walk(dir, &matcher, limits, &mut files)?;
         Bundle::from_files(files)
+    }
+
+    /// Checks the bundle against `limits`, counting as an archive of it counts (files plus
+    /// distinct directories); the error names the first file, in path order, over a limit.
+    pub fn check_limits(&self, limits: &Limits) -> Result<(), LimitError> {
+        let mut tally = Tally::new(limits);
+        for (path, bytes) in &self.files {
+            tally.add_file(path, bytes.len() as u64)?;
+        }
+        Ok(())
     }
 
     /// `service.name` of the contract.
@@ -265,22 +292,27 @@ fn add_pattern(
         })
 }
 
-/// Collects the files below `root`, one directory at a time (no recursion, and one open
-/// directory handle at a time, however deep the tree).
+/// Collects the files below `root` within `limits`, one directory at a time (no recursion,
+/// and one open directory handle at a time, however deep the tree), each directory's
+/// entries in name order.
 fn walk(
     root: &Path,
     matcher: &Gitignore,
+    limits: &Limits,
     files: &mut BTreeMap<String, Bytes>,
 ) -> Result<(), BundleError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| BundleError::Io { path, source }
     };
+    let mut tally = Tally::new(limits);
     let mut pending = vec![(root.to_owned(), String::new())];
     while let Some((dir, rel)) = pending.pop() {
-        let entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
+        let mut entries: Vec<fs::DirEntry> = fs::read_dir(&dir)
             .and_then(|list| list.collect())
             .map_err(io_err(&dir))?;
+        // Name order, so that which file an error names does not depend on the OS either.
+        entries.sort_by_cached_key(fs::DirEntry::file_name);
         for entry in entries {
             let abs = entry.path();
             let file_name = entry.file_name();
@@ -307,14 +339,46 @@ fn walk(
             if file_type.is_dir() {
                 pending.push((abs, rel_path));
             } else if file_type.is_file() {
-                let bytes = fs::read(&abs).map_err(io_err(&abs))?;
-                files.insert(rel_path, Bytes::from(bytes));
+                let bytes = read_file(&abs, &rel_path, limits, &mut tally)?;
+                files.insert(rel_path, bytes);
             } else {
                 return Err(BundleError::NotRegularFile { path: abs });
             }
         }
     }
     Ok(())
+}
+
+/// Reads the file at `abs` (bundle path `rel`) after checking its path and its size on the
+/// file system, reading no more than `limits.max_file_size` + 1 bytes.
+fn read_file(
+    abs: &Path,
+    rel: &str,
+    limits: &Limits,
+    tally: &mut Tally<'_>,
+) -> Result<Bytes, BundleError> {
+    let io_err = |source| BundleError::Io {
+        path: abs.to_owned(),
+        source,
+    };
+    validate_path(rel).map_err(|source| BundleError::InvalidPath {
+        path: rel.to_owned(),
+        source,
+    })?;
+    let mut file = fs::File::open(abs).map_err(io_err)?;
+    let announced = file.metadata().map_err(io_err)?.len();
+    tally.add_file(rel, announced)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    (&mut file)
+        .take(limits.max_file_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    let read = bytes.len() as u64;
+    if read != announced {
+        // The file changed between its size and its bytes being read: count what was read.
+        tally.resize_file(rel, announced, read)?;
+    }
+    Ok(Bytes::from(bytes))
 }
 
 fn rel_join(rel: &str, name: &str) -> String {

@@ -110,3 +110,9 @@ pub fn validate_path(path: &str) -> Result<String, PathError> {
     }
     Ok(rest.to_owned())
 }
+
+/// The number of components of a bundle path: `a/b/c.txt` is 3 deep, `pacto.yaml` 1; what
+/// [`crate::Limits::max_depth`] bounds.
+pub fn path_depth(path: &str) -> u64 {
+    path.bytes().filter(|b| *b == b'/').count() as u64 + 1
+}

@@ -4,7 +4,7 @@ use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::auth::Source;
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
-use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, ResolveMode, Secret};
+use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
 use std::io::{IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
@@ -185,7 +185,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
             "refusing to write the compressed layer to a terminal; redirect standard output or name a file with -o",
         );
     }
-    let bundle = Bundle::from_dir(dir)?;
+    // The limits a pull applies, so that nothing is packed that cannot be pulled.
+    let limits = Limits::default();
+    let bundle = Bundle::from_dir_with_limits(dir, &limits)?;
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("{}-{}.tar.gz", bundle.name(), bundle.version())));
     let sink = match crate::sink::sink(&path) {
@@ -200,7 +202,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
         )
     };
     let packed = match &sink {
-        Sink::Stdout => pacto_oci::archive::pack_to_writer(&bundle, tokio::io::stdout()).await?,
+        Sink::Stdout => {
+            pacto_oci::archive::pack_to_writer(&bundle, tokio::io::stdout(), &limits).await?
+        }
         Sink::Special(special) => {
             // Opened as it is (a device, FIFO or socket), never created, truncated or replaced.
             let file = tokio::fs::OpenOptions::new()
@@ -208,7 +212,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
                 .open(special)
                 .await
                 .map_err(io_error)?;
-            pacto_oci::archive::pack_to_writer(&bundle, file).await?
+            pacto_oci::archive::pack_to_writer(&bundle, file, &limits).await?
         }
         Sink::File {
             path: file,
@@ -218,7 +222,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
             if let Some(parent) = parent.filter(|_| *create_parents) {
                 std::fs::create_dir_all(parent).map_err(io_error)?;
             }
-            pacto_oci::archive::pack_to_file(&bundle, file).await?
+            pacto_oci::archive::pack_to_file(&bundle, file, &limits).await?
         }
     };
     let summary = || {
@@ -252,8 +256,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A bundle directory, or a `.tar.gz` made by `pack` (read under the default limits).
-async fn load_source(source: &Path) -> Result<Bundle, Error> {
+/// A bundle directory, or a `.tar.gz` made by `pack`, read within the client's limits (the
+/// ones its pulls apply).
+async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
     let meta = std::fs::metadata(source).map_err(|e| {
         Error::message(
             ErrorKind::Other,
@@ -261,7 +266,7 @@ async fn load_source(source: &Path) -> Result<Bundle, Error> {
         )
     })?;
     if meta.is_dir() {
-        return Ok(Bundle::from_dir(source)?);
+        return Ok(Bundle::from_dir_with_limits(source, client.limits())?);
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
         Error::message(
@@ -269,7 +274,7 @@ async fn load_source(source: &Path) -> Result<Bundle, Error> {
             format!("cannot open {}: {e}", source.display()),
         )
     })?;
-    Ok(pacto_oci::archive::unpack(file, &pacto_oci::archive::Limits::default()).await?)
+    Ok(pacto_oci::archive::unpack(file, client.limits()).await?)
 }
 
 async fn push(
@@ -279,7 +284,7 @@ async fn push(
     force: bool,
     out: &Output,
 ) -> Outcome {
-    let bundle = load_source(source).await?;
+    let bundle = load_source(client, source).await?;
     let spinner = out.spinner(format!(
         "pushing {}@{} to {reference}",
         bundle.name(),

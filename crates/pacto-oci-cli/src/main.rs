@@ -38,7 +38,7 @@ use std::time::Duration;
 #[command(
     after_help = "Exit codes: 0 ok, 1 other failure, 2 usage or invalid reference/constraint, \
 3 not found, 4 authentication rejected, 5 registry unreachable, 6 invalid bundle, \
-7 no matching version, 8 push conflict."
+7 no matching version, 8 push conflict (the tag holds another artifact, or another push changed it)."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]
@@ -141,6 +141,10 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Pack a bundle directory into a deterministic .tar.gz (the exact layer a push uploads).
+    #[command(
+        after_help = "A bundle over the limits a pull applies (see `push --help`) is refused \
+(exit 6) before any file is written."
+    )]
     Pack {
         /// The bundle directory (holding pacto.yaml).
         dir: PathBuf,
@@ -150,6 +154,18 @@ pub(crate) enum Command {
         output: Option<PathBuf>,
     },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
+    #[command(
+        after_help = "Limits: a push refuses (exit 6, naming the file and the limit) every \
+bundle a pull would refuse, before anything is uploaded: a file over 10 MiB, over 50 MiB in all, \
+over 10,000 entries (files plus directories), a path over 4096 bytes or over 128 components. \
+Files are sized before they are read.
+
+Concurrent pushes: registries cannot swap a tag atomically. Right after its upload a push reads \
+the tag back; if another push changed it meanwhile, it fails (exit 8, naming the digest the tag \
+holds now) instead of reporting `pushed`. A push whose existence check ran before this one's \
+upload, and whose upload lands after this one's read-back, can still replace the tag unnoticed \
+by either: coordinate pushes to one tag."
+    )]
     Push {
         /// A bundle directory or a .tar.gz from `pack`.
         source: PathBuf,
@@ -160,6 +176,12 @@ pub(crate) enum Command {
         force: bool,
     },
     /// Pull a bundle and write its files under a directory (only after it was fully verified).
+    #[command(
+        after_help = "Limits: an artifact with a file over 10 MiB, over 50 MiB in all, over \
+10,000 entries (files plus directories), a path over 4096 bytes or over 128 components is \
+refused (exit 6) as soon as the limit is crossed, before anything is written or cached; `push` \
+and `pack` apply the same limits."
+    )]
     Pull {
         /// What to pull; without tag: the highest semver version (under --constraint).
         reference: String,

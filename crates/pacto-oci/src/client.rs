@@ -3,7 +3,7 @@
 use crate::Error;
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
-use pacto_contract::Bundle;
+use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::{
     AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
@@ -26,6 +26,7 @@ pub struct ClientBuilder {
     concurrency: usize,
     timeout: Option<Duration>,
     low_speed: Option<LowSpeedLimit>,
+    limits: Limits,
 }
 
 impl Default for ClientBuilder {
@@ -40,6 +41,7 @@ impl Default for ClientBuilder {
             concurrency: pacto_resolver::DEFAULT_CONCURRENCY,
             timeout: None,
             low_speed: Some(LowSpeedLimit::default()),
+            limits: Limits::default(),
         }
     }
 }
@@ -141,11 +143,21 @@ impl ClientBuilder {
         self
     }
 
+    /// The bundle limits (default: Go pacto's, [`Limits::default`]), applied everywhere: a
+    /// push refuses a bundle over them before uploading anything, and pulls from
+    /// registries, layouts and the cache refuse artifacts over them. Raising them here
+    /// raises them for every operation, so what this client pushes it can pull back.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Wires the keychain, registry client, layout store, cache and resolver.
     pub fn build(self) -> Result<Client, Error> {
         let keychain = Keychain::with_config(self.credentials, self.keychain.clone());
         let mut registry = RegistryClient::builder()
             .keychain(keychain)
+            .limits(self.limits)
             .low_speed_limit(self.low_speed);
         if let Some(timeout) = self.timeout {
             registry = registry.timeout(timeout);
@@ -154,7 +166,7 @@ impl ClientBuilder {
             registry = registry.ca_file(file);
         }
         let registry = registry.build()?;
-        let mut cache = CacheConfig::default();
+        let mut cache = CacheConfig::default().with_limits(self.limits);
         if let Some(dir) = &self.cache_dir {
             cache = cache.with_dir(dir);
         }
@@ -175,6 +187,7 @@ impl ClientBuilder {
             keychain: self.keychain,
             insecure_hosts: self.insecure_hosts,
             timeout: self.timeout,
+            limits: self.limits,
         })
     }
 }
@@ -195,6 +208,7 @@ pub struct Client {
     keychain: KeychainConfig,
     insecure_hosts: Vec<String>,
     timeout: Option<Duration>,
+    limits: Limits,
 }
 
 impl Client {
@@ -247,7 +261,15 @@ impl Client {
         Ok(self.resolver.parse(reference)?)
     }
 
-    /// Pushes `bundle`; an untagged reference is tagged with `service.version`.
+    /// The bundle limits every operation of this client applies ([`ClientBuilder::limits`]);
+    /// read bundle directories with them too ([`Bundle::from_dir_with_limits`]).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Pushes `bundle`; an untagged reference is tagged with `service.version`. A bundle
+    /// over this client's limits is refused ([`ErrorKind::InvalidBundle`](crate::ErrorKind))
+    /// before anything is uploaded or written.
     pub async fn push(
         &self,
         reference: &str,

@@ -193,7 +193,12 @@ impl From<pacto_archive::UnpackError> for Error {
 
 impl From<pacto_archive::ArchiveError> for Error {
     fn from(error: pacto_archive::ArchiveError) -> Self {
-        Error::new(ErrorKind::Other, error)
+        let kind = if error.is_invalid_bundle() {
+            ErrorKind::InvalidBundle
+        } else {
+            ErrorKind::Other
+        };
+        Error::new(kind, error)
     }
 }
 

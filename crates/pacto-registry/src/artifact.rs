@@ -8,7 +8,7 @@
 use crate::StoreError;
 use bytes::Bytes;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use pacto_archive::{LAYER_MEDIA_TYPE, Packed, sha256_digest};
+use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed, sha256_digest};
 use pacto_contract::Bundle;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -79,13 +79,19 @@ struct RootFs<'a> {
     diff_ids: [&'a str; 1],
 }
 
-/// Packs `bundle` and builds what a push of it to `reference` uploads.
-pub(crate) async fn pack(bundle: &Bundle, reference: &str) -> Result<Artifact, StoreError> {
-    let packed = pacto_archive::pack(bundle)
+/// Packs `bundle` within `limits` and builds what a push of it to `reference` uploads. A
+/// bundle over the limits (which a pull with the same limits would refuse) fails here,
+/// before any byte is uploaded or written.
+pub(crate) async fn pack(
+    bundle: &Bundle,
+    reference: &str,
+    limits: &Limits,
+) -> Result<Artifact, StoreError> {
+    let packed = pacto_archive::pack(bundle, limits)
         .await
-        .map_err(|e| StoreError::Pack {
+        .map_err(|source| StoreError::Pack {
             reference: reference.to_owned(),
-            source: Box::new(e),
+            source,
         })?;
     Ok(build(bundle, &packed))
 }
@@ -257,7 +263,7 @@ pub fn checked_digest(digest: &str) -> Option<&str> {
 
 /// The largest compressed layer worth downloading under `limits`: the uncompressed total plus
 /// gzip's worst-case overhead (stored blocks) and the tar headers of every allowed entry.
-pub fn max_layer_size(limits: &pacto_archive::Limits) -> u64 {
+pub fn max_layer_size(limits: &Limits) -> u64 {
     let headers = limits.max_entries.saturating_mul(1024);
     limits
         .max_total_size

@@ -3,7 +3,8 @@
 //! Request budget on an anonymous registry (checked against the registry's access log in the
 //! tests): pull of a tag = 2 (manifest GET, layer GET: the digest comes from the manifest
 //! bytes, the config is not needed), resolve = 1 (HEAD), list tags = 1 per page, push to a new
-//! tag = manifest HEAD + one upload per blob + manifest PUT, where an upload is a single
+//! tag = manifest HEAD + one upload per blob + manifest PUT + manifest HEAD (the re-read that
+//! detects a concurrent push to the same tag), where an upload is a single
 //! `POST ?digest=` when the registry completes it (201) and POST + PUT when it answers 202
 //! (distribution 2.8 does; the host is remembered so only the first, small config blob is
 //! ever sent twice).
@@ -619,7 +620,7 @@ impl RegistryClient {
         let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let artifact = artifact::pack(bundle, &repo.display).await?;
+        let artifact = artifact::pack(bundle, &repo.display, &self.limits).await?;
         let status = match self.head_manifest(&repo, &tag, true).await? {
             Some(existing) if existing == artifact.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
@@ -649,6 +650,16 @@ impl RegistryClient {
         let response = self.send(&repo, true, request).await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.failure(&repo, "manifest upload", response).await);
+        }
+        // No compare-and-swap in the distribution API: another push may have moved the tag
+        // between our HEAD and our PUT, or right after the PUT. One re-read tells the loser.
+        let now = self.head_manifest(&repo, &tag, true).await?;
+        if now.as_deref() != Some(artifact.manifest_digest.as_str()) {
+            return Err(StoreError::PushRace {
+                reference: repo.display.clone(),
+                pushed: artifact.manifest_digest,
+                now,
+            });
         }
         info!(reference = %repo.display, digest = %artifact.manifest_digest, status = status.as_str(), "pushed");
         Ok(PushOutcome {

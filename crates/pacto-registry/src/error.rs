@@ -232,6 +232,19 @@ pub enum StoreError {
         /// The digest that was about to be pushed.
         pushing: String,
     },
+    /// Another push changed the tag while this one ran: re-read right after this push's
+    /// manifest upload, the tag no longer holds what was pushed. The distribution API has no
+    /// compare-and-swap, so of two concurrent pushes to one tag the last manifest upload
+    /// wins; this is how the loser learns of it.
+    #[error("{}", race_message(.reference, .pushed, .now.as_deref()))]
+    PushRace {
+        /// The tagged reference.
+        reference: String,
+        /// The digest this push uploaded.
+        pushed: String,
+        /// The digest the tag holds now (`None`: the tag was deleted).
+        now: Option<String>,
+    },
     /// The registry answered in a way no rule above covers.
     #[error("registry error for {reference}: {registry_message}")]
     Registry {
@@ -251,14 +264,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// The bundle could not be packed for a push.
+    /// The bundle could not be packed for a push: nothing was uploaded or written. An
+    /// invalid bundle (a limit, a path) when [`pacto_archive::ArchiveError::is_invalid_bundle`].
     #[error("cannot pack the bundle for {reference}")]
     Pack {
         /// The reference being pushed.
         reference: String,
-        /// The cause.
-        #[source]
-        source: BoxError,
+        /// The cause, which names the file and the rule or limit.
+        source: pacto_archive::ArchiveError,
     },
 }
 
@@ -282,6 +295,17 @@ fn auth_message(
     message
 }
 
+fn race_message(reference: &str, pushed: &str, now: Option<&str>) -> String {
+    let now = match now {
+        Some(digest) => format!("now holds {digest}"),
+        None => "no longer exists".to_owned(),
+    };
+    format!(
+        "another push changed {reference} while this one ran: the tag {now}, not the \
+         {pushed} just pushed; check which bundle it should hold before pushing again"
+    )
+}
+
 impl StoreError {
     /// The kind of this error, for matching and for exit codes.
     pub fn kind(&self) -> ErrorKind {
@@ -295,7 +319,10 @@ impl StoreError {
             StoreError::InvalidBundle { .. } | StoreError::Unpack { .. } => {
                 ErrorKind::InvalidBundle
             }
-            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Conflict { .. } | StoreError::PushRace { .. } => ErrorKind::Conflict,
+            StoreError::Pack { source, .. } if source.is_invalid_bundle() => {
+                ErrorKind::InvalidBundle
+            }
             StoreError::Registry { .. }
             | StoreError::InvalidResponse { .. }
             | StoreError::Io { .. }

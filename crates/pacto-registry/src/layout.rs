@@ -9,6 +9,9 @@
 //! synced, then renamed; `index.json` is read, changed and replaced while holding an exclusive
 //! lock on the layout directory, so concurrent writers never lose each other's tags and a
 //! crash never leaves a half-written file under a real name.
+//!
+//! Files are created as readable as the umask allows (0644 under the usual 022, directories
+//! 0755), as `skopeo` and ORAS create them: a layout is often shared or served.
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
 use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
@@ -18,6 +21,7 @@ use pacto_archive::{Limits, sha256_digest};
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, LayoutReference};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -58,11 +62,19 @@ fn blob_path(root: &Path, digest: &str) -> Option<PathBuf> {
     Some(root.join("blobs").join("sha256").join(hex))
 }
 
-/// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename).
+/// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename), with
+/// the mode a plain file gets (0666 less the umask) rather than a temporary file's 0600.
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().expect("layout files live in a directory");
-    let mut temp = tempfile::Builder::new()
-        .prefix(".tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        // The mode is given to open(2), which applies the umask.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder
         .tempfile_in(dir)
         .map_err(|e| StoreError::io("cannot create a temporary file in", dir, e))?;
     temp.write_all(data)
@@ -336,7 +348,7 @@ impl BundleStore for LayoutStore {
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let artifact = artifact::pack(bundle, &display).await?;
+        let artifact = artifact::pack(bundle, &display, &self.limits).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
         let status =
@@ -404,12 +416,15 @@ impl BundleStore for LayoutStore {
                     format!("no OCI image layout at {}", layout_ref.path().display()),
                 )
             })?;
-            let mut tags: Vec<String> = Vec::new();
-            for tag in manifests(&index).iter().filter_map(ref_name) {
-                if !tags.iter().any(|t| t == tag) {
-                    tags.push(tag.to_owned());
-                }
-            }
+            // First occurrence order, one hash lookup per entry: a linear scan per entry
+            // made 100,000 tags take seconds.
+            let mut seen = HashSet::new();
+            let tags = manifests(&index)
+                .iter()
+                .filter_map(ref_name)
+                .filter(|tag| seen.insert(*tag))
+                .map(str::to_owned)
+                .collect();
             Ok(tags)
         })
         .await

@@ -9,8 +9,9 @@
 //!   test time), and bearer-token auth backed by a token issuer in this crate. Every request the
 //!   registry served can be read back, exactly, from its access log ([`TestRegistry::requests`]).
 //! - [`FaultProxy`] sits in front of a plain registry and injects latency, dropped connections,
-//!   stalls, `429`/`503` answers with `Retry-After`, and cross-origin redirects of blob
-//!   downloads to a [`BlobOrigin`] that records the headers it received.
+//!   stalls, `429`/`503` answers with `Retry-After`, cross-origin redirects of blob
+//!   downloads to a [`BlobOrigin`] that records the headers it received, and requests of its
+//!   own between a client's request and its answer (races made deterministic).
 //! - [`push_raw`] places arbitrary manifests and blobs in a registry, so tests can serve
 //!   artifacts that pacto itself would never produce.
 //! - [`FakeRegistry`] answers what no real registry does: tag lists whose `Link` headers
@@ -44,7 +45,7 @@ pub use fake::{
     FakeArtifact, FakeOptions, FakeRegistry, SlowBody, SlowMode, SlowTarget, TagListing,
 };
 pub use origin::{BlobOrigin, OriginRequest};
-pub use proxy::{Fault, FaultProxy, Outcome, ProxiedRequest, RequestMatch};
+pub use proxy::{ExtraRequest, Fault, FaultProxy, Outcome, ProxiedRequest, RequestMatch};
 pub use push::{Endpoint, push_raw, try_push_raw};
 pub use registry::{
     Access, Auth, Credentials, LoggedRequest, Operation, RegistryOptions, RequestMark,

@@ -49,12 +49,55 @@ pub enum Fault {
         /// How many requests stall.
         times: usize,
     },
+    /// Forward the request, then send `request` to the registry on a connection of its own
+    /// (as another client would), then relay the first answer: the registry sees `request`
+    /// after the matching one and before its client hears back. A race, made deterministic:
+    /// e.g. another push's manifest `PUT` landing between a push's `PUT` and its re-read.
+    ThenSend {
+        /// What the proxy sends; recorded with [`Outcome::SentByProxy`].
+        request: ExtraRequest,
+        /// How many matching requests are followed by it.
+        times: usize,
+    },
 }
 
 impl Fault {
     fn times(&self) -> usize {
         match self {
-            Fault::Status { times, .. } | Fault::Reset { times } | Fault::Stall { times } => *times,
+            Fault::Status { times, .. }
+            | Fault::Reset { times }
+            | Fault::Stall { times }
+            | Fault::ThenSend { times, .. } => *times,
+        }
+    }
+}
+
+/// A request the proxy sends to the registry by itself ([`Fault::ThenSend`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraRequest {
+    /// The method.
+    pub method: String,
+    /// Path plus query (`/v2/REPO/manifests/TAG`).
+    pub path: String,
+    /// Header fields; `Host` is the registry's, and `Content-Length` is set from the body.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl ExtraRequest {
+    /// `PUT /v2/REPOSITORY/manifests/REFERENCE` with `manifest` as `media_type`.
+    pub fn put_manifest(
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> Self {
+        ExtraRequest {
+            method: "PUT".to_owned(),
+            path: format!("/v2/{repository}/manifests/{reference}"),
+            headers: vec![("Content-Type".to_owned(), media_type.to_owned())],
+            body: manifest.to_vec(),
         }
     }
 }
@@ -124,6 +167,12 @@ pub enum Outcome {
     },
     /// The registry could not be reached: answered `502`.
     UpstreamUnreachable,
+    /// Not a client's request: sent by the proxy itself ([`Fault::ThenSend`]); the
+    /// registry's status (0 when it could not be reached).
+    SentByProxy {
+        /// The registry's status.
+        status: u16,
+    },
 }
 
 /// One request the proxy received.
@@ -343,6 +392,18 @@ impl ProxyState {
         });
     }
 
+    /// Sends a request of the proxy's own to the registry and records it.
+    fn send_extra(&self, extra: &ExtraRequest) {
+        let mut request = Request::new(&extra.method, extra.path.clone());
+        request.headers.push("Host", self.upstream.clone());
+        for (name, value) in &extra.headers {
+            request.headers.push(name.clone(), value.clone());
+        }
+        request.body = extra.body.clone();
+        let status = self.forward(&request).map_or(0, |response| response.status);
+        self.record(&request, Outcome::SentByProxy { status });
+    }
+
     /// Sends the request to the registry on a fresh connection and reads the whole response.
     fn forward(&self, request: &Request) -> Result<Response, Error> {
         let stream = http::connect_tcp(&self.upstream)?;
@@ -418,6 +479,25 @@ impl Handler for ProxyHandler {
                 // down) or the limit passes.
                 while matches!(conn.stream.read(&mut sink), Ok(n) if n > 0) {}
                 Ok(Flow::Close)
+            }
+            Some(Fault::ThenSend { request: extra, .. }) => {
+                let response = state.forward(&request);
+                let outcome = match &response {
+                    Ok(response) => Outcome::Forwarded {
+                        status: response.status,
+                    },
+                    Err(_) => Outcome::UpstreamUnreachable,
+                };
+                state.record(&request, outcome);
+                state.send_extra(&extra);
+                pause(latency);
+                match response {
+                    Ok(response) => {
+                        http::write_response(conn.stream, &response, head)?;
+                        Ok(Flow::KeepAlive)
+                    }
+                    Err(_) => Ok(Flow::Close),
+                }
             }
             Some(Fault::Reset { .. }) => {
                 let response = state.forward(&request);

@@ -34,7 +34,7 @@ async fn limits_are_inclusive() {
     let bundle = unpack_tar(&tar.finish()).await.unwrap();
     assert_eq!(bundle.files.len(), 9_999);
     // Our own archive of it has exactly as many entries, and reads back.
-    let packed = pack(&bundle).await.unwrap();
+    let packed = pack(&bundle, &Limits::default()).await.unwrap();
     assert_eq!(
         unpack_bytes(&packed.bytes, &Limits::default())
             .await
@@ -228,7 +228,7 @@ async fn gnu_tar_archives_are_read_in_every_format() {
 async fn our_layers_read_back_after_gnu_tar_repacks_them() {
     // Our output is plain tar: GNU tar extracts it, and its re-pack reads back the same.
     let b = crate::support::bundle(&[("api/openapi.yaml", b"openapi"), ("api.md", b"# api")]);
-    let packed = pack(&b).await.unwrap();
+    let packed = pack(&b, &Limits::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("layer.tar.gz");
     std::fs::write(&archive, &packed.bytes).unwrap();

@@ -1,7 +1,7 @@
 //! `pack` is a function of the bundle's paths and bytes only.
 
 use crate::support::{YAML, bundle, gunzip, list_tar};
-use pacto_archive::{LAYER_MEDIA_TYPE, pack, pack_to_file, pack_to_writer, sha256_digest};
+use pacto_archive::{LAYER_MEDIA_TYPE, Limits, pack, pack_to_file, pack_to_writer, sha256_digest};
 use pacto_contract::Bundle;
 use std::fs;
 use std::path::Path;
@@ -51,16 +51,19 @@ async fn same_content_from_different_trees_packs_identically() {
             }
         }
     }
-    let a = pack(&Bundle::from_dir(first.path()).unwrap())
+    let a = pack(&Bundle::from_dir(first.path()).unwrap(), &Limits::default())
         .await
         .unwrap();
-    let b = pack(&Bundle::from_dir(second.path()).unwrap())
-        .await
-        .unwrap();
+    let b = pack(
+        &Bundle::from_dir(second.path()).unwrap(),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(a.bytes, b.bytes);
     assert_eq!(a.digest, b.digest);
     assert_eq!(a.diff_id, b.diff_id);
-    let again = pack(&Bundle::from_dir(first.path()).unwrap())
+    let again = pack(&Bundle::from_dir(first.path()).unwrap(), &Limits::default())
         .await
         .unwrap();
     assert_eq!(again, a);
@@ -68,23 +71,34 @@ async fn same_content_from_different_trees_packs_identically() {
 
 #[tokio::test]
 async fn one_byte_changes_the_digests() {
-    let a = pack(&bundle(&[("api/openapi.yaml", b"openapi: 3.1.0")]))
-        .await
-        .unwrap();
-    let b = pack(&bundle(&[("api/openapi.yaml", b"openapi: 3.1.1")]))
-        .await
-        .unwrap();
+    let a = pack(
+        &bundle(&[("api/openapi.yaml", b"openapi: 3.1.0")]),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
+    let b = pack(
+        &bundle(&[("api/openapi.yaml", b"openapi: 3.1.1")]),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert_ne!(a.digest, b.digest);
     assert_ne!(a.diff_id, b.diff_id);
-    let renamed = pack(&bundle(&[("api/openapi.yml", b"openapi: 3.1.0")]))
-        .await
-        .unwrap();
+    let renamed = pack(
+        &bundle(&[("api/openapi.yml", b"openapi: 3.1.0")]),
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert_ne!(a.digest, renamed.digest);
 }
 
 #[tokio::test]
 async fn digests_describe_the_bytes() {
-    let packed = pack(&bundle(&[("a.txt", b"a")])).await.unwrap();
+    let packed = pack(&bundle(&[("a.txt", b"a")]), &Limits::default())
+        .await
+        .unwrap();
     assert_eq!(packed.digest, sha256_digest(&packed.bytes));
     assert_eq!(packed.diff_id, sha256_digest(&gunzip(&packed.bytes)));
     assert_eq!(packed.size, packed.bytes.len() as u64);
@@ -107,7 +121,7 @@ async fn entries_follow_go_walkdir_order_with_canonical_headers() {
         ("Zeta.txt", b"Z"),
         ("a.txt", b"a"),
     ]);
-    let tar = gunzip(&pack(&b).await.unwrap().bytes);
+    let tar = gunzip(&pack(&b, &Limits::default()).await.unwrap().bytes);
     let names: Vec<_> = list_tar(&tar)
         .into_iter()
         .map(|(n, t, _)| format!("{t} {n}"))
@@ -158,7 +172,7 @@ async fn long_paths_use_ustar_prefix_then_one_pax_record() {
         (splittable.as_str(), b"split"),
         (long_leaf.as_str(), b"pax"),
     ]);
-    let packed = pack(&b).await.unwrap();
+    let packed = pack(&b, &Limits::default()).await.unwrap();
     let tar = gunzip(&packed.bytes);
     let listed = list_tar(&tar);
     let names: Vec<_> = listed.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
@@ -193,7 +207,9 @@ async fn long_paths_use_ustar_prefix_then_one_pax_record() {
 #[tokio::test]
 async fn gnu_tar_lists_our_long_names() {
     let long_leaf = format!("dir/{}", "l".repeat(150));
-    let packed = pack(&bundle(&[(long_leaf.as_str(), b"x")])).await.unwrap();
+    let packed = pack(&bundle(&[(long_leaf.as_str(), b"x")]), &Limits::default())
+        .await
+        .unwrap();
     let out = std::process::Command::new("tar")
         .args(["-tzf", "-"])
         .stdin(std::process::Stdio::piped())
@@ -216,11 +232,11 @@ async fn gnu_tar_lists_our_long_names() {
 #[tokio::test]
 async fn pack_to_file_and_writer_match_pack() {
     let b = bundle(&[("docs/readme.md", b"hello")]);
-    let packed = pack(&b).await.unwrap();
+    let packed = pack(&b, &Limits::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("orders-1.4.2.tar.gz");
     fs::write(&target, b"old content is replaced").unwrap();
-    let info = pack_to_file(&b, &target).await.unwrap();
+    let info = pack_to_file(&b, &target, &Limits::default()).await.unwrap();
     assert_eq!(fs::read(&target).unwrap(), packed.bytes);
     assert_eq!(
         (info.digest.as_str(), info.diff_id.as_str(), info.size),
@@ -239,13 +255,15 @@ async fn pack_to_file_and_writer_match_pack() {
     assert_eq!(leftovers, [std::ffi::OsString::from("orders-1.4.2.tar.gz")]);
 
     let mut sink = Vec::new();
-    let info = pack_to_writer(&b, &mut sink).await.unwrap();
+    let info = pack_to_writer(&b, &mut sink, &Limits::default())
+        .await
+        .unwrap();
     assert_eq!(sink, packed.bytes);
     assert_eq!(info.digest, packed.digest);
 
     let missing_dir = dir.path().join("absent/out.tar.gz");
     assert!(matches!(
-        pack_to_file(&b, &missing_dir).await.unwrap_err(),
+        pack_to_file(&b, &missing_dir, &Limits::default()).await.unwrap_err(),
         pacto_archive::ArchiveError::Io { path: Some(p), .. } if p == missing_dir
     ));
 }
@@ -256,21 +274,21 @@ async fn edited_bundles_are_checked_before_writing() {
     b.files
         .insert("../evil".into(), bytes::Bytes::from_static(b"x"));
     assert!(matches!(
-        pack(&b).await.unwrap_err(),
+        pack(&b, &Limits::default()).await.unwrap_err(),
         pacto_archive::ArchiveError::InvalidPath { path, .. } if path == "../evil"
     ));
     let mut b = bundle(&[]);
     b.files
         .insert("./a".into(), bytes::Bytes::from_static(b"x"));
     assert!(matches!(
-        pack(&b).await.unwrap_err(),
+        pack(&b, &Limits::default()).await.unwrap_err(),
         pacto_archive::ArchiveError::UnnormalisedPath { normalised, .. } if normalised == "a"
     ));
     let mut b = bundle(&[("a", b"file")]);
     b.files
         .insert("a/b".into(), bytes::Bytes::from_static(b"x"));
     assert!(matches!(
-        pack(&b).await.unwrap_err(),
+        pack(&b, &Limits::default()).await.unwrap_err(),
         pacto_archive::ArchiveError::PathConflict { path, child } if path == "a" && child == "a/b"
     ));
 }

@@ -5,7 +5,7 @@
 //! constants for a deliberate format change, and say so in the changelog.
 
 use crate::support::bundle;
-use pacto_archive::{COMPRESSION_LEVEL, pack};
+use pacto_archive::{COMPRESSION_LEVEL, Limits, pack};
 
 const GOLDEN_DIGEST: &str =
     "sha256:cf935ffc471c841c2270f84bc95c5f776dbc29e57ed41738b752137ff928fc07";
@@ -26,7 +26,7 @@ async fn golden_digest_of_the_example_bundle() {
         ("pacto.lock", b"{}\n"),
         (long.as_str(), b"{\"type\": \"object\"}\n"),
     ]);
-    let packed = pack(&b).await.unwrap();
+    let packed = pack(&b, &Limits::default()).await.unwrap();
     assert_eq!(COMPRESSION_LEVEL, 6);
     assert_eq!(packed.diff_id, GOLDEN_DIFF_ID, "the tar layout changed");
     assert_eq!(packed.digest, GOLDEN_DIGEST, "the gzip bytes changed");

@@ -3,6 +3,7 @@
 mod accept;
 mod determinism;
 mod golden;
+mod limits;
 mod refuse;
 mod roundtrip;
 mod support;

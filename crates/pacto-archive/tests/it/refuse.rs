@@ -243,10 +243,7 @@ async fn extension_headers_add_up_to_a_limit() {
         tar.pax(&[("comment", &comment)]);
         tar.file(name, b"x");
     }
-    let limits = Limits {
-        max_total_size: MIB as u64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_total_size(MIB as u64);
     let err = unpack_bytes(&gzip(&tar.finish()), &limits)
         .await
         .unwrap_err();
@@ -283,7 +280,23 @@ async fn deeply_nested_paths_are_cheap_to_refuse() {
     tar.entry(&RawHeader::gnu(&deep.as_bytes()[..100], b'0', 0), b"");
     tar.gnu_long_name(format!("{deep}/x").as_bytes());
     tar.entry(&RawHeader::gnu(&deep.as_bytes()[..100], b'0', 0), b"");
-    let err = refused(&tar.finish()).await;
+    let tar = gzip(&tar.finish());
+    // The default depth limit refuses the first entry at once...
+    let err = unpack_bytes(&tar, &Limits::default()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            UnpackError::TooDeep {
+                depth: 1_500,
+                limit: 128,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // ...and with the depth limit lifted, the conflict is found by linear bookkeeping.
+    let lifted = Limits::default().with_max_depth(u64::MAX);
+    let err = unpack_bytes(&tar, &lifted).await.unwrap_err();
     assert!(
         matches!(&err, UnpackError::PathConflict { file, .. } if *file == deep),
         "{err:?}"
@@ -867,10 +880,7 @@ async fn lowered_limits_apply() {
         .file("a", &[1; 100])
         .file("b", &[1; 100])
         .finish();
-    let limits = Limits {
-        max_file_size: 99,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_file_size(99);
     let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(
@@ -883,19 +893,13 @@ async fn lowered_limits_apply() {
         ),
         "{err:?}"
     );
-    let limits = Limits {
-        max_total_size: YAML.len() as u64 + 199,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_total_size(YAML.len() as u64 + 199);
     let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(&err, UnpackError::TotalTooLarge { entry, .. } if entry == "b"),
         "{err:?}"
     );
-    let limits = Limits {
-        max_entries: 2,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_entries(2);
     let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(err, UnpackError::TooManyEntries { limit: 2 }),

@@ -1,4 +1,4 @@
-//! `unpack(pack(b)) == b`, for hand-picked and random bundles.
+//! `unpack(pack(b, &Limits::default())) == b`, for hand-picked and random bundles.
 
 use crate::support::{YAML, bundle};
 use bytes::Bytes;
@@ -17,7 +17,7 @@ async fn round_trip_keeps_every_byte() {
         ("pacto.lock", b"lock"),
         ("docs/caf\u{e9} menu.md", "\u{1f600}".as_bytes()),
     ]);
-    let packed = pack(&b).await.unwrap();
+    let packed = pack(&b, &Limits::default()).await.unwrap();
     let back = unpack_bytes(&packed.bytes, &Limits::default())
         .await
         .unwrap();
@@ -38,14 +38,13 @@ async fn round_trip_keeps_every_byte() {
 #[tokio::test]
 async fn deepest_legal_paths_round_trip() {
     // 2,047 nested directories: the longest path of one-byte components that the path
-    // rules allow. Nothing here may recurse once per level.
+    // rules allow, with the depth limit lifted. Nothing here may recurse once per level.
     let deep = vec!["d"; 2_047].join("/") + "/f";
     assert!(deep.len() <= pacto_contract::MAX_PATH_LEN);
     let b = bundle(&[(deep.as_str(), b"deep")]);
-    let packed = pack(&b).await.unwrap();
-    let back = unpack_bytes(&packed.bytes, &Limits::default())
-        .await
-        .unwrap();
+    let lifted = Limits::default().with_max_depth(u64::MAX);
+    let packed = pack(&b, &lifted).await.unwrap();
+    let back = unpack_bytes(&packed.bytes, &lifted).await.unwrap();
     assert_eq!(back, b);
 }
 
@@ -58,9 +57,12 @@ async fn raw_yaml_is_kept_byte_for_byte() {
         Bytes::copy_from_slice(yaml.as_bytes()),
     );
     let b = Bundle::from_files(files).unwrap();
-    let back = unpack_bytes(&pack(&b).await.unwrap().bytes, &Limits::default())
-        .await
-        .unwrap();
+    let back = unpack_bytes(
+        &pack(&b, &Limits::default()).await.unwrap().bytes,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(back.raw_yaml.as_ref(), yaml.as_bytes());
     assert_eq!(back.contract, b.contract);
 }
@@ -108,8 +110,8 @@ proptest! {
         let b = to_bundle(tree);
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let (packed, again, back) = runtime.block_on(async {
-            let packed = pack(&b).await.unwrap();
-            let again = pack(&b).await.unwrap();
+            let packed = pack(&b, &Limits::default()).await.unwrap();
+            let again = pack(&b, &Limits::default()).await.unwrap();
             let back = unpack_bytes(&packed.bytes, &Limits::default()).await.unwrap();
             (packed, again, back)
         });

@@ -389,3 +389,61 @@ fn assert_process_gone(pid: &str) {
         "process {pid} still runs after the timeout"
     );
 }
+
+/// Regression: on a timeout only the helper itself was killed, and the processes a shell
+/// helper had started (here a background `sleep` and a foreground one) lived on, orphaned,
+/// holding its output pipe. Now its whole process group is killed.
+#[tokio::test]
+async fn a_hanging_helper_is_killed_with_every_process_it_started() {
+    let env = Env::new();
+    let pids = env.root().join("children.pids");
+    let pids_text = pids.display().to_string();
+    env.helper(
+        "family",
+        &format!(
+            "sleep 300 &\n\
+             echo \"$!\" >> '{pids_text}'\n\
+             sh -c 'echo \"$$\" >> \"$0\"; exec sleep 300' '{pids_text}'"
+        ),
+    );
+    env.write_docker_config(r#"{"credsStore":"family"}"#);
+    let keychain = Keychain::with_config(
+        CredentialOptions::default(),
+        KeychainConfig {
+            helper_timeout: Duration::from_millis(500),
+            ..env.config()
+        },
+    );
+    assert_eq!(keychain.candidates("quay.io").await, []);
+    let children: Vec<String> = read_to_string(&pids).lines().map(str::to_owned).collect();
+    assert_eq!(
+        children.len(),
+        2,
+        "the helper started both children: {children:?}"
+    );
+    for pid in &children {
+        wait_gone(pid);
+    }
+}
+
+/// Waits (at most 10 s) until process `pid` is gone or a zombie: a killed process dies as
+/// soon as it is scheduled, and an orphan is reaped by whoever adopted it.
+fn wait_gone(pid: &str) {
+    let stat = std::path::Path::new("/proc").join(pid.trim()).join("stat");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive = std::fs::read_to_string(&stat).is_ok_and(|text| {
+            // `pid (comm) STATE ...`: the state follows the last ')'.
+            text.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        });
+        if !alive {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} still runs after its helper was killed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -159,7 +159,9 @@ pub(crate) fn blob_path(dir: &Path, digest: &str) -> PathBuf {
 
 /// Builds the exact pull result a registry would give for `bundle`.
 pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
-    let packed = pacto_archive::pack(bundle).await.expect("pack");
+    let packed = pacto_archive::pack(bundle, &pacto_archive::Limits::default())
+        .await
+        .expect("pack");
     let artifact = pacto_registry::artifact::build(bundle, &packed);
     Pulled {
         bundle: bundle.clone(),

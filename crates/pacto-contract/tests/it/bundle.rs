@@ -1,7 +1,9 @@
 //! `Bundle`: construction from a file map and from a directory.
 
 use bytes::Bytes;
-use pacto_contract::{Bundle, BundleError, CONTRACT_FILE, ContractError, PathError};
+use pacto_contract::{
+    Bundle, BundleError, CONTRACT_FILE, ContractError, LimitError, Limits, PathError,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -243,4 +245,91 @@ fn from_dir_errors() {
         Bundle::from_dir(dir.path()).unwrap_err(),
         BundleError::Ignore { .. }
     ));
+}
+
+/// A file over the limit is refused from its size on the file system, before it is read:
+/// here a sparse `pacto.yaml` of 64 GiB, which reading would exhaust memory with.
+#[test]
+fn from_dir_refuses_an_oversized_file_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = fs::File::create(dir.path().join("pacto.yaml")).unwrap();
+    yaml.set_len(64 << 30).unwrap();
+    let err = Bundle::from_dir(dir.path()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "bundle file \"pacto.yaml\" is {} bytes, over the {}-byte per-file limit",
+            64u64 << 30,
+            10 * 1024 * 1024
+        )
+    );
+    assert!(
+        matches!(
+            &err,
+            BundleError::OverLimit(LimitError::FileTooLarge { path, limit, .. })
+                if path == "pacto.yaml" && *limit == Limits::default().max_file_size
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn from_dir_applies_every_limit_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "pacto.yaml", YAML);
+    write(dir.path(), "a/b/c.txt", &"c".repeat(100));
+    write(dir.path(), "a/d.txt", "123");
+    write(dir.path(), "ignored/huge.bin", &"x".repeat(1000));
+    write(dir.path(), ".pactoignore", "ignored/\n");
+    // pacto.yaml, a, a/b, a/b/c.txt, a/d.txt: 5 entries, 3 deep, files of 100 bytes and
+    // less.
+    assert!(YAML.len() < 100);
+    let exact = Limits::default()
+        .with_max_entries(5)
+        .with_max_depth(3)
+        .with_max_file_size(100)
+        .with_max_total_size(YAML.len() as u64 + 103);
+    let bundle = Bundle::from_dir_with_limits(dir.path(), &exact).unwrap();
+    assert_eq!(keys(&bundle), ["a/b/c.txt", "a/d.txt", "pacto.yaml"]);
+    assert_eq!(bundle.check_limits(&exact), Ok(()));
+    let over = |limits: Limits| match Bundle::from_dir_with_limits(dir.path(), &limits) {
+        Err(BundleError::OverLimit(e)) => {
+            assert!(bundle.check_limits(&limits).is_err(), "{e}");
+            e
+        }
+        other => panic!("{limits:?}: {other:?}"),
+    };
+    assert!(matches!(
+        over(exact.with_max_entries(4)),
+        LimitError::TooManyEntries { limit: 4, .. }
+    ));
+    assert_eq!(
+        over(exact.with_max_depth(2)),
+        LimitError::TooDeep {
+            path: "a/b/c.txt".into(),
+            depth: 3,
+            limit: 2
+        }
+    );
+    assert_eq!(
+        over(exact.with_max_file_size(99)),
+        LimitError::FileTooLarge {
+            path: "a/b/c.txt".into(),
+            size: 100,
+            limit: 99
+        }
+    );
+    assert!(matches!(
+        over(exact.with_max_total_size(YAML.len() as u64 + 102)),
+        LimitError::TotalTooLarge { .. }
+    ));
+    // The default limits are Go pacto's, with a depth of 128.
+    assert_eq!(
+        Limits::default(),
+        Limits::GO_PACTO
+            .with_max_file_size(10 << 20)
+            .with_max_total_size(50 << 20)
+            .with_max_entries(10_000)
+            .with_max_depth(128)
+    );
 }

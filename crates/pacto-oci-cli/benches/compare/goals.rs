@@ -105,6 +105,26 @@ pub(crate) fn judge(rows: &[Row], large_bytes: u64) -> Vec<Goal> {
         1.0,
     ));
 
+    // Listing a huge layout is linear: well under a second for 100,000 tags.
+    let tags = find("tags.layout").and_then(|row| row.cell(PACTO));
+    let goal = "tags of a 100,000-tag layout: under 1 s".to_owned();
+    out.push(match tags.and_then(Cell::median) {
+        Some(median) => Goal {
+            goal,
+            measured: report::millis(median),
+            status: if median < std::time::Duration::from_secs(1) {
+                Status::Met
+            } else {
+                Status::Missed
+            },
+        },
+        None => Goal {
+            goal,
+            measured: "not measured".to_owned(),
+            status: Status::NotMeasured,
+        },
+    });
+
     // Peak memory of the 40 MiB pull.
     let memory = find("memory.pull.large").and_then(|row| row.cell(PACTO));
     out.push(match memory {

@@ -58,6 +58,8 @@ const FETCH_ALL_VERSIONS: usize = 50;
 const CONSTRAINT: (u64, u64) = (3, 4);
 /// What `^3.4` picks among [`fixture::many_tags`].
 const CONSTRAINT_PICK: &str = "3.9.4";
+/// Tags in the `index.json` of the huge-layout row.
+const LAYOUT_TAGS: u64 = 100_000;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -274,6 +276,8 @@ struct Bench {
     peers: Peers,
     small: Bundle,
     large: Bundle,
+    /// An OCI layout whose index.json tags the small bundle [`LAYOUT_TAGS`] times.
+    tag_layout: PathBuf,
     quick: bool,
     next: AtomicU64,
 }
@@ -328,6 +332,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
         peers,
         small: placeholder("small"),
         large: placeholder("large"),
+        tag_layout: work.path().join("tag-layout"),
         quick,
         next: AtomicU64::new(0),
     };
@@ -336,6 +341,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
     bench.large = bench.seed_bundle(work.path(), Size::Large)?;
     bench.seed_many(work.path())?;
     bench.seed_fifty(work.path())?;
+    bench.seed_tag_layout()?;
     let proxy_check = bench.proxy_round_trip()?;
 
     let mut rows = Vec::new();
@@ -378,6 +384,9 @@ fn compare(filters: &[String]) -> Result<Report, String> {
         });
     }
     add("startup".to_owned(), &mut rows, &|_| bench.startup_row());
+    add("tags.layout".to_owned(), &mut rows, &|_| {
+        bench.tags_layout_row()
+    });
     for net in [Net::Loopback, Net::Latency] {
         for size in [Size::Small, Size::Large] {
             for kind in [CacheKind::Tag, CacheKind::Digest, CacheKind::DigestAfterTag] {
@@ -976,6 +985,52 @@ impl Bench {
             vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
         )
         .with_note("fetch-all: pacto-oci pulls in parallel (8) into its cache; the peers list the tags, then pull one version after the other (skopeo: one `copy` process each; oras-py: one process)")
+    }
+
+    /// A copy of the small bundle's layout whose index.json lists [`LAYOUT_TAGS`] manifests,
+    /// every one the pushed bundle under its own semver tag, in an order that needs sorting.
+    fn seed_tag_layout(&self) -> Result<(), String> {
+        fixture::copy_dir(&self.small.layout, &self.tag_layout)?;
+        let path = self.tag_layout.join("index.json");
+        let text =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut index: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let pushed = index["manifests"][0].clone();
+        let manifests: Vec<serde_json::Value> = (0..LAYOUT_TAGS)
+            .map(|i| {
+                // 7,919 is prime, so this visits every i once, out of order.
+                let v = i * 7_919 % LAYOUT_TAGS;
+                let mut entry = pushed.clone();
+                entry["annotations"]["org.opencontainers.image.ref.name"] =
+                    format!("{}.{}.{}", v / 10_000, (v / 100) % 100, v % 100).into();
+                entry
+            })
+            .collect();
+        index["manifests"] = manifests.into();
+        let bytes = serde_json::to_vec(&index).map_err(|e| format!("index.json: {e}"))?;
+        std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    fn tags_layout_row(&self) -> Row {
+        let runs = self.runs(5, true);
+        let reference = format!("oci-layout:{}", self.tag_layout.display());
+        let pacto = timed(&self.sandbox, runs, None, |scratch| {
+            let mut cmd = self.pacto(scratch);
+            cmd.arg("tags").arg(&reference);
+            Ok(job(cmd))
+        });
+        let skopeo =
+            Cell::Skipped("skopeo list-tags reads registries only, not OCI layouts".into());
+        let oras = Cell::Skipped("the ORAS SDK has no tag listing of OCI layouts".into());
+        Row::new(
+            "tags.layout",
+            4,
+            format!("tags of a layout with {LAYOUT_TAGS} tags"),
+            "local",
+            vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
+        )
+        .with_note("tags of a layout: `pacto-oci tags oci-layout:PATH` on an index.json of 100,000 manifests (22 MB); listing was quadratic before issue #12 (12.8 s)")
     }
 
     fn pack_row(&self, size: Size) -> Row {

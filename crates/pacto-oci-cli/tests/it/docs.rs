@@ -64,3 +64,33 @@ fn docs_cli_md_has_the_current_help_of_every_command() {
         }
     }
 }
+
+/// The limits `push --help` and `pull --help` state are the ones the binary applies.
+#[test]
+fn help_states_the_limits_in_force() {
+    let limits = pacto_oci::Limits::default();
+    const MIB: u64 = 1024 * 1024;
+    let stated = [
+        format!("a file over {} MiB", limits.max_file_size / MIB),
+        format!("over {} MiB in all", limits.max_total_size / MIB),
+        format!(
+            "over {},{:03} entries",
+            limits.max_entries / 1000,
+            limits.max_entries % 1000
+        ),
+        format!("a path over {} bytes", pacto_oci::contract::MAX_PATH_LEN),
+        format!("over {} components", limits.max_depth),
+    ];
+    let sb = Sandbox::new();
+    for command in ["push", "pull"] {
+        let help = sb.run(&[command, "--help"]).expect(0).stdout;
+        // Lines are wrapped for the terminal: compare with single spaces.
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for text in &stated {
+            assert!(
+                help.contains(text.as_str()),
+                "`{command} --help` lacks {text:?}: {help}"
+            );
+        }
+    }
+}

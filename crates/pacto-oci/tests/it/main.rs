@@ -182,3 +182,93 @@ fn certificate_and_deadline_failures_are_unreachable_with_their_data() {
     );
     assert!(client.credential_fallbacks().is_empty());
 }
+
+/// A client built with raised limits pushes and pulls an 11 MiB file, to a registry and to a
+/// layout; a client with the default limits refuses to push it (before any request) and to
+/// pull what the other pushed. One `Limits` value governs every direction.
+#[test]
+fn raised_limits_on_the_builder_apply_to_push_and_pull() {
+    use pacto_oci::Limits;
+    let registry = TestRegistry::plain();
+    let temp = tempfile::tempdir().unwrap();
+    let yaml = "pactoVersion: \"1.0\"\nservice:\n  name: big\n  version: 1.0.0\n";
+    // Incompressible, so the layer is as large as the file.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let big: Vec<u8> = (0..11 * 1024 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let bundle = Bundle::from_files(
+        [
+            ("pacto.yaml".to_owned(), yaml.into()),
+            ("data/big.bin".to_owned(), big.clone().into()),
+        ]
+        .into(),
+    )
+    .unwrap();
+    let client = |limits: Limits, cache: &str| {
+        Client::builder()
+            .limits(limits)
+            .cache_dir(temp.path().join(cache))
+            .build()
+            .unwrap()
+    };
+    let raised = Limits::default().with_max_file_size(12 * 1024 * 1024);
+    let (strict, relaxed) = (
+        client(Limits::default(), "strict"),
+        client(raised, "relaxed"),
+    );
+    assert_eq!(relaxed.limits(), &raised);
+    let rt = runtime();
+    let remote = format!("{}/limits/big", registry.host());
+    let layout = format!("oci-layout:{}", temp.path().join("layout").display());
+    for target in [&remote, &layout] {
+        registry.clear_requests();
+        let error = rt
+            .block_on(strict.push(target, &bundle, false))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidBundle, "{target}: {error}");
+        let message = error.to_string() + &source_chain(&error);
+        assert!(
+            message.contains("\"data/big.bin\"")
+                && message.contains("10485760-byte per-file limit"),
+            "{target}: {message}"
+        );
+        assert_eq!(
+            registry.requests(),
+            [],
+            "{target}: a refused push sent requests"
+        );
+        assert!(
+            !temp.path().join("layout").exists(),
+            "a refused push wrote the layout"
+        );
+
+        let pushed = rt.block_on(relaxed.push(target, &bundle, false)).unwrap();
+        assert_eq!(pushed.status, pacto_oci::PushStatus::Pushed, "{target}");
+        let pulled = rt
+            .block_on(relaxed.pull(&format!("{target}:1.0.0"), "", ResolveMode::RemoteAllowed))
+            .unwrap();
+        assert_eq!(pulled.digest, pushed.digest, "{target}");
+        assert_eq!(pulled.bundle.files["data/big.bin"], big, "{target}");
+
+        let error = rt
+            .block_on(strict.pull(&format!("{target}:1.0.0"), "", ResolveMode::RemoteAllowed))
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidBundle, "{target}: {error}");
+    }
+}
+
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = String::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}

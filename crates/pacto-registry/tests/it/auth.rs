@@ -66,7 +66,7 @@ fn basic_auth_over_tls_round_trip_and_request_counts() {
     let pushed = summary(&registry.requests());
     assert_eq!(
         pushed.len(),
-        7,
+        8,
         "the 401 challenge is the only extra request: {pushed:#?}"
     );
     assert_eq!(pushed[0], "HEAD /v2/team/payments/manifests/1.0.0 401");

@@ -192,3 +192,76 @@ fn authorization_is_not_forwarded_on_a_cross_origin_blob_redirect() {
         "credentials stayed home"
     );
 }
+
+/// Two pushes of different bundles to one tag, made deterministic: the proxy lets another
+/// push's manifest `PUT` land right after ours. The re-read after our `PUT` sees the other
+/// digest, and the push fails as a conflict naming it, instead of reporting `pushed`.
+#[test]
+fn a_concurrent_push_to_the_same_tag_is_reported() {
+    use pacto_registry::StoreError;
+    use pacto_test_support::ExtraRequest;
+    let registry = TestRegistry::plain();
+    let rt = runtime();
+    // The other push's blobs are in the repository already; its manifest is what races.
+    let theirs = bundle("payments", "1.0.0-theirs");
+    let packed = rt
+        .block_on(pacto_archive::pack(
+            &theirs,
+            &pacto_archive::Limits::default(),
+        ))
+        .unwrap();
+    let their_artifact = pacto_registry::artifact::build(&theirs, &packed);
+    rt.block_on(client().push(
+        &reference(&format!("{}/team/race:staging", registry.host())),
+        &theirs,
+        PushOptions::default(),
+    ))
+    .expect("seed their blobs");
+    let proxy = FaultProxy::in_front_of(&registry);
+    proxy.inject_matching(
+        RequestMatch::method("PUT").with_path("/manifests/1.0.0"),
+        Fault::ThenSend {
+            request: ExtraRequest::put_manifest(
+                "team/race",
+                "1.0.0",
+                pacto_registry::artifact::MANIFEST_MEDIA_TYPE,
+                &their_artifact.manifest,
+            ),
+            times: 1,
+        },
+    );
+    let ours = bundle("payments", "1.0.0");
+    let target = reference(&format!("{}/team/race:1.0.0", proxy.host()));
+    let error = assert_kind(
+        rt.block_on(client().push(&target, &ours, PushOptions::default())),
+        ErrorKind::Conflict,
+    );
+    let message = error.to_string();
+    let StoreError::PushRace { pushed, now, .. } = error else {
+        panic!("expected a push race, got {message}");
+    };
+    assert_eq!(
+        now.as_deref(),
+        Some(their_artifact.manifest_digest.as_str())
+    );
+    assert_ne!(pushed, their_artifact.manifest_digest);
+    assert!(
+        message.contains(&their_artifact.manifest_digest) && message.contains(&pushed),
+        "{message}"
+    );
+    let seen: Vec<(String, Outcome)> = proxy
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/manifests/"))
+        .map(|r| (r.method, r.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("HEAD".to_owned(), Outcome::Forwarded { status: 404 }),
+            ("PUT".to_owned(), Outcome::Forwarded { status: 201 }),
+            ("PUT".to_owned(), Outcome::SentByProxy { status: 201 }),
+            ("HEAD".to_owned(), Outcome::Forwarded { status: 200 }),
+        ]
+    );
+}

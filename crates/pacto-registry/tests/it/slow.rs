@@ -26,7 +26,10 @@ fn limit() -> LowSpeedLimit {
 fn fake(slow: Option<SlowBody>) -> (FakeRegistry, Vec<u8>) {
     let bundle = bundle("payments", "1.0.0");
     let packed = runtime()
-        .block_on(pacto_archive::pack(&bundle))
+        .block_on(pacto_archive::pack(
+            &bundle,
+            &pacto_archive::Limits::default(),
+        ))
         .expect("pack");
     let artifact = pacto_registry::artifact::build(&bundle, &packed);
     let fake = FakeRegistry::start(FakeOptions {

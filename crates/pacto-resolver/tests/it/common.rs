@@ -103,7 +103,9 @@ pub(crate) fn expect_kind<T: std::fmt::Debug>(
 
 /// Builds the exact pull result a registry would give for `bundle`.
 pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
-    let packed = pacto_archive::pack(bundle).await.expect("pack");
+    let packed = pacto_archive::pack(bundle, &pacto_archive::Limits::default())
+        .await
+        .expect("pack");
     let artifact = pacto_registry::artifact::build(bundle, &packed);
     Pulled {
         bundle: bundle.clone(),
