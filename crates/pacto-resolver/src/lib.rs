@@ -8,10 +8,10 @@
 //!   constraint is ignored.
 //! - [`ResolveMode::LocalOnly`] never touches the network, not even for a `HEAD`: it reads
 //!   the cache only ([`CachedStore::pull_local`], [`CachedStore::local_tags`]), and a miss is
-//!   [`ResolveErrorKind::NotFound`]. [`ResolveMode::RemoteAllowed`] goes through the cache to
+//!   [`ErrorKind::NotFound`]. [`ResolveMode::RemoteAllowed`] goes through the cache to
 //!   the registry on a miss (and revalidates cached tags with one `HEAD`).
 //! - Errors from the store pass through unchanged ([`ResolveError::Store`]); every error has
-//!   a [`ResolveErrorKind`].
+//!   an [`ErrorKind`] (the workspace's one kind enum).
 //! - [`Resolver::fetch_all_versions`] pulls every semver version of a repository into the
 //!   cache in parallel, [`Resolver::concurrency`] at a time (Go pacto pulls one at a time).
 //!
