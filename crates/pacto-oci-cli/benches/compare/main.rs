@@ -36,7 +36,9 @@ use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use pacto_test_support::{RegistryOptions, TestRegistry, check_tool, try_push_raw};
+use pacto_test_support::{
+    FakeOptions, FakeRegistry, RegistryOptions, TagListing, TestRegistry, check_tool, try_push_raw,
+};
 
 use latency::LatencyProxy;
 use report::{PACTO, Report, Row, ToolInfo};
@@ -386,6 +388,9 @@ fn compare(filters: &[String]) -> Result<Report, String> {
     add("startup".to_owned(), &mut rows, &|_| bench.startup_row());
     add("tags.layout".to_owned(), &mut rows, &|_| {
         bench.tags_layout_row()
+    });
+    add("tags.registry".to_owned(), &mut rows, &|_| {
+        bench.tags_registry_row()
     });
     for net in [Net::Loopback, Net::Latency] {
         for size in [Size::Small, Size::Large] {
@@ -1031,6 +1036,53 @@ impl Bench {
             vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
         )
         .with_note("tags of a layout: `pacto-oci tags oci-layout:PATH` on an index.json of 100,000 manifests (22 MB); listing was quadratic before issue #12 (12.8 s)")
+    }
+
+    /// `tags` of a registry repository with [`LAYOUT_TAGS`] tags, 1,000 per page (as GHCR and
+    /// ECR paginate), served by test support's scripted fake registry on loopback: the
+    /// bounded listing must not cost more than the tags themselves.
+    fn tags_registry_row(&self) -> Row {
+        let runs = self.runs(5, true);
+        let fake = FakeRegistry::start(FakeOptions {
+            tags: Some(TagListing::Paginated {
+                count: LAYOUT_TAGS as usize,
+                page: 1_000,
+            }),
+            ..FakeOptions::default()
+        });
+        let host = fake.host();
+        let pacto = timed(&self.sandbox, runs, None, |scratch| {
+            let mut cmd = self.pacto(scratch);
+            cmd.args(["--plain-http", &host, "tags"])
+                .arg(format!("{host}/bench/tags"));
+            Ok(job(cmd))
+        });
+        let skopeo = with(&self.peers.skopeo, |program| {
+            timed(&self.sandbox, runs, None, |_| {
+                let host = &host;
+                let work: Job<'_> = Box::new(move || {
+                    let mut list = self.skopeo(program);
+                    list.args(["list-tags", "--tls-verify=false"])
+                        .arg(format!("docker://{host}/bench/tags"));
+                    let tags = list_tags(&mut list)?;
+                    if tags.len() as u64 != LAYOUT_TAGS {
+                        return Err(format!("skopeo listed {} tags", tags.len()));
+                    }
+                    Ok(())
+                });
+                Ok(work)
+            })
+        });
+        let oras =
+            Cell::Skipped("not measured: the driver lists tags only as part of resolve".into());
+        Row::new(
+            "tags.registry",
+            4,
+            format!("tags of a registry repository with {LAYOUT_TAGS} tags (100 pages)"),
+            "loopback",
+            vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
+        )
+        .with_note("tags of a registry: `pacto-oci tags` (newest first, semver-sorted) vs `skopeo list-tags` (unsorted JSON) against a plain-HTTP fake registry serving 100,000 tags in pages of 1,000 with `Link` headers")
     }
 
     fn pack_row(&self, size: Size) -> Row {
