@@ -92,7 +92,12 @@ fn client(global: &Global) -> Result<Client, Error> {
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
-    builder.build()
+    for (registry, mirror) in &global.mirrors {
+        builder = builder.mirror(registry, mirror);
+    }
+    builder
+        .mirror_digests_only(global.mirror_digests_only)
+        .build()
 }
 
 async fn dispatch(command: Command, global: &Global, client: &Client, out: &Output) -> Outcome {

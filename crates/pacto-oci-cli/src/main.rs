@@ -113,6 +113,20 @@ pub(crate) struct Global {
         value_parser = parse_timeout
     )]
     pub(crate) timeout: Option<Duration>,
+    /// Read REGISTRY through the pull-through cache MIRROR first (repeatable, tried in order,
+    /// then the registry; writes always go to the registry).
+    #[arg(
+        long = "mirror",
+        global = true,
+        env = "PACTO_REGISTRY_MIRRORS",
+        value_delimiter = ',',
+        value_name = "REGISTRY=MIRROR",
+        value_parser = parse_mirror
+    )]
+    pub(crate) mirrors: Vec<(String, String)>,
+    /// Resolve tags at the registry; take only content named by digest from mirrors.
+    #[arg(long, global = true, env = "PACTO_MIRROR_DIGESTS_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) mirror_digests_only: bool,
     /// Parallel transfers for multi-artifact commands.
     #[arg(
         long,
@@ -297,6 +311,11 @@ pub(crate) enum RefCommand {
         /// The reference.
         reference: String,
     },
+}
+
+/// `REGISTRY=MIRROR`, for clap.
+fn parse_mirror(entry: &str) -> Result<(String, String), String> {
+    pacto_oci::parse_mirror(entry).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
