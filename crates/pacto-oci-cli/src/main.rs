@@ -167,6 +167,18 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check a bundle directory or a .tar.gz as push would, plus every file pacto.yaml references.
+    #[command(
+        after_help = "Checks that pacto.yaml parses, that the bundle is within the limits a \
+pull applies, and that every file the contract references (each interface's `contract`, the \
+configuration `schema`) is in the bundle; exit 6 naming each missing file. `pack` and `push` \
+run the same checks.\n\nExamples:\n  pacto-oci validate ./payments\n  pacto-oci validate \
+payments-1.2.0.tar.gz --json"
+    )]
+    Validate {
+        /// A bundle directory or a .tar.gz from `pack`.
+        source: PathBuf,
+    },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
     #[command(
         after_help = "Limits: a push refuses (exit 6, naming the file and the limit) every \

@@ -342,6 +342,11 @@ impl Client {
         let parsed = self
             .parse(reference)
             .map_err(|e| e.with_context("cannot push"))?;
+        // What `validate` checks: a bundle whose contract names files it lacks is refused
+        // before anything is uploaded (a pull would accept it; its users could not use it).
+        bundle
+            .check_references()
+            .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push"))?;
         self.bounded(reference, async {
             Ok(self
                 .resolver
