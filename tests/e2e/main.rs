@@ -19,6 +19,8 @@
 //!   with their children; two pushes racing for one tag.
 //! - `mirrors` (issue 16): reads through a pull-through cache registry with fallback, writes to
 //!   the registry, `--mirror-digests-only`, proven from both registries' access logs.
+//! - `resolve` (issue 14): one `HEAD` for a tag, the tag list plus one `HEAD` untagged, no
+//!   request for a digest the cache holds; counted from the registry's access log.
 //! - `validate` (issue 15): `validate`, `pack` and `push` refuse a bundle whose contract names
 //!   files it lacks, with one message.
 //!
@@ -31,6 +33,7 @@ mod faults;
 mod hostile;
 mod limits;
 mod mirrors;
+mod resolve;
 mod security;
 mod transport_edges;
 mod validate;

@@ -121,9 +121,9 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             offline,
         } => {
             let spinner = out.spinner(format!("resolving {reference}"));
-            let resolved = client.pull(&reference, &constraint, mode(offline)).await;
+            let resolved = client.resolve(&reference, &constraint, mode(offline)).await;
             drop(spinner);
-            let resolved = resolved.map_err(|e| e.with_context("cannot resolve"))?;
+            let resolved = resolved?;
             out.emit(
                 json!({"ref": resolved.reference.to_string(), "digest": resolved.digest}),
                 || format!("{}\n{}", resolved.reference, resolved.digest),

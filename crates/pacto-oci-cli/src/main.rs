@@ -225,7 +225,12 @@ and `pack` apply the same limits."
         #[arg(long)]
         force: bool,
     },
-    /// Which tag and digest REF means now, without writing files.
+    /// Which tag and digest REF means now, without downloading the bundle.
+    #[command(
+        after_help = "A tag costs one HEAD request, an untagged REF the tag list plus one \
+        HEAD. resolve answers \"which digest\", not \"is it a valid bundle\": nothing is \
+        downloaded or checked and the cache is not filled (pull does all three)."
+    )]
     Resolve {
         /// What to resolve.
         reference: String,

@@ -9,7 +9,7 @@ use pacto_registry::{
     AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
     RegistryClient, StoreError, TimeLimit,
 };
-use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
+use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -374,6 +374,23 @@ impl Client {
         })
         .await
         .map_err(|e| e.with_context("cannot pull"))
+    }
+
+    /// Which reference and manifest digest `reference` names now (its highest version
+    /// matching `constraint` when it has no tag), without downloading the bundle: one
+    /// `HEAD` for a tag, the tag list plus one `HEAD` for an untagged reference. Go's
+    /// `Resolver.Resolve`, which returns the bundle, is [`Client::pull`].
+    pub async fn resolve(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Location, Error> {
+        self.bounded(reference, async {
+            Ok(self.resolver.locate(reference, constraint, mode).await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot resolve"))
     }
 
     /// The semver tags of `repository`, newest first.

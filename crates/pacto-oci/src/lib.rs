@@ -61,4 +61,4 @@ pub use pacto_auth::{CredentialOptions, Secret};
 pub use pacto_contract::{Bundle, Contract, Limits};
 pub use pacto_ref::ArtifactRef;
 pub use pacto_registry::{CredentialFallback, LowSpeedLimit, PushOutcome, PushStatus};
-pub use pacto_resolver::{FetchAll, ResolveMode, Resolved};
+pub use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved};
