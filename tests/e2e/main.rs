@@ -21,6 +21,8 @@
 //!   the registry, `--mirror-digests-only`, proven from both registries' access logs.
 //! - `resolve` (issue 14): one `HEAD` for a tag, the tag list plus one `HEAD` untagged, no
 //!   request for a digest the cache holds; counted from the registry's access log.
+//! - `uploads` (issue 14): a 40 MiB bundle through a proxy that answers 413 to bodies over
+//!   4 MiB (chunked upload), an upload cut mid-way leaves no tag.
 //! - `validate` (issue 15): `validate`, `pack` and `push` refuse a bundle whose contract names
 //!   files it lacks, with one message.
 //!
@@ -36,4 +38,5 @@ mod mirrors;
 mod resolve;
 mod security;
 mod transport_edges;
+mod uploads;
 mod validate;

@@ -43,6 +43,9 @@ pub(crate) const MAX_TAGS: usize = 100_000;
 pub(crate) const MAX_TAG_LIST_BYTES: u64 = 16 * 1024 * 1024;
 /// Attempts at a blob download that breaks off mid-stream.
 const BLOB_ATTEMPTS: usize = 3;
+/// The largest request body a blob upload sends (4 MiB): GHCR answers 413 to bigger ones,
+/// so a bigger blob is uploaded in chunks of this size.
+pub const MAX_UPLOAD_CHUNK: usize = 4 * 1024 * 1024;
 
 /// Builds a [`RegistryClient`].
 #[derive(Debug, Clone)]
@@ -628,12 +631,18 @@ impl RegistryClient {
         Ok(Some(digest))
     }
 
+    /// Uploads a blob the registry does not have: in one request when it is at most
+    /// [`MAX_UPLOAD_CHUNK`] bytes (`POST ?digest=`, or `POST` then `PUT` where the registry
+    /// wants that), else in chunks ([`RegistryClient::upload_chunked`]).
     async fn upload_blob(
         &self,
         repo: &Repo<'_>,
         digest: &str,
         data: Bytes,
     ) -> Result<(), StoreError> {
+        if data.len() > MAX_UPLOAD_CHUNK {
+            return self.upload_chunked(repo, digest, data).await;
+        }
         let single_post = self.transport.single_post_upload(repo.host()) != Some(false);
         let start = if single_post {
             Request::new(
@@ -659,23 +668,8 @@ impl RegistryClient {
             }
             _ => return Err(self.failure(repo, "blob upload", response).await),
         }
-        let location = header_str(response.headers(), header::LOCATION).ok_or_else(|| {
-            StoreError::Registry {
-                reference: repo.display.clone(),
-                registry_message: crate::RegistryMessage {
-                    status: 202,
-                    code: None,
-                    message: Some("upload started without a Location header".into()),
-                },
-            }
-        })?;
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let target = if location.starts_with('/') {
-            Target::Path(format!("{location}{separator}digest={digest}"))
-        } else {
-            Target::Absolute(format!("{location}{separator}digest={digest}"))
-        };
-        let put = Request::new(Method::PUT, target)
+        let location = upload_location(repo, &response)?;
+        let put = Request::new(Method::PUT, upload_target(&location, Some(digest)))
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .body(data);
         let response = self.send(repo, true, put).await?;
@@ -683,6 +677,76 @@ impl RegistryClient {
             return Err(self.failure(repo, "blob upload", response).await);
         }
         Ok(())
+    }
+
+    /// The OCI chunked upload, as Go pacto and containerd do it: `POST` to open a session,
+    /// one `PATCH` per [`MAX_UPLOAD_CHUNK`] bytes (`Content-Range: START-END`, each to the
+    /// `Location` the previous answer gave), then `PUT ?digest=` with no body. No request
+    /// body is over the chunk size, so registries that refuse big bodies (GHCR answers 413
+    /// over 4 MiB) take any blob. A `PATCH` is not retried (the registry may have taken
+    /// part of it); a failed upload leaves no tag, as the manifest is put last.
+    async fn upload_chunked(
+        &self,
+        repo: &Repo<'_>,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let start = Request::new(Method::POST, repo.path("blobs/uploads/"));
+        let response = self.send(repo, true, start).await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.failure(repo, "blob upload", response).await);
+        }
+        let mut location = upload_location(repo, &response)?;
+        let mut offset = 0;
+        while offset < data.len() {
+            let end = (offset + MAX_UPLOAD_CHUNK).min(data.len());
+            let patch = Request::new(Method::PATCH, upload_target(&location, None))
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_RANGE, format!("{offset}-{}", end - 1))
+                .body(data.slice(offset..end));
+            let response = self.send(repo, true, patch).await?;
+            if response.status() != StatusCode::ACCEPTED {
+                return Err(self.failure(repo, "blob upload", response).await);
+            }
+            location = upload_location(repo, &response)?;
+            offset = end;
+        }
+        debug!(reference = %repo.display, digest, size = data.len(), "uploaded in chunks");
+        let put = Request::new(Method::PUT, upload_target(&location, Some(digest)));
+        let response = self.send(repo, true, put).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.failure(repo, "blob upload", response).await);
+        }
+        Ok(())
+    }
+}
+
+/// The `Location` of an upload session answer (`202 Accepted`).
+fn upload_location(repo: &Repo<'_>, response: &Response) -> Result<String, StoreError> {
+    header_str(response.headers(), header::LOCATION).ok_or_else(|| StoreError::Registry {
+        reference: repo.display.clone(),
+        registry_message: crate::RegistryMessage {
+            status: response.status().as_u16(),
+            code: None,
+            message: Some("upload session answered without a Location header".into()),
+        },
+    })
+}
+
+/// Where the next request of an upload session goes: its `Location` (a path on the
+/// registry or an absolute URL), with `digest=` added for the closing `PUT`.
+fn upload_target(location: &str, digest: Option<&str>) -> Target {
+    let url = match digest {
+        Some(digest) => {
+            let separator = if location.contains('?') { '&' } else { '?' };
+            format!("{location}{separator}digest={digest}")
+        }
+        None => location.to_owned(),
+    };
+    if url.starts_with('/') {
+        Target::Path(url)
+    } else {
+        Target::Absolute(url)
     }
 }
 

@@ -31,7 +31,7 @@ mod mirror;
 mod tls;
 mod transport;
 
-pub use client::{RegistryClient, RegistryClientBuilder};
+pub use client::{MAX_UPLOAD_CHUNK, RegistryClient, RegistryClientBuilder};
 pub use duration::{DisplayDuration, InvalidDuration, parse_duration};
 pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreError, TimeLimit};
 pub use layout::LayoutStore;

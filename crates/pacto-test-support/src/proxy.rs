@@ -37,6 +37,12 @@ pub enum Fault {
         /// How many requests get this answer.
         times: usize,
     },
+    /// Forward the request unchanged: lets the first `times` matching requests through, so
+    /// that a fault injected after this one hits a later request (the middle of an upload).
+    Pass {
+        /// How many requests pass.
+        times: usize,
+    },
     /// Forward the request, then send the response head and half of its body and close the
     /// connection (a response without body: close before answering at all).
     Reset {
@@ -65,6 +71,7 @@ impl Fault {
     fn times(&self) -> usize {
         match self {
             Fault::Status { times, .. }
+            | Fault::Pass { times }
             | Fault::Reset { times }
             | Fault::Stall { times }
             | Fault::ThenSend { times, .. } => *times,
@@ -209,6 +216,7 @@ struct ProxyState {
     latency: Mutex<Duration>,
     rules: Mutex<Vec<Rule>>,
     redirect: Mutex<Option<String>>,
+    max_body: Mutex<Option<usize>>,
     log: Mutex<Vec<ProxiedRequest>>,
 }
 
@@ -278,6 +286,7 @@ impl FaultProxy {
             latency: Mutex::new(Duration::ZERO),
             rules: Mutex::new(Vec::new()),
             redirect: Mutex::new(None),
+            max_body: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         });
         let handler: Arc<dyn Handler> = Arc::new(ProxyHandler(Arc::clone(&state)));
@@ -338,6 +347,13 @@ impl FaultProxy {
     /// Stops redirecting blob downloads.
     pub fn clear_redirect(&self) {
         *lock(&self.state.redirect) = None;
+    }
+
+    /// Answers `413 Payload Too Large` to every request whose body is over `limit` bytes,
+    /// without forwarding it, as GHCR does for bodies over 4 MiB (`None`: no limit). Recorded
+    /// as [`Outcome::Injected`] with status 413.
+    pub fn set_max_body(&self, limit: Option<usize>) {
+        *lock(&self.state.max_body) = limit;
     }
 
     /// Every request received so far, in order.
@@ -456,6 +472,21 @@ impl Handler for ProxyHandler {
         let state = &self.0;
         let latency = *lock(&state.latency);
         let head = request.method == "HEAD";
+        let max_body = *lock(&state.max_body);
+        if let Some(limit) = max_body
+            && request.body.len() > limit
+        {
+            pause(latency);
+            let body = serde_json::json!({"errors": [{
+                "code": "SIZE_INVALID",
+                "message": format!("request body of {} bytes is over the {limit}-byte limit (fault proxy)", request.body.len()),
+                "detail": null,
+            }]});
+            state.record(&request, Outcome::Injected { status: 413 });
+            pause(latency);
+            http::write_response(conn.stream, &Response::json(413, &body), head)?;
+            return Ok(Flow::KeepAlive);
+        }
         let fault = state.take_fault(&request);
         pause(latency);
         match fault {
@@ -515,7 +546,7 @@ impl Handler for ProxyHandler {
                 }
                 Ok(Flow::Close)
             }
-            None => {
+            Some(Fault::Pass { .. }) | None => {
                 let redirect = lock(&state.redirect).clone();
                 if let Some(origin) = redirect.filter(|_| is_blob_download(&request)) {
                     let location = format!("{origin}{}", request.target);
@@ -597,6 +628,7 @@ mod tests {
             latency: Mutex::new(Duration::ZERO),
             rules: Mutex::new(Vec::new()),
             redirect: Mutex::new(None),
+            max_body: Mutex::new(None),
             log: Mutex::new(Vec::new()),
         };
         let status = Fault::Status {

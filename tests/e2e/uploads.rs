@@ -1,0 +1,137 @@
+//! Uploads of big bundles (issue 14): no request body is over 4 MiB, so a registry that
+//! answers 413 to bigger ones (GHCR does) takes a 40 MiB bundle; a chunked upload cut in the
+//! middle fails without leaving a tag. Through the real binary, a real registry and the
+//! fault proxy, counted from the proxy's record.
+
+use crate::common::{Sandbox, assert_same_files, noise, write_bundle};
+use pacto_test_support::{Fault, FaultProxy, Outcome, ProxiedRequest, RequestMatch, TestRegistry};
+
+const CHUNK: usize = 4 << 20;
+
+/// A 40 MiB bundle: the sample contract and five 8 MiB files of noise.
+fn big_bundle(sandbox: &Sandbox, version: &str) -> std::path::PathBuf {
+    let files: Vec<(String, Vec<u8>)> = (0..5)
+        .map(|i| (format!("data/blob-{i}.bin"), noise(40 + i, 8 << 20)))
+        .collect();
+    let extra: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+        .collect();
+    write_bundle(&sandbox.path("bundles"), "big", version, &extra)
+}
+
+fn body_len(request: &ProxiedRequest) -> usize {
+    request
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_40_mib_bundle_pushes_through_a_registry_that_refuses_bodies_over_4_mib() {
+    let registry = TestRegistry::plain();
+    let proxy = FaultProxy::in_front_of(&registry);
+    proxy.set_max_body(Some(CHUNK));
+    let host = proxy.host();
+    let sandbox = Sandbox::new();
+    let source = big_bundle(&sandbox, "1.0.0");
+
+    let pushed = sandbox
+        .run(&[
+            "--plain-http",
+            &host,
+            "push",
+            source.to_str().expect("utf-8"),
+            &format!("{host}/big/bundle"),
+            "--json",
+        ])
+        .expect(0);
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| body_len(r) <= CHUNK && r.outcome != Outcome::Injected { status: 413 }),
+        "no body over 4 MiB, no 413: {:?}",
+        requests
+            .iter()
+            .map(|r| (r.method.as_str(), r.path.as_str(), body_len(r)))
+            .collect::<Vec<_>>()
+    );
+    let patches: Vec<usize> = requests
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(body_len)
+        .collect();
+    let uploaded: usize = patches.iter().sum();
+    assert!(uploaded > 40 << 20, "the layer went up in the PATCHes");
+    assert_eq!(patches.len(), uploaded.div_ceil(CHUNK), "chunks of 4 MiB");
+    assert!(patches[..patches.len() - 1].iter().all(|&n| n == CHUNK));
+
+    let out = sandbox.work().join("out");
+    let pulled = sandbox
+        .run(&[
+            "--plain-http",
+            &host,
+            "pull",
+            &format!("{host}/big/bundle:1.0.0"),
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--json",
+        ])
+        .expect(0);
+    assert_eq!(pulled.json()["digest"], pushed.json()["digest"]);
+    assert_same_files(&source, &out);
+}
+
+#[test]
+fn a_chunked_upload_cut_in_the_middle_fails_without_a_tag_and_the_next_push_works() {
+    let registry = TestRegistry::plain();
+    let proxy = FaultProxy::in_front_of(&registry);
+    let host = proxy.host();
+    let sandbox = Sandbox::new();
+    let source = big_bundle(&sandbox, "2.0.0");
+    let repo = format!("{host}/big/cut");
+    let push = || {
+        sandbox.run(&[
+            "--plain-http",
+            &host,
+            "push",
+            source.to_str().expect("utf-8"),
+            &repo,
+            "--json",
+        ])
+    };
+
+    // Two chunks go through, then the third PATCH is forwarded and its connection closed
+    // before the answer: the client cannot know what the registry kept.
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Pass { times: 2 });
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Reset { times: 1 });
+    let failed = push();
+    failed.expect_error(5, "unreachable");
+    let patches = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(
+        patches, 3,
+        "the upload stopped at the cut chunk, not retried"
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .all(|r| !(r.method == "PUT" && r.path.contains("/manifests/"))),
+        "no manifest was put"
+    );
+    sandbox
+        .run(&["--plain-http", &host, "tags", &repo, "--json"])
+        .expect_error(3, "not_found");
+
+    let pushed = push().expect(0);
+    assert_eq!(pushed.json()["status"], "pushed");
+    let tags = sandbox
+        .run(&["--plain-http", &host, "tags", &repo, "--json"])
+        .expect(0);
+    assert_eq!(tags.json(), serde_json::json!(["2.0.0"]));
+}
