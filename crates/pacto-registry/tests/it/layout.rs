@@ -30,7 +30,7 @@ fn push_pull_resolve_list_round_trip() {
     let tagged = layout_ref(&dir, ":1.0.0");
     let pulled = rt.block_on(store.pull_pinned(&tagged)).expect("pull");
     assert_eq!(pulled.digest, pushed.digest);
-    assert_eq!(pulled.bundle.files, original.files);
+    assert_eq!(pulled.bundle.files(), original.files());
     assert_eq!(
         rt.block_on(store.resolve(&tagged)).expect("resolve"),
         pushed.digest
@@ -39,8 +39,8 @@ fn push_pull_resolve_list_round_trip() {
     assert_eq!(
         rt.block_on(store.pull(&by_digest))
             .expect("pull by digest")
-            .files,
-        original.files
+            .files(),
+        original.files()
     );
 
     rt.block_on(store.push(
