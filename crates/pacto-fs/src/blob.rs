@@ -302,6 +302,11 @@ impl BlobWriter {
         self.file.file()
     }
 
+    /// The temporary path (for messages; it disappears at [`BlobWriter::finish`]).
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Checks the bytes against `expected` digest and size (when given) and renames the
     /// file into place under its digest; returns the digest.
     pub fn finish(
