@@ -22,6 +22,7 @@ mod limits;
 mod model;
 mod parse;
 mod path;
+mod references;
 
 pub use bundle::{Bundle, BundleBuilder, BundleError, CONTRACT_FILE, DEFAULT_IGNORES, IGNORE_FILE};
 pub use limits::{LimitError, Limits};
@@ -31,3 +32,4 @@ pub use model::{
 };
 pub use parse::{ALIAS_REPLAY_BUDGET, ContractError, MAX_DEPTH, parse};
 pub use path::{BundlePath, MAX_PATH_LEN, PathError};
+pub use references::{FileReference, MissingFiles, check_references};
