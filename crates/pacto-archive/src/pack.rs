@@ -6,6 +6,7 @@ use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bytes::Bytes;
 use pacto_contract::{Bundle, BundlePath, LimitError, Limits};
+use pacto_ref::Digest;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -29,10 +30,10 @@ const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
 pub struct Packed {
     /// The tar+gzip bytes: the layer blob.
     pub bytes: Bytes,
-    /// `sha256:<hex>` of `bytes`: the layer digest.
-    pub digest: String,
-    /// `sha256:<hex>` of the uncompressed tar: the config's `rootfs.diff_ids` entry.
-    pub diff_id: String,
+    /// The sha256 of `bytes`: the layer digest.
+    pub digest: Digest,
+    /// The sha256 of the uncompressed tar: the config's `rootfs.diff_ids` entry.
+    pub diff_id: Digest,
     /// Length of `bytes`.
     pub size: u64,
 }
@@ -40,10 +41,10 @@ pub struct Packed {
 /// A packed layer written to a file or writer: its digests and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerInfo {
-    /// `sha256:<hex>` of the tar+gzip bytes written.
-    pub digest: String,
-    /// `sha256:<hex>` of the uncompressed tar.
-    pub diff_id: String,
+    /// The sha256 of the tar+gzip bytes written.
+    pub digest: Digest,
+    /// The sha256 of the uncompressed tar.
+    pub diff_id: Digest,
     /// Number of tar+gzip bytes written.
     pub size: u64,
 }

@@ -24,8 +24,8 @@ use crate::key::{KeyKind, key};
 use crate::{CacheEntry, PruneReport, VerifyReport};
 use bytes::Bytes;
 use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
-use pacto_ref::{Digest, Reference};
-use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest, checked_digest};
+use pacto_ref::{Digest, DigestAlgorithm, Reference};
+use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
@@ -58,9 +58,9 @@ pub(crate) struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tag: Option<String>,
     /// The manifest digest.
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     /// The layer digest named by the manifest.
-    pub(crate) layer_digest: String,
+    pub(crate) layer_digest: Digest,
     /// Size of the manifest blob.
     pub(crate) manifest_size: u64,
     /// Size of the layer blob.
@@ -68,13 +68,13 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    fn new(id: &RefId, digest: &str, blobs: &Blobs) -> Record {
+    fn new(id: &RefId, digest: &Digest, blobs: &Blobs) -> Record {
         Record {
             format: RECORD_FORMAT,
             reference: id.full(),
             repository: id.repository.clone(),
             tag: id.tag.clone(),
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             layer_digest: blobs.layer_digest.clone(),
             manifest_size: blobs.manifest.len() as u64,
             layer_size: blobs.layer.len() as u64,
@@ -102,8 +102,8 @@ impl Record {
             && self.repository == id.repository
             && self.tag == id.tag
             && id.digest.as_ref().is_none_or(|d| *d == self.digest)
-            && checked_digest(&self.digest).is_some()
-            && checked_digest(&self.layer_digest).is_some()
+            && is_blob_digest(&self.digest)
+            && is_blob_digest(&self.layer_digest)
             && self.manifest_size <= MAX_MANIFEST_SIZE
     }
 }
@@ -116,7 +116,7 @@ pub(crate) struct RefId {
     /// The tag, or `None` for a digest reference.
     pub(crate) tag: Option<String>,
     /// The digest of a digest reference.
-    pub(crate) digest: Option<String>,
+    pub(crate) digest: Option<Digest>,
 }
 
 impl RefId {
@@ -127,7 +127,7 @@ impl RefId {
             (Some(digest), _) => Some(RefId {
                 repository,
                 tag: None,
-                digest: Some(digest.to_owned()),
+                digest: Some(digest.clone()),
             }),
             (None, Some(tag)) => Some(RefId {
                 repository,
@@ -149,7 +149,7 @@ impl RefId {
 
     fn file_name(&self) -> String {
         match (&self.digest, &self.tag) {
-            (Some(digest), _) => key(KeyKind::Digest, digest),
+            (Some(digest), _) => key(KeyKind::Digest, digest.as_str()),
             (None, tag) => key(KeyKind::Tag, tag.as_deref().unwrap_or_default()),
         }
     }
@@ -171,7 +171,7 @@ pub(crate) struct Found {
 pub(crate) struct Blobs {
     pub(crate) manifest: Bytes,
     pub(crate) layer: Bytes,
-    pub(crate) layer_digest: String,
+    pub(crate) layer_digest: Digest,
 }
 
 /// The disk tier rooted at a cache directory.
@@ -204,9 +204,9 @@ fn blob_error(error: BlobError, blob: &Path) -> CacheError {
     }
 }
 
-/// The blob of a digest a record names, if it is one a blob can have.
-fn blob_digest(digest: &str) -> Option<Digest> {
-    Digest::parse(checked_digest(digest)?).ok()
+/// Whether `digest` is one the cache can keep a blob under (sha256, the one it verifies).
+fn is_blob_digest(digest: &Digest) -> bool {
+    digest.algorithm() == DigestAlgorithm::Sha256
 }
 
 /// A temporary file on its way into the cache.
@@ -282,10 +282,6 @@ impl Disk {
         self.base.join("tmp")
     }
 
-    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
-        blob_digest(digest).map(|digest| self.blobs.path(&digest))
-    }
-
     fn repository_dir(&self, repository: &str) -> PathBuf {
         self.refs_dir().join(key(KeyKind::Repository, repository))
     }
@@ -313,12 +309,17 @@ impl Disk {
 
     /// The manifest `digest` and its layer, re-hashed; `None` when missing, corrupt (the
     /// corrupt file is removed) or no longer acceptable under `max_layer_size`.
-    pub(crate) fn load(&self, digest: &str, reference: &str, max_layer_size: u64) -> Option<Blobs> {
+    pub(crate) fn load(
+        &self,
+        digest: &Digest,
+        reference: &str,
+        max_layer_size: u64,
+    ) -> Option<Blobs> {
         let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
         let layer = match accept_manifest(reference, &manifest, None, max_layer_size) {
             Ok(layer) => layer,
             Err(e) => {
-                debug!(reference, digest, error = %e, "cached manifest not usable: miss");
+                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
                 return None;
             }
         };
@@ -334,13 +335,10 @@ impl Disk {
 
     /// Reads blob `digest` (exactly `exact_size` bytes when given, else at most `max_size`)
     /// and hashes it; a corrupt file is removed. A blob that cannot be read is a miss.
-    fn read_blob(&self, digest: &str, max_size: u64, exact_size: Option<u64>) -> BlobRead {
-        let Some(parsed) = blob_digest(digest) else {
-            return BlobRead::Missing;
-        };
+    fn read_blob(&self, digest: &Digest, max_size: u64, exact_size: Option<u64>) -> BlobRead {
         let read = match exact_size {
-            Some(size) => self.blobs.read_sized(&parsed, size),
-            None => self.blobs.read(&parsed, max_size),
+            Some(size) => self.blobs.read_sized(digest, size),
+            None => self.blobs.read(digest, max_size),
         };
         read.unwrap_or_else(|e| {
             warn!(error = %e, "cannot read a cached blob: miss");
@@ -350,11 +348,7 @@ impl Disk {
 
     /// Whether both blobs of `record` are present with their recorded sizes (no hashing).
     fn looks_complete(&self, record: &Record) -> bool {
-        let present = |digest: &str, size: u64| {
-            self.blob_path(digest)
-                .and_then(|p| fs::metadata(p).ok())
-                .is_some_and(|m| m.is_file() && m.len() == size)
-        };
+        let present = |digest: &Digest, size: u64| self.blobs.contains(digest, Some(size));
         present(&record.digest, record.manifest_size)
             && present(&record.layer_digest, record.layer_size)
     }
@@ -394,27 +388,20 @@ impl Disk {
     pub(crate) fn store(
         &self,
         id: &RefId,
-        digest: &str,
+        digest: &Digest,
         entry: &Blobs,
         cancel: &AtomicBool,
     ) -> Result<(), CacheError> {
-        for (digest, bytes) in [
+        for (blob, bytes) in [
             (digest, &entry.manifest),
-            (entry.layer_digest.as_str(), &entry.layer),
+            (&entry.layer_digest, &entry.layer),
         ] {
-            let parsed = blob_digest(digest).ok_or_else(|| {
-                let error = io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{digest:?} is not a sha256 digest"),
-                );
-                io_context("name a blob for", &self.blobs_dir(), error)
-            })?;
-            let dest = self.blobs.path(&parsed);
+            let dest = self.blobs.path(blob);
             let mut writer = self.blobs.writer().map_err(|e| blob_error(e, &dest))?;
             fill(&mut writer, &dest, bytes, cancel)?;
             // Synced, renamed and the blob directory synced before the record is written.
             writer
-                .finish(Some(&parsed), Some(bytes.len() as u64))
+                .finish(Some(blob), Some(bytes.len() as u64))
                 .map_err(|e| blob_error(e, &dest))?;
         }
         self.write_record(id, &Record::new(id, digest, entry), cancel)
@@ -425,7 +412,7 @@ impl Disk {
     pub(crate) fn store_record(
         &self,
         id: &RefId,
-        digest: &str,
+        digest: &Digest,
         blobs: &Blobs,
     ) -> Result<(), CacheError> {
         self.write_record(id, &Record::new(id, digest, blobs), &AtomicBool::new(false))
@@ -542,7 +529,7 @@ impl Disk {
             ..VerifyReport::default()
         };
         // Layer digest -> intact, so a layer shared by several records is hashed once.
-        let mut layers: HashMap<String, bool> = HashMap::new();
+        let mut layers: HashMap<Digest, bool> = HashMap::new();
         let mut corrupt_blobs: BTreeSet<String> = BTreeSet::new();
         for (path, found) in self.scan()? {
             let found = match found {
@@ -563,7 +550,7 @@ impl Disk {
                 BlobRead::Intact(bytes) => Some(bytes),
                 BlobRead::Missing => None,
                 BlobRead::Corrupt(_) => {
-                    corrupt_blobs.insert(record.digest.clone());
+                    corrupt_blobs.insert(record.digest.to_string());
                     None
                 }
             };
@@ -584,7 +571,7 @@ impl Disk {
                             BlobRead::Intact(_) => true,
                             BlobRead::Missing => false,
                             BlobRead::Corrupt(_) => {
-                                corrupt_blobs.insert(record.layer_digest.clone());
+                                corrupt_blobs.insert(record.layer_digest.to_string());
                                 false
                             }
                         }
@@ -606,7 +593,7 @@ impl Disk {
                 Some(digest) if layers.contains_key(&digest) => {}
                 Some(digest) => {
                     if let BlobRead::Corrupt(_) = self.read_blob(&digest, u64::MAX, None) {
-                        corrupt_blobs.insert(digest);
+                        corrupt_blobs.insert(digest.to_string());
                     }
                 }
                 None => {
@@ -620,7 +607,7 @@ impl Disk {
     }
 
     /// Blob files with their digest (`None` for a file whose name is not a digest).
-    fn blob_files(&self) -> Result<Vec<(Option<String>, PathBuf)>, CacheError> {
+    fn blob_files(&self) -> Result<Vec<(Option<Digest>, PathBuf)>, CacheError> {
         let dir = self.blobs_dir();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -631,8 +618,7 @@ impl Disk {
         for entry in entries {
             let entry = entry.map_err(|e| io_context("list", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let digest = format!("sha256:{name}");
-            let digest = checked_digest(&digest).map(str::to_owned);
+            let digest = Digest::parse(&format!("{}:{name}", DigestAlgorithm::Sha256)).ok();
             files.push((digest, entry.path()));
         }
         files.sort_by(|a, b| a.1.cmp(&b.1));
@@ -652,7 +638,7 @@ impl Disk {
             }
         }
         let blob_files = self.blob_files()?;
-        let mut sizes: HashMap<String, u64> = HashMap::new();
+        let mut sizes: HashMap<Digest, u64> = HashMap::new();
         let mut unnamed: Vec<PathBuf> = Vec::new();
         for (digest, path) in &blob_files {
             match digest {
@@ -664,7 +650,7 @@ impl Disk {
             }
         }
         // How many kept records name each blob.
-        let mut users: HashMap<String, usize> = HashMap::new();
+        let mut users: HashMap<Digest, usize> = HashMap::new();
         for found in &records {
             for digest in [&found.record.digest, &found.record.layer_digest] {
                 *users.entry(digest.clone()).or_default() += 1;
@@ -678,7 +664,7 @@ impl Disk {
                 .then_with(|| a.record.reference.cmp(&b.record.reference))
         });
         let mut report = PruneReport::default();
-        let mut released: HashSet<String> = HashSet::new();
+        let mut released: HashSet<Digest> = HashSet::new();
         for found in &records {
             if used <= max_bytes {
                 break;
@@ -690,12 +676,11 @@ impl Disk {
             }
             report.removed.push(found.record.reference.clone());
             for digest in [&found.record.digest, &found.record.layer_digest] {
-                if let Some(count) = users.get_mut(digest.as_str()) {
+                if let Some(count) = users.get_mut(digest) {
                     *count -= 1;
                     if *count == 0 {
-                        users.remove(digest.as_str());
-                        used =
-                            used.saturating_sub(sizes.get(digest.as_str()).copied().unwrap_or(0));
+                        users.remove(digest);
+                        used = used.saturating_sub(sizes.get(digest).copied().unwrap_or(0));
                         released.insert(digest.clone());
                     }
                 }
@@ -818,9 +803,9 @@ fn remove_path(path: &Path) -> Result<(), CacheError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pacto_archive::sha256_digest;
+    use pacto_fs::sha256;
 
-    fn fixture() -> (tempfile::TempDir, Disk, RefId, String, Blobs) {
+    fn fixture() -> (tempfile::TempDir, Disk, RefId, Digest, Blobs) {
         let dir = tempfile::tempdir().expect("tempdir");
         let disk = Disk::new(dir.path().to_owned());
         let id = RefId {
@@ -831,11 +816,11 @@ mod tests {
         let manifest = Bytes::from_static(b"{\"schemaVersion\":2}");
         let layer = Bytes::from_static(b"layer bytes");
         let blobs = Blobs {
-            layer_digest: sha256_digest(&layer),
+            layer_digest: sha256(&layer),
             manifest: manifest.clone(),
             layer,
         };
-        (dir, disk, id, sha256_digest(&manifest), blobs)
+        (dir, disk, id, sha256(&manifest), blobs)
     }
 
     #[test]
@@ -853,7 +838,7 @@ mod tests {
             .expect("tmp exists")
             .collect();
         assert!(left.is_empty(), "{left:?}");
-        assert!(disk.blob_path(&digest).is_some_and(|p| !p.exists()));
+        assert!(!disk.blobs.path(&digest).exists());
     }
 
     #[test]

@@ -63,7 +63,7 @@ use disk::{Blobs, Disk, Found, RefId};
 use memory::Memory;
 use pacto_archive::Limits;
 use pacto_contract::Bundle;
-use pacto_ref::ArtifactRef;
+use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
     BundleStore, ErrorKind, Pulled, PushOptions, PushOutcome, PushStatus, StoreError,
 };
@@ -144,7 +144,7 @@ pub struct CacheEntry {
     /// The reference (`registry/repository:tag` or `registry/repository@digest`).
     pub reference: String,
     /// The manifest digest it meant when it was cached.
-    pub digest: String,
+    pub digest: Digest,
     /// Bytes of the blobs it names (manifest and layer; blobs shared with other entries are
     /// counted in each).
     pub size: u64,
@@ -379,7 +379,7 @@ impl<S: BundleStore> CachedStore<S> {
     }
 
     /// The digest this store already knows `id` by, and the bundle when memory still has it.
-    fn known(&self, id: &RefId) -> Option<(String, Option<Pulled>)> {
+    fn known(&self, id: &RefId) -> Option<(Digest, Option<Pulled>)> {
         let mut memory = self.memory();
         let digest = memory.refs.get(id)?.clone();
         let pulled = memory.bundles.get(&digest).map(|p| Pulled::clone(&p));
@@ -405,7 +405,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// usual case: `pull REPO:TAG`, then `pull REPO@DIGEST` pinned to what it meant) is
     /// served from those blobs, re-hashed as always, without the network.
     async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
-        let digest = id.digest.as_deref()?;
+        let digest = id.digest.as_ref()?;
         if !self.digest_recorded_in_repository(id).await {
             return None;
         }
@@ -419,7 +419,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Whether a disk record of `id`'s repository (under any tag or digest) names `id`'s
     /// digest.
     async fn digest_recorded_in_repository(&self, id: &RefId) -> bool {
-        let Some(digest) = id.digest.as_deref() else {
+        let Some(digest) = id.digest.as_ref() else {
             return false;
         };
         if !self.reads_disk() {
@@ -431,7 +431,7 @@ impl<S: BundleStore> CachedStore<S> {
         let tagged = format!("{}:", id.repository);
         let pinned = format!("{}@", id.repository);
         entries.iter().any(|e| {
-            e.digest == digest
+            e.digest == *digest
                 && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
         })
     }
@@ -453,27 +453,27 @@ impl<S: BundleStore> CachedStore<S> {
     }
 
     /// Verified blobs of manifest `digest` from disk, unpacked.
-    async fn load(&self, digest: &str, shown: &str) -> Option<Pulled> {
+    async fn load(&self, digest: &Digest, shown: &str) -> Option<Pulled> {
         let disk = self.disk.clone()?;
         let (owned_digest, owned_shown, max) =
-            (digest.to_owned(), shown.to_owned(), self.max_layer_size);
+            (digest.clone(), shown.to_owned(), self.max_layer_size);
         let blobs = blocking("read", move || disk.load(&owned_digest, &owned_shown, max))
             .await
             .ok()??;
         self.assemble(digest, shown, blobs).await
     }
 
-    async fn assemble(&self, digest: &str, shown: &str, blobs: Blobs) -> Option<Pulled> {
+    async fn assemble(&self, digest: &Digest, shown: &str, blobs: Blobs) -> Option<Pulled> {
         let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.limits).await {
             Ok(bundle) => bundle,
             Err(e) => {
-                debug!(reference = shown, digest, error = %e, "cached layer does not unpack under the current limits: miss");
+                debug!(reference = shown, %digest, error = %e, "cached layer does not unpack under the current limits: miss");
                 return None;
             }
         };
         Some(Pulled {
             bundle,
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             manifest: blobs.manifest,
             layer: blobs.layer,
             layer_digest: blobs.layer_digest,
@@ -538,12 +538,12 @@ impl<S: BundleStore> CachedStore<S> {
             Ok(digest) => {
                 if let Some(pulled) = self.load(&digest, &shown).await {
                     if digest == found.record.digest {
-                        debug!(reference = shown, digest, "tag unchanged: served from disk");
+                        debug!(reference = shown, %digest, "tag unchanged: served from disk");
                         self.touch(found);
                     } else {
                         debug!(
                             reference = shown,
-                            digest, "tag moved to a manifest already on disk"
+                            %digest, "tag moved to a manifest already on disk"
                         );
                         self.record_existing_blobs(id, &pulled).await;
                     }
@@ -558,7 +558,7 @@ impl<S: BundleStore> CachedStore<S> {
                 };
                 warn!(
                     reference = shown,
-                    digest = pulled.digest,
+                    digest = %pulled.digest,
                     error = %e,
                     "registry unreachable: serving the cached copy, which may be out of date"
                 );
@@ -665,7 +665,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// A digest reference with a cached entry (or recorded under a tag of its repository),
     /// and a reference this store already pulled, are answered without the network; otherwise the inner store answers (one `HEAD`), and
     /// when it is unreachable a tag cached on disk answers with a warning.
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let Some(id) = reference.as_remote().and_then(RefId::new) else {
             return self.inner.resolve(reference).await;
         };
@@ -676,10 +676,10 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
             if let Some(found) = self.find(&id).await {
                 return Ok(found.record.digest);
             }
-            if let Some(digest) = id.digest.as_deref()
+            if let Some(digest) = id.digest.as_ref()
                 && self.digest_recorded_in_repository(&id).await
             {
-                return Ok(digest.to_owned());
+                return Ok(digest.clone());
             }
             return self.inner.resolve(reference).await;
         }
@@ -688,7 +688,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
                 Some(found) => {
                     warn!(
                         reference = %reference,
-                        digest = found.record.digest,
+                        digest = %found.record.digest,
                         error = %e,
                         "registry unreachable: answering from the cache, which may be out of date"
                     );

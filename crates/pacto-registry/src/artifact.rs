@@ -8,8 +8,10 @@
 use crate::StoreError;
 use bytes::Bytes;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed, sha256_digest};
+use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed};
 use pacto_contract::Bundle;
+use pacto_fs::sha256;
+use pacto_ref::{Digest, DigestAlgorithm};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -46,16 +48,16 @@ pub const LABEL_PACTO_VERSION: &str = "io.pacto.pactoVersion";
 pub struct Artifact {
     /// The manifest bytes, exactly as uploaded.
     pub manifest: Bytes,
-    /// `sha256:` digest of [`Artifact::manifest`].
-    pub manifest_digest: String,
+    /// The digest of [`Artifact::manifest`].
+    pub manifest_digest: Digest,
     /// The config blob.
     pub config: Bytes,
-    /// `sha256:` digest of the config.
-    pub config_digest: String,
+    /// The digest of the config.
+    pub config_digest: Digest,
     /// The layer (canonical tar+gzip of the bundle).
     pub layer: Bytes,
-    /// `sha256:` digest of the layer.
-    pub layer_digest: String,
+    /// The digest of the layer.
+    pub layer_digest: Digest,
 }
 
 #[derive(Serialize)]
@@ -113,7 +115,7 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
         },
     };
     let config = Bytes::from(serde_json::to_vec(&config).expect("config serialises"));
-    let config_digest = sha256_digest(&config);
+    let config_digest = sha256(&config);
     let mut annotations = BTreeMap::new();
     annotations.insert(
         "org.opencontainers.image.title".to_owned(),
@@ -134,7 +136,7 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     };
     let manifest = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serialises"));
     Artifact {
-        manifest_digest: sha256_digest(&manifest),
+        manifest_digest: sha256(&manifest),
         manifest,
         config,
         config_digest,
@@ -143,10 +145,10 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     }
 }
 
-fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
+fn descriptor(media_type: &str, digest: &Digest, size: u64) -> OciDescriptor {
     OciDescriptor {
         media_type: media_type.to_owned(),
-        digest: digest.to_owned(),
+        digest: digest.to_string(),
         size: i64::try_from(size).unwrap_or(i64::MAX),
         urls: None,
         annotations: None,
@@ -157,8 +159,8 @@ fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
 /// The one layer of an accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerDescriptor {
-    /// `sha256:<hex>`, validated.
-    pub digest: String,
+    /// The layer's digest (sha256: the one algorithm pulls verify).
+    pub digest: Digest,
     /// Size in bytes, as the descriptor claims.
     pub size: u64,
 }
@@ -232,7 +234,7 @@ pub fn accept_manifest(
             )));
         }
     };
-    let digest = checked_digest(&layer.digest).ok_or_else(|| {
+    let digest = parse_sha256(&layer.digest).ok_or_else(|| {
         invalid(format!(
             "layer digest {:?} is not sha256:<hex>",
             layer.digest
@@ -245,20 +247,16 @@ pub fn accept_manifest(
             "layer is {size} bytes, over the {max_layer_size}-byte limit"
         )));
     }
-    Ok(LayerDescriptor {
-        digest: digest.to_owned(),
-        size,
-    })
+    Ok(LayerDescriptor { digest, size })
 }
 
-/// Returns `digest` when it is `sha256:` followed by 64 lowercase hex digits.
-pub fn checked_digest(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-    .then_some(digest)
+/// `digest` as a [`Digest`] when it is `sha256:` followed by 64 lowercase hex digits: the
+/// digests of content pacto-oci verifies (registries may name other algorithms; those
+/// cannot be checked, so they are refused).
+pub fn parse_sha256(digest: &str) -> Option<Digest> {
+    Digest::parse(digest)
+        .ok()
+        .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
 }
 
 /// The largest compressed layer worth downloading under `limits`: the uncompressed total plus

@@ -23,10 +23,9 @@ use bytes::Bytes;
 use pacto_archive::Limits;
 use pacto_auth::Keychain;
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, Reference};
+use pacto_ref::{ArtifactRef, Digest, DigestAlgorithm, Reference};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
-use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -473,8 +472,8 @@ impl RegistryClient {
     async fn get_manifest(
         &self,
         repo: &Repo<'_>,
-        identifier: &str,
-    ) -> Result<(Bytes, String, Option<String>), StoreError> {
+        identifier: Identifier<'_>,
+    ) -> Result<(Bytes, Digest, Option<String>), StoreError> {
         let request = Request::new(Method::GET, repo.path(&format!("manifests/{identifier}")))
             .header(header::ACCEPT, MANIFEST_ACCEPT);
         let response = self.send(repo, false, request).await?;
@@ -500,14 +499,18 @@ impl RegistryClient {
                 format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
             ));
         }
-        let digest = pacto_archive::sha256_digest(&body);
-        let expected = if identifier.starts_with("sha256:") {
-            Some(identifier.to_owned())
-        } else {
-            claimed.filter(|c| c.starts_with("sha256:"))
+        let digest = pacto_fs::sha256(&body);
+        // The digest asked for, else the one the registry claims when it names sha256 (a
+        // malformed sha256 claim is a mismatch too; other algorithms cannot be checked).
+        let expected = match identifier {
+            Identifier::Digest(asked) => Some(asked.to_string()),
+            Identifier::Tag(_) => claimed.filter(|c| {
+                c.split_once(':')
+                    .is_some_and(|(algorithm, _)| algorithm == DigestAlgorithm::Sha256.as_str())
+            }),
         };
         if let Some(expected) = expected
-            && expected != digest
+            && expected != digest.as_str()
         {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
@@ -524,7 +527,7 @@ impl RegistryClient {
     async fn get_blob(
         &self,
         repo: &Repo<'_>,
-        digest: &str,
+        digest: &Digest,
         size: u64,
     ) -> Result<Bytes, StoreError> {
         let mut last_error = None;
@@ -555,7 +558,7 @@ impl RegistryClient {
         &self,
         repo: &Repo<'_>,
         mut response: Response,
-        digest: &str,
+        digest: &Digest,
         size: u64,
     ) -> Result<Bytes, StoreError> {
         let too_big = |got: u64| {
@@ -571,7 +574,7 @@ impl RegistryClient {
         {
             return Err(too_big(length));
         }
-        let mut hasher = Sha256::new();
+        let mut hasher = pacto_fs::Sha256::new();
         let mut body = Vec::with_capacity(usize::try_from(size.min(64 * 1024 * 1024)).unwrap_or(0));
         while let Some(chunk) = next_chunk(&mut response)
             .await
@@ -592,8 +595,8 @@ impl RegistryClient {
                 ),
             ));
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if actual != digest {
+        let (actual, _) = hasher.finish();
+        if actual != *digest {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
                 format!("layer digest mismatch: expected {digest}, the bytes hash to {actual}"),
@@ -607,9 +610,9 @@ impl RegistryClient {
     async fn head_manifest(
         &self,
         repo: &Repo<'_>,
-        identifier: &str,
+        identifier: Identifier<'_>,
         push: bool,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<Digest>, StoreError> {
         let request = Request::new(Method::HEAD, repo.path(&format!("manifests/{identifier}")))
             .header(header::ACCEPT, MANIFEST_ACCEPT);
         let response = self.send(repo, push, request).await?;
@@ -619,7 +622,7 @@ impl RegistryClient {
             _ => return Err(self.failure(repo, "manifest", response).await),
         }
         if let Some(digest) = header_str(response.headers(), "docker-content-digest")
-            .filter(|d| artifact::checked_digest(d).is_some())
+            .and_then(|d| artifact::parse_sha256(&d))
         {
             return Ok(Some(digest));
         }
@@ -631,7 +634,7 @@ impl RegistryClient {
     async fn upload_blob(
         &self,
         repo: &Repo<'_>,
-        digest: &str,
+        digest: &Digest,
         data: Bytes,
     ) -> Result<(), StoreError> {
         let single_post = self.transport.single_post_upload(repo.host()) != Some(false);
@@ -686,6 +689,22 @@ impl RegistryClient {
     }
 }
 
+/// What a manifest request names: a tag or a digest.
+#[derive(Debug, Clone, Copy)]
+enum Identifier<'a> {
+    Tag(&'a str),
+    Digest(&'a Digest),
+}
+
+impl std::fmt::Display for Identifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identifier::Tag(tag) => f.write_str(tag),
+            Identifier::Digest(digest) => write!(f, "{digest}"),
+        }
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     headers
         .get(name)
@@ -705,7 +724,10 @@ impl RegistryClient {
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
         let artifact = artifact::pack(bundle, &repo.display, &self.limits).await?;
-        let status = match self.head_manifest(&repo, &tag, true).await? {
+        let status = match self
+            .head_manifest(&repo, Identifier::Tag(&tag), true)
+            .await?
+        {
             Some(existing) if existing == artifact.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
                 return Ok(PushOutcome {
@@ -737,8 +759,10 @@ impl RegistryClient {
         }
         // No compare-and-swap in the distribution API: another push may have moved the tag
         // between our HEAD and our PUT, or right after the PUT. One re-read tells the loser.
-        let now = self.head_manifest(&repo, &tag, true).await?;
-        if now.as_deref() != Some(artifact.manifest_digest.as_str()) {
+        let now = self
+            .head_manifest(&repo, Identifier::Tag(&tag), true)
+            .await?;
+        if now.as_ref() != Some(&artifact.manifest_digest) {
             return Err(StoreError::PushRace {
                 reference: repo.display.clone(),
                 pushed: artifact.manifest_digest,
@@ -756,8 +780,8 @@ impl RegistryClient {
     async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         let repo = self.repo(reference)?;
         let identifier = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => digest.to_owned(),
-            (None, Some(tag)) => tag.to_owned(),
+            (Some(digest), _) => Identifier::Digest(digest),
+            (None, Some(tag)) => Identifier::Tag(tag),
             (None, None) => {
                 return Err(StoreError::InvalidReference {
                     reference: repo.display.clone(),
@@ -766,7 +790,7 @@ impl RegistryClient {
                 });
             }
         };
-        let (manifest, digest, content_type) = self.get_manifest(&repo, &identifier).await?;
+        let (manifest, digest, content_type) = self.get_manifest(&repo, identifier).await?;
         let layer = artifact::accept_manifest(
             &repo.display,
             &manifest,
@@ -789,12 +813,15 @@ impl RegistryClient {
         })
     }
 
-    async fn resolve_now(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve_now(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let repo = self.repo(reference)?;
         if let Some(digest) = reference.digest() {
             // Still one HEAD: resolving a digest answers whether it exists.
-            return match self.head_manifest(&repo, digest, false).await? {
-                Some(_) => Ok(digest.to_owned()),
+            return match self
+                .head_manifest(&repo, Identifier::Digest(digest), false)
+                .await?
+            {
+                Some(_) => Ok(digest.clone()),
                 None => Err(StoreError::NotFound {
                     reference: repo.display.clone(),
                     detail: "manifest unknown".into(),
@@ -807,7 +834,7 @@ impl RegistryClient {
                 reason: "resolving needs a tag or digest".into(),
             });
         };
-        self.head_manifest(&repo, tag, false)
+        self.head_manifest(&repo, Identifier::Tag(tag), false)
             .await?
             .ok_or_else(|| StoreError::NotFound {
                 reference: repo.display.clone(),
@@ -891,7 +918,7 @@ impl BundleStore for RegistryClient {
             .await
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         self.bounded(reference, self.resolve_now(reference)).await
     }
 

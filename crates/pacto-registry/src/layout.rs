@@ -66,11 +66,6 @@ fn blobs(root: &Path) -> BlobDir {
     BlobDir::new(root.join("blobs"), Mode::Shared).keep_corrupt()
 }
 
-/// A digest named by the layout's own files, if it is one a blob can have.
-fn blob_digest(digest: &str) -> Option<Digest> {
-    Digest::parse(artifact::checked_digest(digest)?).ok()
-}
-
 /// The store's error for a failed blob operation.
 fn blob_error(error: BlobError) -> StoreError {
     match error {
@@ -106,11 +101,8 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
 }
 
 /// Writes a blob unless an intact copy is already there.
-fn write_blob(root: &Path, digest: &str, data: &[u8]) -> Result<(), StoreError> {
-    let digest = blob_digest(digest).expect("digests we compute are valid");
-    blobs(root)
-        .write_expected(&digest, data)
-        .map_err(blob_error)
+fn write_blob(root: &Path, digest: &Digest, data: &[u8]) -> Result<(), StoreError> {
+    blobs(root).write_expected(digest, data).map_err(blob_error)
 }
 
 /// An exclusive lock on the layout directory, released on drop.
@@ -161,12 +153,12 @@ fn ref_name(descriptor: &Value) -> Option<&str> {
     descriptor["annotations"][REF_NAME].as_str()
 }
 
-/// The manifest descriptor (digest, size) `reference` names in `index`.
+/// The manifest descriptor (digest as written, size) `reference` names in `index`.
 fn find(index: &Value, reference: &LayoutReference) -> Option<(String, u64)> {
     let entry = manifests(index)
         .iter()
         .find(|d| match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => d["digest"].as_str() == Some(digest),
+            (Some(digest), _) => d["digest"].as_str() == Some(digest.as_str()),
             (None, Some(tag)) => ref_name(d) == Some(tag),
             (None, None) => false,
         })?;
@@ -183,21 +175,25 @@ fn not_found(display: &str, detail: impl Into<String>) -> StoreError {
     }
 }
 
-/// Reads a blob of a known digest and size, refusing anything else.
-fn read_blob(
-    root: &Path,
-    display: &str,
-    digest: &str,
-    size: u64,
-    what: &str,
-) -> Result<Vec<u8>, StoreError> {
-    let parsed = blob_digest(digest).ok_or_else(|| {
+/// A digest the layout's `index.json` names: one of its blobs, so sha256.
+fn index_digest(display: &str, digest: &str, what: &str) -> Result<Digest, StoreError> {
+    artifact::parse_sha256(digest).ok_or_else(|| {
         StoreError::invalid_bundle(
             display,
             format!("{what} digest {digest:?} is not sha256:<hex>"),
         )
-    })?;
-    let problem = match blobs(root).read_sized(&parsed, size).map_err(blob_error)? {
+    })
+}
+
+/// Reads a blob of a known digest and size, refusing anything else.
+fn read_blob(
+    root: &Path,
+    display: &str,
+    digest: &Digest,
+    size: u64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let problem = match blobs(root).read_sized(digest, size).map_err(blob_error)? {
         BlobRead::Intact(data) => return Ok(data),
         BlobRead::Missing => format!("{what} blob {digest} is missing from the layout"),
         BlobRead::Corrupt(Mismatch::Size { actual, .. }) => format!(
@@ -233,9 +229,9 @@ fn push_blocking(
     let existing = manifests(&index)
         .iter()
         .find(|d| ref_name(d) == Some(tag))
-        .and_then(|d| d["digest"].as_str().map(str::to_owned));
+        .and_then(|d| d["digest"].as_str());
     let status = match existing {
-        Some(digest) if digest == artifact.manifest_digest => {
+        Some(digest) if digest == artifact.manifest_digest.as_str() => {
             // Re-written blobs are cheap and repair a layout someone damaged.
             write_blob(root, &artifact.layer_digest, &artifact.layer)?;
             write_blob(root, &artifact.config_digest, &artifact.config)?;
@@ -245,7 +241,7 @@ fn push_blocking(
         Some(digest) if !force => {
             return Err(StoreError::Conflict {
                 reference: display.to_owned(),
-                existing: digest,
+                existing: index_digest(display, digest, "manifest")?,
                 pushing: artifact.manifest_digest.clone(),
             });
         }
@@ -274,7 +270,7 @@ fn pull_blocking(
     reference: &LayoutReference,
     display: &str,
     limits: &Limits,
-) -> Result<(Bytes, String, Bytes, String), StoreError> {
+) -> Result<(Bytes, Digest, Bytes, Digest), StoreError> {
     let root = reference.path();
     let index = read_index(root, display)?.ok_or_else(|| {
         not_found(
@@ -283,15 +279,15 @@ fn pull_blocking(
         )
     })?;
     let (digest, size) = match find(&index, reference) {
-        Some(found) => found,
+        // Checked after the size, as the manifest blob itself would be.
+        Some((digest, size)) => (Err(digest), size),
         None => match reference.digest() {
             // A digest not in the index may still be a manifest blob of the layout.
             Some(digest) => {
-                let parsed = blob_digest(digest).ok_or_else(|| not_found(display, "bad digest"))?;
-                let size = std::fs::metadata(blobs(root).path(&parsed))
+                let size = std::fs::metadata(blobs(root).path(digest))
                     .map_err(|_| not_found(display, "manifest unknown"))?
                     .len();
-                (digest.to_owned(), size.min(MAX_MANIFEST_SIZE + 1))
+                (Ok(digest.clone()), size.min(MAX_MANIFEST_SIZE + 1))
             }
             None => return Err(not_found(display, "tag not in the layout's index.json")),
         },
@@ -302,6 +298,10 @@ fn pull_blocking(
             format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
         ));
     }
+    let digest = match digest {
+        Ok(digest) => digest,
+        Err(text) => index_digest(display, &text, "manifest")?,
+    };
     let manifest = read_blob(root, display, &digest, size, "manifest")?;
     let layer =
         artifact::accept_manifest(display, &manifest, None, artifact::max_layer_size(limits))?;
@@ -380,7 +380,7 @@ impl BundleStore for LayoutStore {
         })
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let layout_ref = layout(reference)?.clone();
         let display = reference.to_string();
         blocking(move || {
@@ -390,9 +390,9 @@ impl BundleStore for LayoutStore {
                     format!("no OCI image layout at {}", layout_ref.path().display()),
                 )
             })?;
-            find(&index, &layout_ref)
-                .map(|(digest, _)| digest)
-                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))
+            let (digest, _) = find(&index, &layout_ref)
+                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))?;
+            index_digest(&display, &digest, "manifest")
         })
         .await
     }

@@ -240,13 +240,11 @@ fn a_concurrent_push_to_the_same_tag_is_reported() {
     let StoreError::PushRace { pushed, now, .. } = error else {
         panic!("expected a push race, got {message}");
     };
-    assert_eq!(
-        now.as_deref(),
-        Some(their_artifact.manifest_digest.as_str())
-    );
+    assert_eq!(now.as_ref(), Some(&their_artifact.manifest_digest));
     assert_ne!(pushed, their_artifact.manifest_digest);
     assert!(
-        message.contains(&their_artifact.manifest_digest) && message.contains(&pushed),
+        message.contains(their_artifact.manifest_digest.as_str())
+            && message.contains(pushed.as_str()),
         "{message}"
     );
     let seen: Vec<(String, Outcome)> = proxy

@@ -139,7 +139,7 @@ fn a_corrupt_blob_in_the_registry_storage_is_refused() {
         .block_on(client().pull_pinned(&target))
         .expect("pull")
         .layer_digest;
-    let path = registry.blob_path(&layer_digest);
+    let path = registry.blob_path(layer_digest.as_str());
     let mut bytes = std::fs::read(&path).expect("blob in storage");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
