@@ -73,7 +73,7 @@ impl Record {
             format: RECORD_FORMAT,
             reference: id.full(),
             repository: id.repository.clone(),
-            tag: id.tag.clone(),
+            tag: id.tag().map(str::to_owned),
             digest: digest.clone(),
             layer_digest: blobs.layer_digest.clone(),
             manifest_size: blobs.manifest.len() as u64,
@@ -90,8 +90,10 @@ impl Record {
     fn id(&self) -> RefId {
         RefId {
             repository: self.repository.clone(),
-            tag: self.tag.clone(),
-            digest: self.tag.is_none().then(|| self.digest.clone()),
+            at: match &self.tag {
+                Some(tag) => At::Tag(tag.clone()),
+                None => At::Digest(self.digest.clone()),
+            },
         }
     }
 
@@ -100,8 +102,8 @@ impl Record {
         self.format == RECORD_FORMAT
             && self.reference == id.full()
             && self.repository == id.repository
-            && self.tag == id.tag
-            && id.digest.as_ref().is_none_or(|d| *d == self.digest)
+            && self.tag.as_deref() == id.tag()
+            && id.digest().is_none_or(|d| *d == self.digest)
             && is_blob_digest(&self.digest)
             && is_blob_digest(&self.layer_digest)
             && self.manifest_size <= MAX_MANIFEST_SIZE
@@ -113,50 +115,96 @@ impl Record {
 pub(crate) struct RefId {
     /// `registry/repository`.
     pub(crate) repository: String,
-    /// The tag, or `None` for a digest reference.
-    pub(crate) tag: Option<String>,
-    /// The digest of a digest reference.
-    pub(crate) digest: Option<Digest>,
+    /// The tag or digest within it.
+    pub(crate) at: At,
+}
+
+/// What a cached reference names within its repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum At {
+    /// A tag, which may move.
+    Tag(String),
+    /// A digest, which never does.
+    Digest(Digest),
 }
 
 impl RefId {
     /// `None` for an untagged reference.
     pub(crate) fn new(reference: &Reference) -> Option<RefId> {
-        let repository = reference.repository_name();
-        match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => Some(RefId {
-                repository,
-                tag: None,
-                digest: Some(digest.clone()),
-            }),
-            (None, Some(tag)) => Some(RefId {
-                repository,
-                tag: Some(tag.to_owned()),
-                digest: None,
-            }),
-            (None, None) => None,
+        let at = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => At::Digest(digest.clone()),
+            (None, Some(tag)) => At::Tag(tag.to_owned()),
+            (None, None) => return None,
+        };
+        Some(RefId {
+            repository: reference.repository_name(),
+            at,
+        })
+    }
+
+    /// The tag of a tag reference.
+    pub(crate) fn tag(&self) -> Option<&str> {
+        match &self.at {
+            At::Tag(tag) => Some(tag),
+            At::Digest(_) => None,
+        }
+    }
+
+    /// The digest of a digest reference.
+    pub(crate) fn digest(&self) -> Option<&Digest> {
+        match &self.at {
+            At::Tag(_) => None,
+            At::Digest(digest) => Some(digest),
         }
     }
 
     /// The full reference text.
     pub(crate) fn full(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(digest), _) => format!("{}@{digest}", self.repository),
-            (None, Some(tag)) => format!("{}:{tag}", self.repository),
-            (None, None) => self.repository.clone(),
+        match &self.at {
+            At::Digest(digest) => format!("{}@{digest}", self.repository),
+            At::Tag(tag) => format!("{}:{tag}", self.repository),
         }
     }
 
     fn file_name(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(digest), _) => key(KeyKind::Digest, digest.as_str()),
-            (None, tag) => key(KeyKind::Tag, tag.as_deref().unwrap_or_default()),
+        match &self.at {
+            At::Digest(digest) => key(KeyKind::Digest, digest.as_str()),
+            At::Tag(tag) => key(KeyKind::Tag, tag),
         }
     }
 }
 
 /// A record file and what it holds (`Err` with the reason when it is not a valid record).
-type Scanned = (PathBuf, Result<Found, String>);
+type Scanned = (PathBuf, Result<Found, BadRecord>);
+
+/// Why a file in `refs/` is not a usable record.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BadRecord {
+    /// It was removed while being read.
+    #[error("vanished")]
+    Vanished,
+    /// It could not be opened, inspected or read.
+    #[error("cannot {action}: {source}")]
+    Io {
+        action: &'static str,
+        source: io::Error,
+    },
+    /// A file where a repository directory of records belongs.
+    #[error("not a repository directory")]
+    NotADirectory,
+    /// It is not a regular file of record size.
+    #[error("not a record file")]
+    NotAFile,
+    /// It is not a record's JSON.
+    #[error("not a record: {0}")]
+    Json(serde_json::Error),
+    /// It is a record of another format.
+    #[error("record format {0} is not {RECORD_FORMAT}")]
+    Format(u32),
+    /// It is a record of another reference than its file name says.
+    #[error("record does not match its location ({0})")]
+    Misplaced(String),
+}
 
 /// A record as found on disk.
 #[derive(Debug, Clone)]
@@ -469,7 +517,7 @@ impl Disk {
                 .map_err(|e| io_context("inspect", &dir, e))?
                 .is_dir()
             {
-                found.push((dir, Err("not a repository directory".to_owned())));
+                found.push((dir, Err(BadRecord::NotADirectory)));
                 continue;
             }
             let entries = match fs::read_dir(&dir) {
@@ -488,14 +536,11 @@ impl Disk {
     }
 
     /// The record at `path`, if it is a valid record stored where its reference belongs.
-    fn check_record_file(&self, path: &Path) -> Result<Found, String> {
-        let (record, last_used) = read_record(path)?.ok_or("vanished")?;
+    fn check_record_file(&self, path: &Path) -> Result<Found, BadRecord> {
+        let (record, last_used) = read_record(path)?.ok_or(BadRecord::Vanished)?;
         let id = record.id();
         if !record.is_for(&id) || self.record_path(&id) != path {
-            return Err(format!(
-                "record does not match its location ({})",
-                record.reference
-            ));
+            return Err(BadRecord::Misplaced(record.reference));
         }
         Ok(Found {
             record,
@@ -535,7 +580,7 @@ impl Disk {
             let found = match found {
                 Ok(found) => found,
                 Err(reason) => {
-                    warn!(path = %path.display(), reason, "invalid cache record: removed");
+                    warn!(path = %path.display(), %reason, "invalid cache record: removed");
                     remove_path(&path)?;
                     report.corrupt.push(path.display().to_string());
                     continue;
@@ -753,30 +798,25 @@ impl Disk {
 }
 
 /// Reads and parses a record; `Ok(None)` when the file does not exist.
-fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, String> {
+fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, BadRecord> {
+    let io = |action| move |source| BadRecord::Io { action, source };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open: {e}")),
+        Err(e) => return Err(io("open")(e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot inspect: {e}"))?;
+    let meta = file.metadata().map_err(io("inspect"))?;
     if !meta.is_file() || meta.len() > MAX_RECORD_SIZE {
-        return Err("not a record file".to_owned());
+        return Err(BadRecord::NotAFile);
     }
     let last_used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let mut bytes = Vec::new();
     file.take(MAX_RECORD_SIZE)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let record: Record =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not a record: {e}"))?;
+        .map_err(io("read"))?;
+    let record: Record = serde_json::from_slice(&bytes).map_err(BadRecord::Json)?;
     if record.format != RECORD_FORMAT {
-        return Err(format!(
-            "record format {} is not {RECORD_FORMAT}",
-            record.format
-        ));
+        return Err(BadRecord::Format(record.format));
     }
     Ok(Some((record, last_used)))
 }
@@ -810,8 +850,7 @@ mod tests {
         let disk = Disk::new(dir.path().to_owned());
         let id = RefId {
             repository: "registry.example/team/a".to_owned(),
-            tag: Some("1.0.0".to_owned()),
-            digest: None,
+            at: At::Tag("1.0.0".to_owned()),
         };
         let manifest = Bytes::from_static(b"{\"schemaVersion\":2}");
         let layer = Bytes::from_static(b"layer bytes");
@@ -869,8 +908,7 @@ mod tests {
         );
         // A digest reference of the same repository is another record.
         let by_digest = RefId {
-            tag: None,
-            digest: Some(digest.clone()),
+            at: At::Digest(digest.clone()),
             ..id.clone()
         };
         assert!(disk.find(&by_digest).is_none());

@@ -318,7 +318,7 @@ impl<S: BundleStore> CachedStore<S> {
             .refs
             .keys()
             .filter(|id| id.repository == name)
-            .filter_map(|id| id.tag.clone())
+            .filter_map(|id| id.tag().map(str::to_owned))
             .collect();
         if let (Some(disk), true) = (self.disk.clone(), self.reads_disk()) {
             let on_disk = blocking("listing", move || disk.tags(&name)).await;
@@ -405,7 +405,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// usual case: `pull REPO:TAG`, then `pull REPO@DIGEST` pinned to what it meant) is
     /// served from those blobs, re-hashed as always, without the network.
     async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
-        let digest = id.digest.as_ref()?;
+        let digest = id.digest()?;
         if !self.digest_recorded_in_repository(id).await {
             return None;
         }
@@ -419,7 +419,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Whether a disk record of `id`'s repository (under any tag or digest) names `id`'s
     /// digest.
     async fn digest_recorded_in_repository(&self, id: &RefId) -> bool {
-        let Some(digest) = id.digest.as_ref() else {
+        let Some(digest) = id.digest() else {
             return false;
         };
         if !self.reads_disk() {
@@ -647,7 +647,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
             return Ok(pulled);
         }
         if let Some(found) = self.find(&id).await {
-            if id.digest.is_some() {
+            if id.digest().is_some() {
                 if let Some(pulled) = self.load(&found.record.digest, &shown).await {
                     self.touch(&found);
                     self.remember(&id, &pulled);
@@ -672,11 +672,11 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         if let Some((digest, _)) = self.known(&id) {
             return Ok(digest);
         }
-        if id.digest.is_some() {
+        if id.digest().is_some() {
             if let Some(found) = self.find(&id).await {
                 return Ok(found.record.digest);
             }
-            if let Some(digest) = id.digest.as_ref()
+            if let Some(digest) = id.digest()
                 && self.digest_recorded_in_repository(&id).await
             {
                 return Ok(digest.clone());

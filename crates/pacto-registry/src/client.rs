@@ -468,12 +468,12 @@ impl RegistryClient {
         }
     }
 
-    /// GETs the manifest for `identifier` (tag or digest): bytes, digest, content type.
+    /// GETs the manifest for `identifier` (tag or digest), its digest checked.
     async fn get_manifest(
         &self,
         repo: &Repo<'_>,
         identifier: Identifier<'_>,
-    ) -> Result<(Bytes, Digest, Option<String>), StoreError> {
+    ) -> Result<FetchedManifest, StoreError> {
         let request = Request::new(Method::GET, repo.path(&format!("manifests/{identifier}")))
             .header(header::ACCEPT, MANIFEST_ACCEPT);
         let response = self.send(repo, false, request).await?;
@@ -519,7 +519,11 @@ impl RegistryClient {
                 ),
             ));
         }
-        Ok((Bytes::from(body), digest, content_type))
+        Ok(FetchedManifest {
+            bytes: Bytes::from(body),
+            digest,
+            content_type,
+        })
     }
 
     /// GETs a blob, checking size and digest as the bytes arrive; retried when the stream
@@ -627,8 +631,8 @@ impl RegistryClient {
             return Ok(Some(digest));
         }
         debug!(reference = %repo.display, "no Docker-Content-Digest on HEAD, falling back to GET");
-        let (_, digest, _) = self.get_manifest(repo, identifier).await?;
-        Ok(Some(digest))
+        let fetched = self.get_manifest(repo, identifier).await?;
+        Ok(Some(fetched.digest))
     }
 
     async fn upload_blob(
@@ -687,6 +691,17 @@ impl RegistryClient {
         }
         Ok(())
     }
+}
+
+/// A manifest as a registry returned it.
+#[derive(Debug)]
+struct FetchedManifest {
+    /// The bytes, exactly as received.
+    bytes: Bytes,
+    /// Their digest (checked against the one asked for or claimed).
+    digest: Digest,
+    /// The `Content-Type` the registry announced.
+    content_type: Option<String>,
 }
 
 /// What a manifest request names: a tag or a digest.
@@ -790,7 +805,11 @@ impl RegistryClient {
                 });
             }
         };
-        let (manifest, digest, content_type) = self.get_manifest(&repo, identifier).await?;
+        let FetchedManifest {
+            bytes: manifest,
+            digest,
+            content_type,
+        } = self.get_manifest(&repo, identifier).await?;
         let layer = artifact::accept_manifest(
             &repo.display,
             &manifest,

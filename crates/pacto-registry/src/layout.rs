@@ -270,7 +270,7 @@ fn pull_blocking(
     reference: &LayoutReference,
     display: &str,
     limits: &Limits,
-) -> Result<(Bytes, Digest, Bytes, Digest), StoreError> {
+) -> Result<ReadArtifact, StoreError> {
     let root = reference.path();
     let index = read_index(root, display)?.ok_or_else(|| {
         not_found(
@@ -306,12 +306,23 @@ fn pull_blocking(
     let layer =
         artifact::accept_manifest(display, &manifest, None, artifact::max_layer_size(limits))?;
     let blob = read_blob(root, display, &layer.digest, layer.size, "layer")?;
-    Ok((
-        Bytes::from(manifest),
+    Ok(ReadArtifact {
+        manifest: Bytes::from(manifest),
         digest,
-        Bytes::from(blob),
-        layer.digest,
-    ))
+        layer: Bytes::from(blob),
+        layer_digest: layer.digest,
+    })
+}
+
+/// The verified blobs of one artifact, as read from the layout.
+#[derive(Debug)]
+struct ReadArtifact {
+    manifest: Bytes,
+    /// The digest of `manifest`.
+    digest: Digest,
+    layer: Bytes,
+    /// The digest of `layer`.
+    layer_digest: Digest,
 }
 
 /// Runs the layout's file work off the executor.
@@ -363,8 +374,12 @@ impl BundleStore for LayoutStore {
         let display = reference.to_string();
         let limits = self.limits;
         let shown = display.clone();
-        let (manifest, digest, layer, layer_digest) =
-            blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
+        let ReadArtifact {
+            manifest,
+            digest,
+            layer,
+            layer_digest,
+        } = blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
         let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
             .await
             .map_err(|source| StoreError::Unpack {
