@@ -23,9 +23,9 @@ use crate::error::CacheError;
 use crate::key::{KeyKind, key};
 use crate::{CacheEntry, PruneReport, VerifyReport};
 use bytes::Bytes;
+use pacto_artifact::{MAX_MANIFEST_SIZE, accept_manifest};
 use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
 use pacto_ref::{Digest, DigestAlgorithm, Reference};
-use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
@@ -364,7 +364,7 @@ impl Disk {
         max_layer_size: u64,
     ) -> Option<Blobs> {
         let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
-        let layer = match accept_manifest(reference, &manifest, None, max_layer_size) {
+        let layer = match accept_manifest(&manifest, None, max_layer_size) {
             Ok(layer) => layer,
             Err(e) => {
                 debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
@@ -600,7 +600,7 @@ impl Disk {
                 }
             };
             let names_layer = manifest
-                .and_then(|m| accept_manifest(&record.reference, &m, None, max_layer_size).ok())
+                .and_then(|m| accept_manifest(&m, None, max_layer_size).ok())
                 .is_some_and(|layer| {
                     layer.digest == record.layer_digest && layer.size == record.layer_size
                 });

@@ -236,7 +236,7 @@ impl<S: BundleStore> CachedStore<S> {
             disk: dir.map(Disk::new),
             read_disk: AtomicBool::new(true),
             memory: Mutex::new(Memory::new(config.memory_budget_bytes)),
-            max_layer_size: pacto_registry::artifact::max_layer_size(&config.limits),
+            max_layer_size: pacto_artifact::max_layer_size(&config.limits),
             limits: config.limits,
         }
     }

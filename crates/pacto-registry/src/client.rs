@@ -738,7 +738,7 @@ impl RegistryClient {
         let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let artifact = artifact::pack(bundle, &repo.display, &self.limits).await?;
+        let artifact = crate::packing::pack(bundle, &repo.display, &self.limits).await?;
         let status = match self
             .head_manifest(&repo, Identifier::Tag(&tag), true)
             .await?
@@ -810,7 +810,7 @@ impl RegistryClient {
             digest,
             content_type,
         } = self.get_manifest(&repo, identifier).await?;
-        let layer = artifact::accept_manifest(
+        let layer = crate::packing::accept(
             &repo.display,
             &manifest,
             content_type.as_deref(),

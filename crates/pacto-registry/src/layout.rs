@@ -303,8 +303,7 @@ fn pull_blocking(
         Err(text) => index_digest(display, &text, "manifest")?,
     };
     let manifest = read_blob(root, display, &digest, size, "manifest")?;
-    let layer =
-        artifact::accept_manifest(display, &manifest, None, artifact::max_layer_size(limits))?;
+    let layer = crate::packing::accept(display, &manifest, None, artifact::max_layer_size(limits))?;
     let blob = read_blob(root, display, &layer.digest, layer.size, "layer")?;
     Ok(ReadArtifact {
         manifest: Bytes::from(manifest),
@@ -350,7 +349,7 @@ impl BundleStore for LayoutStore {
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let artifact = artifact::pack(bundle, &display, &self.limits).await?;
+        let artifact = crate::packing::pack(bundle, &display, &self.limits).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
         let status =

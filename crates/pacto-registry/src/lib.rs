@@ -22,12 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod artifact;
 mod client;
 mod duration;
 mod error;
 mod layout;
 mod mirror;
+mod packing;
 mod tls;
 mod transport;
 
@@ -35,6 +35,8 @@ pub use client::{RegistryClient, RegistryClientBuilder};
 pub use duration::{DisplayDuration, InvalidDuration, parse_duration};
 pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreError, TimeLimit};
 pub use layout::LayoutStore;
+/// The artifact format: [`pacto_artifact`], re-exported.
+pub use pacto_artifact as artifact;
 pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 
 /// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),

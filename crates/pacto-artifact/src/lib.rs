@@ -4,8 +4,14 @@
 //! config whose labels name the service; both are serialised deterministically, so the same
 //! bundle always has the same manifest digest. Pull accepts any OCI or Docker v2 image
 //! manifest with exactly one layer and any config media type (Go pacto writes a Docker config).
+//!
+//! This crate is the one place the artifact format lives: the registry client, the OCI
+//! image-layout store and the disk cache all build and accept manifests through it. It does
+//! no I/O.
 
-use crate::StoreError;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 use bytes::Bytes;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed};
@@ -81,23 +87,6 @@ struct RootFs<'a> {
     diff_ids: [&'a str; 1],
 }
 
-/// Packs `bundle` within `limits` and builds what a push of it to `reference` uploads. A
-/// bundle over the limits (which a pull with the same limits would refuse) fails here,
-/// before any byte is uploaded or written.
-pub(crate) async fn pack(
-    bundle: &Bundle,
-    reference: &str,
-    limits: &Limits,
-) -> Result<Artifact, StoreError> {
-    let packed = pacto_archive::pack(bundle, limits)
-        .await
-        .map_err(|source| StoreError::Pack {
-            reference: reference.to_owned(),
-            source,
-        })?;
-    Ok(build(bundle, &packed))
-}
-
 /// Builds the config, layer and manifest for `bundle`, given its packed archive.
 pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     let contract = bundle.contract();
@@ -165,15 +154,23 @@ pub struct LayerDescriptor {
     pub size: u64,
 }
 
+/// Why a manifest is not one of a Pacto bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+#[non_exhaustive]
+pub struct InvalidManifest {
+    /// What is wrong, e.g. `manifest has 2 layers, expected exactly one`.
+    pub reason: String,
+}
+
 /// Checks that `manifest` (raw bytes, `content_type` from the response if any) describes a
-/// Pacto bundle and returns its layer. `reference` names the artifact in errors.
+/// Pacto bundle and returns its layer.
 pub fn accept_manifest(
-    reference: &str,
     manifest: &[u8],
     content_type: Option<&str>,
     max_layer_size: u64,
-) -> Result<LayerDescriptor, StoreError> {
-    let invalid = |reason: String| StoreError::invalid_bundle(reference, reason);
+) -> Result<LayerDescriptor, InvalidManifest> {
+    let invalid = |reason: String| InvalidManifest { reason };
     if manifest.len() as u64 > MAX_MANIFEST_SIZE {
         return Err(invalid(format!(
             "manifest is {} bytes, over the {MAX_MANIFEST_SIZE}-byte limit",
@@ -288,12 +285,11 @@ mod tests {
     fn config_over_the_limit_is_an_invalid_bundle() {
         let limit = i64::try_from(MAX_CONFIG_SIZE).unwrap_or(i64::MAX);
         for (size, accepted) in [(100, true), (limit, true), (limit + 1, false), (-1, false)] {
-            let result = accept_manifest("r", &manifest_with_config_size(size), None, u64::MAX);
+            let result = accept_manifest(&manifest_with_config_size(size), None, u64::MAX);
             match result {
                 Ok(layer) => assert!(accepted, "config size {size} accepted: {layer:?}"),
                 Err(error) => {
                     assert!(!accepted, "config size {size} refused: {error}");
-                    assert_eq!(error.kind(), crate::ErrorKind::InvalidBundle, "{error}");
                     assert!(error.to_string().contains("config is"), "{error}");
                 }
             }
