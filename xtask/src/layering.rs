@@ -14,6 +14,7 @@ pub(crate) const LAYERS: &[&str] = &[
     "pacto-contract",
     "pacto-fs",
     "pacto-archive",
+    "pacto-artifact",
     "pacto-auth",
     "pacto-registry",
     "pacto-cache",

@@ -1,48 +1,30 @@
-//! SHA-256 digests in OCI form, and a writer that hashes what passes through it.
+//! A writer that hashes what passes through it.
 
-use sha2::{Digest, Sha256};
+use pacto_ref::Digest;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 
-/// The OCI digest of `bytes`: `sha256:` followed by 64 lowercase hex digits.
-///
-/// ```
-/// assert_eq!(
-///     pacto_archive::sha256_digest(b""),
-///     "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-/// );
-/// ```
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format_digest(Sha256::digest(bytes).as_slice())
-}
-
-pub(crate) fn format_digest(hash: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(hash))
-}
-
 /// Passes writes through to `inner`, hashing and counting the bytes `inner` accepted.
 #[derive(Debug)]
 pub(crate) struct HashingWriter<W> {
     inner: W,
-    hasher: Sha256,
-    written: u64,
+    hasher: pacto_fs::Sha256,
 }
 
 impl<W> HashingWriter<W> {
     pub(crate) fn new(inner: W) -> Self {
         HashingWriter {
             inner,
-            hasher: Sha256::new(),
-            written: 0,
+            hasher: pacto_fs::Sha256::new(),
         }
     }
 
-    /// The inner writer, the `sha256:` digest and the number of bytes written.
-    pub(crate) fn finish(self) -> (W, String, u64) {
-        let digest = format_digest(self.hasher.finalize().as_slice());
-        (self.inner, digest, self.written)
+    /// The inner writer, the digest and the number of bytes written.
+    pub(crate) fn finish(self) -> (W, Digest, u64) {
+        let (digest, written) = self.hasher.finish();
+        (self.inner, digest, written)
     }
 }
 
@@ -56,7 +38,6 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for HashingWriter<W> {
         let n = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
         let accepted = buf.get(..n).unwrap_or(buf);
         this.hasher.update(accepted);
-        this.written += accepted.len() as u64;
         Poll::Ready(Ok(n))
     }
 

@@ -8,7 +8,7 @@
 //!   written, so nothing is ever packed that [`unpack`] with the same limits would refuse.
 //! - [`unpack`] (and [`unpack_bytes`]) read a layer back into a [`Bundle`], streaming and
 //!   within [`Limits`], refusing every archive trick listed in [`UnpackError`].
-//! - [`sha256_digest`] is the workspace's one way to write a digest.
+//! - Digests are [`pacto_ref::Digest`]s, computed with [`pacto_fs::sha256`].
 //!
 //! This crate does no network I/O and knows nothing of registries or manifests.
 //!
@@ -23,7 +23,6 @@ mod pack;
 mod tree;
 mod unpack;
 
-pub use digest::sha256_digest;
 pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
 pub use pack::{
     COMPRESSION_LEVEL, LayerInfo, Packed, PackedFile, pack, pack_to_file, pack_to_writer,

@@ -12,23 +12,24 @@
 //! The config blob is not stored: the pull path never needs it (the bundle is the layer, the
 //! digest is the manifest's), so the manifest and the layer are all an entry holds.
 //!
-//! Writes go to a temporary file in `tmp/` (same file system), which is synced and renamed
-//! into place; blobs are written and their directory synced before the record that names
-//! them, so a record never points at blobs that were not completely written. Every read
-//! re-hashes the bytes: a file whose content does not match its name is removed and reported
-//! as a miss, never served.
+//! Blobs live in a [`BlobDir`] and records are written with [`AtomicFile`]: a temporary file
+//! in `tmp/` (same file system), locked while it is written, synced and renamed into place;
+//! blobs are written and their directory synced before the record that names them, so a
+//! record never points at blobs that were not completely written. Every read re-hashes the
+//! bytes: a file whose content does not match its name is removed and reported as a miss,
+//! never served. Files are private to the user ([`Mode::Private`]).
 
 use crate::error::CacheError;
 use crate::key::{KeyKind, key};
 use crate::{CacheEntry, PruneReport, VerifyReport};
 use bytes::Bytes;
-use pacto_archive::sha256_digest;
-use pacto_ref::Reference;
-use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest, checked_digest};
+use pacto_artifact::{MAX_MANIFEST_SIZE, accept_manifest};
+use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
+use pacto_ref::{Digest, DigestAlgorithm, Reference};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -57,9 +58,9 @@ pub(crate) struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tag: Option<String>,
     /// The manifest digest.
-    pub(crate) digest: String,
+    pub(crate) digest: Digest,
     /// The layer digest named by the manifest.
-    pub(crate) layer_digest: String,
+    pub(crate) layer_digest: Digest,
     /// Size of the manifest blob.
     pub(crate) manifest_size: u64,
     /// Size of the layer blob.
@@ -67,13 +68,13 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    fn new(id: &RefId, digest: &str, blobs: &Blobs) -> Record {
+    fn new(id: &RefId, digest: &Digest, blobs: &Blobs) -> Record {
         Record {
             format: RECORD_FORMAT,
             reference: id.full(),
             repository: id.repository.clone(),
-            tag: id.tag.clone(),
-            digest: digest.to_owned(),
+            tag: id.tag().map(str::to_owned),
+            digest: digest.clone(),
             layer_digest: blobs.layer_digest.clone(),
             manifest_size: blobs.manifest.len() as u64,
             layer_size: blobs.layer.len() as u64,
@@ -89,8 +90,10 @@ impl Record {
     fn id(&self) -> RefId {
         RefId {
             repository: self.repository.clone(),
-            tag: self.tag.clone(),
-            digest: self.tag.is_none().then(|| self.digest.clone()),
+            at: match &self.tag {
+                Some(tag) => At::Tag(tag.clone()),
+                None => At::Digest(self.digest.clone()),
+            },
         }
     }
 
@@ -99,10 +102,11 @@ impl Record {
         self.format == RECORD_FORMAT
             && self.reference == id.full()
             && self.repository == id.repository
-            && self.tag == id.tag
-            && id.digest.as_ref().is_none_or(|d| *d == self.digest)
-            && checked_digest(&self.digest).is_some()
-            && checked_digest(&self.layer_digest).is_some()
+            && self.tag.as_deref() == id.tag()
+            && id.digest().is_none_or(|d| *d == self.digest)
+            && is_blob_digest(&self.digest)
+            && is_blob_digest(&self.layer_digest)
+            && self.manifest_size <= MAX_MANIFEST_SIZE
     }
 }
 
@@ -111,50 +115,96 @@ impl Record {
 pub(crate) struct RefId {
     /// `registry/repository`.
     pub(crate) repository: String,
-    /// The tag, or `None` for a digest reference.
-    pub(crate) tag: Option<String>,
-    /// The digest of a digest reference.
-    pub(crate) digest: Option<String>,
+    /// The tag or digest within it.
+    pub(crate) at: At,
+}
+
+/// What a cached reference names within its repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum At {
+    /// A tag, which may move.
+    Tag(String),
+    /// A digest, which never does.
+    Digest(Digest),
 }
 
 impl RefId {
     /// `None` for an untagged reference.
     pub(crate) fn new(reference: &Reference) -> Option<RefId> {
-        let repository = reference.repository_name();
-        match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => Some(RefId {
-                repository,
-                tag: None,
-                digest: Some(digest.to_owned()),
-            }),
-            (None, Some(tag)) => Some(RefId {
-                repository,
-                tag: Some(tag.to_owned()),
-                digest: None,
-            }),
-            (None, None) => None,
+        let at = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => At::Digest(digest.clone()),
+            (None, Some(tag)) => At::Tag(tag.to_owned()),
+            (None, None) => return None,
+        };
+        Some(RefId {
+            repository: reference.repository_name(),
+            at,
+        })
+    }
+
+    /// The tag of a tag reference.
+    pub(crate) fn tag(&self) -> Option<&str> {
+        match &self.at {
+            At::Tag(tag) => Some(tag),
+            At::Digest(_) => None,
+        }
+    }
+
+    /// The digest of a digest reference.
+    pub(crate) fn digest(&self) -> Option<&Digest> {
+        match &self.at {
+            At::Tag(_) => None,
+            At::Digest(digest) => Some(digest),
         }
     }
 
     /// The full reference text.
     pub(crate) fn full(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(digest), _) => format!("{}@{digest}", self.repository),
-            (None, Some(tag)) => format!("{}:{tag}", self.repository),
-            (None, None) => self.repository.clone(),
+        match &self.at {
+            At::Digest(digest) => format!("{}@{digest}", self.repository),
+            At::Tag(tag) => format!("{}:{tag}", self.repository),
         }
     }
 
     fn file_name(&self) -> String {
-        match (&self.digest, &self.tag) {
-            (Some(digest), _) => key(KeyKind::Digest, digest),
-            (None, tag) => key(KeyKind::Tag, tag.as_deref().unwrap_or_default()),
+        match &self.at {
+            At::Digest(digest) => key(KeyKind::Digest, digest.as_str()),
+            At::Tag(tag) => key(KeyKind::Tag, tag),
         }
     }
 }
 
 /// A record file and what it holds (`Err` with the reason when it is not a valid record).
-type Scanned = (PathBuf, Result<Found, String>);
+type Scanned = (PathBuf, Result<Found, BadRecord>);
+
+/// Why a file in `refs/` is not a usable record.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BadRecord {
+    /// It was removed while being read.
+    #[error("vanished")]
+    Vanished,
+    /// It could not be opened, inspected or read.
+    #[error("cannot {action}: {source}")]
+    Io {
+        action: &'static str,
+        source: io::Error,
+    },
+    /// A file where a repository directory of records belongs.
+    #[error("not a repository directory")]
+    NotADirectory,
+    /// It is not a regular file of record size.
+    #[error("not a record file")]
+    NotAFile,
+    /// It is not a record's JSON.
+    #[error("not a record: {0}")]
+    Json(serde_json::Error),
+    /// It is a record of another format.
+    #[error("record format {0} is not {RECORD_FORMAT}")]
+    Format(u32),
+    /// It is a record of another reference than its file name says.
+    #[error("record does not match its location ({0})")]
+    Misplaced(String),
+}
 
 /// A record as found on disk.
 #[derive(Debug, Clone)]
@@ -169,7 +219,7 @@ pub(crate) struct Found {
 pub(crate) struct Blobs {
     pub(crate) manifest: Bytes,
     pub(crate) layer: Bytes,
-    pub(crate) layer_digest: String,
+    pub(crate) layer_digest: Digest,
 }
 
 /// The disk tier rooted at a cache directory.
@@ -177,36 +227,91 @@ pub(crate) struct Blobs {
 pub(crate) struct Disk {
     root: PathBuf,
     base: PathBuf,
+    blobs: BlobDir,
 }
 
 fn io_context(action: &'static str, path: &Path, error: io::Error) -> CacheError {
     CacheError::io(action, path, error)
 }
 
-/// The outcome of reading one blob.
-#[derive(Debug)]
-enum BlobRead {
-    /// The bytes hash to the blob's name and have the expected size.
-    Intact(Vec<u8>),
-    /// There is no such blob (or it cannot be read).
-    Missing,
-    /// The bytes do not match: the file was removed.
-    Corrupt,
+/// A blob-directory error as a cache error; `blob` is the blob's path, for the errors that
+/// carry none (bytes that do not match their digest: the store that returned them verified
+/// them, so this is not expected).
+fn blob_error(error: BlobError, blob: &Path) -> CacheError {
+    match error {
+        BlobError::Io {
+            action,
+            path,
+            source,
+        } => CacheError::io(action, path, source),
+        other => CacheError::io(
+            "store",
+            blob,
+            io::Error::new(io::ErrorKind::InvalidData, other),
+        ),
+    }
 }
 
-impl BlobRead {
-    fn intact(self) -> Option<Vec<u8>> {
-        match self {
-            BlobRead::Intact(bytes) => Some(bytes),
-            BlobRead::Missing | BlobRead::Corrupt => None,
-        }
+/// Whether `digest` is one the cache can keep a blob under (sha256, the one it verifies).
+fn is_blob_digest(digest: &Digest) -> bool {
+    digest.algorithm() == DigestAlgorithm::Sha256
+}
+
+/// A temporary file on its way into the cache.
+trait TempFile: Write {
+    fn file(&self) -> &File;
+    fn path(&self) -> &Path;
+}
+
+impl TempFile for BlobWriter {
+    fn file(&self) -> &File {
+        BlobWriter::file(self)
     }
+
+    fn path(&self) -> &Path {
+        BlobWriter::path(self)
+    }
+}
+
+impl TempFile for AtomicFile {
+    fn file(&self) -> &File {
+        AtomicFile::file(self)
+    }
+
+    fn path(&self) -> &Path {
+        AtomicFile::path(self)
+    }
+}
+
+/// Writes `data` into `temp`, locked first: the lock tells maintenance in other processes
+/// that the file is being written (it is released when the file is closed or the process
+/// dies). Gives up, before `temp` is renamed to `dest`, when `cancel` is set; the caller
+/// drops `temp`, which removes it.
+fn fill(
+    temp: &mut impl TempFile,
+    dest: &Path,
+    data: &[u8],
+    cancel: &AtomicBool,
+) -> Result<(), CacheError> {
+    let path = temp.path().to_owned();
+    temp.file()
+        .lock()
+        .map_err(|e| io_context("lock", &path, e))?;
+    temp.write_all(data)
+        .and_then(|()| temp.file().set_modified(SystemTime::now()))
+        .map_err(|e| io_context("write", &path, e))?;
+    if cancel.load(Ordering::SeqCst) {
+        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
+        return Err(io_context("finish writing", dest, error));
+    }
+    Ok(())
 }
 
 impl Disk {
     pub(crate) fn new(root: PathBuf) -> Self {
         let base = root.join(LAYOUT);
-        Disk { root, base }
+        let blobs = BlobDir::new(base.join("blobs"), Mode::Private).with_temp_dir(base.join("tmp"));
+        Disk { root, base, blobs }
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -214,7 +319,7 @@ impl Disk {
     }
 
     fn blobs_dir(&self) -> PathBuf {
-        self.base.join("blobs").join("sha256")
+        self.blobs.root().join("sha256")
     }
 
     fn refs_dir(&self) -> PathBuf {
@@ -223,11 +328,6 @@ impl Disk {
 
     fn tmp_dir(&self) -> PathBuf {
         self.base.join("tmp")
-    }
-
-    fn blob_path(&self, digest: &str) -> Option<PathBuf> {
-        let hex = checked_digest(digest)?.strip_prefix("sha256:")?;
-        Some(self.blobs_dir().join(hex))
     }
 
     fn repository_dir(&self, repository: &str) -> PathBuf {
@@ -257,12 +357,17 @@ impl Disk {
 
     /// The manifest `digest` and its layer, re-hashed; `None` when missing, corrupt (the
     /// corrupt file is removed) or no longer acceptable under `max_layer_size`.
-    pub(crate) fn load(&self, digest: &str, reference: &str, max_layer_size: u64) -> Option<Blobs> {
+    pub(crate) fn load(
+        &self,
+        digest: &Digest,
+        reference: &str,
+        max_layer_size: u64,
+    ) -> Option<Blobs> {
         let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
-        let layer = match accept_manifest(reference, &manifest, None, max_layer_size) {
+        let layer = match accept_manifest(&manifest, None, max_layer_size) {
             Ok(layer) => layer,
             Err(e) => {
-                debug!(reference, digest, error = %e, "cached manifest not usable: miss");
+                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
                 return None;
             }
         };
@@ -276,46 +381,22 @@ impl Disk {
         })
     }
 
-    /// Reads blob `digest` and checks its size and hash; removes it when it is corrupt.
-    fn read_blob(&self, digest: &str, max_size: u64, exact_size: Option<u64>) -> BlobRead {
-        let Some(path) = self.blob_path(digest) else {
-            return BlobRead::Missing;
+    /// Reads blob `digest` (exactly `exact_size` bytes when given, else at most `max_size`)
+    /// and hashes it; a corrupt file is removed. A blob that cannot be read is a miss.
+    fn read_blob(&self, digest: &Digest, max_size: u64, exact_size: Option<u64>) -> BlobRead {
+        let read = match exact_size {
+            Some(size) => self.blobs.read_sized(digest, size),
+            None => self.blobs.read(digest, max_size),
         };
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobRead::Missing,
-            Err(e) => {
-                warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
-                return BlobRead::Missing;
-            }
-        };
-        let mut bytes = Vec::new();
-        if let Err(e) = file
-            .take(max_size.saturating_add(1))
-            .read_to_end(&mut bytes)
-        {
-            warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
-            return BlobRead::Missing;
-        }
-        let size_ok = bytes.len() as u64 <= max_size
-            && exact_size.is_none_or(|size| bytes.len() as u64 == size);
-        if !size_ok || sha256_digest(&bytes) != digest {
-            warn!(path = %path.display(), digest, "cached blob is corrupt: removed, it will be pulled again");
-            if let Err(e) = remove_path(&path) {
-                warn!(error = %e, "cannot remove a corrupt cache file");
-            }
-            return BlobRead::Corrupt;
-        }
-        BlobRead::Intact(bytes)
+        read.unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read a cached blob: miss");
+            BlobRead::Missing
+        })
     }
 
     /// Whether both blobs of `record` are present with their recorded sizes (no hashing).
     fn looks_complete(&self, record: &Record) -> bool {
-        let present = |digest: &str, size: u64| {
-            self.blob_path(digest)
-                .and_then(|p| fs::metadata(p).ok())
-                .is_some_and(|m| m.is_file() && m.len() == size)
-        };
+        let present = |digest: &Digest, size: u64| self.blobs.contains(digest, Some(size));
         present(&record.digest, record.manifest_size)
             && present(&record.layer_digest, record.layer_size)
     }
@@ -355,28 +436,22 @@ impl Disk {
     pub(crate) fn store(
         &self,
         id: &RefId,
-        digest: &str,
+        digest: &Digest,
         entry: &Blobs,
         cancel: &AtomicBool,
     ) -> Result<(), CacheError> {
-        let blobs = self.blobs_dir();
-        let tmp = self.tmp_dir();
-        fs::create_dir_all(&blobs).map_err(|e| io_context("create", &blobs, e))?;
-        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
-        for (digest, bytes) in [
+        for (blob, bytes) in [
             (digest, &entry.manifest),
-            (entry.layer_digest.as_str(), &entry.layer),
+            (&entry.layer_digest, &entry.layer),
         ] {
-            let path = self.blob_path(digest).ok_or_else(|| {
-                let error = io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{digest:?} is not a sha256 digest"),
-                );
-                io_context("name a blob for", &blobs, error)
-            })?;
-            write_atomic(&tmp, &path, bytes, cancel)?;
+            let dest = self.blobs.path(blob);
+            let mut writer = self.blobs.writer().map_err(|e| blob_error(e, &dest))?;
+            fill(&mut writer, &dest, bytes, cancel)?;
+            // Synced, renamed and the blob directory synced before the record is written.
+            writer
+                .finish(Some(blob), Some(bytes.len() as u64))
+                .map_err(|e| blob_error(e, &dest))?;
         }
-        sync_dir(&blobs);
         self.write_record(id, &Record::new(id, digest, entry), cancel)
     }
 
@@ -385,7 +460,7 @@ impl Disk {
     pub(crate) fn store_record(
         &self,
         id: &RefId,
-        digest: &str,
+        digest: &Digest,
         blobs: &Blobs,
     ) -> Result<(), CacheError> {
         self.write_record(id, &Record::new(id, digest, blobs), &AtomicBool::new(false))
@@ -399,14 +474,18 @@ impl Disk {
     ) -> Result<(), CacheError> {
         let tmp = self.tmp_dir();
         let dir = self.repository_dir(&id.repository);
-        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
-        fs::create_dir_all(&dir).map_err(|e| io_context("create", &dir, e))?;
+        for dir in [&tmp, &dir] {
+            pacto_fs::create_dir_all(dir, Mode::Private)
+                .map_err(|e| io_context("create", dir, e))?;
+        }
         let path = self.record_path(id);
         let json = serde_json::to_vec_pretty(record)
             .map_err(|e| io_context("serialise the record", &path, io::Error::other(e)))?;
-        write_atomic(&tmp, &path, &json, cancel)?;
-        sync_dir(&dir);
-        Ok(())
+        let mut temp = AtomicFile::create_in(&tmp, Mode::Private)
+            .map_err(|e| io_context("create a temporary file in", &tmp, e))?;
+        fill(&mut temp, &path, &json, cancel)?;
+        temp.commit(&path)
+            .map_err(|e| io_context("rename into place", &path, e))
     }
 
     /// Removes the record for `id` (its blobs stay until `prune`).
@@ -438,7 +517,7 @@ impl Disk {
                 .map_err(|e| io_context("inspect", &dir, e))?
                 .is_dir()
             {
-                found.push((dir, Err("not a repository directory".to_owned())));
+                found.push((dir, Err(BadRecord::NotADirectory)));
                 continue;
             }
             let entries = match fs::read_dir(&dir) {
@@ -457,14 +536,11 @@ impl Disk {
     }
 
     /// The record at `path`, if it is a valid record stored where its reference belongs.
-    fn check_record_file(&self, path: &Path) -> Result<Found, String> {
-        let (record, last_used) = read_record(path)?.ok_or("vanished")?;
+    fn check_record_file(&self, path: &Path) -> Result<Found, BadRecord> {
+        let (record, last_used) = read_record(path)?.ok_or(BadRecord::Vanished)?;
         let id = record.id();
         if !record.is_for(&id) || self.record_path(&id) != path {
-            return Err(format!(
-                "record does not match its location ({})",
-                record.reference
-            ));
+            return Err(BadRecord::Misplaced(record.reference));
         }
         Ok(Found {
             record,
@@ -498,13 +574,13 @@ impl Disk {
             ..VerifyReport::default()
         };
         // Layer digest -> intact, so a layer shared by several records is hashed once.
-        let mut layers: HashMap<String, bool> = HashMap::new();
+        let mut layers: HashMap<Digest, bool> = HashMap::new();
         let mut corrupt_blobs: BTreeSet<String> = BTreeSet::new();
         for (path, found) in self.scan()? {
             let found = match found {
                 Ok(found) => found,
                 Err(reason) => {
-                    warn!(path = %path.display(), reason, "invalid cache record: removed");
+                    warn!(path = %path.display(), %reason, "invalid cache record: removed");
                     remove_path(&path)?;
                     report.corrupt.push(path.display().to_string());
                     continue;
@@ -518,13 +594,13 @@ impl Disk {
             ) {
                 BlobRead::Intact(bytes) => Some(bytes),
                 BlobRead::Missing => None,
-                BlobRead::Corrupt => {
-                    corrupt_blobs.insert(record.digest.clone());
+                BlobRead::Corrupt(_) => {
+                    corrupt_blobs.insert(record.digest.to_string());
                     None
                 }
             };
             let names_layer = manifest
-                .and_then(|m| accept_manifest(&record.reference, &m, None, max_layer_size).ok())
+                .and_then(|m| accept_manifest(&m, None, max_layer_size).ok())
                 .is_some_and(|layer| {
                     layer.digest == record.layer_digest && layer.size == record.layer_size
                 });
@@ -539,8 +615,8 @@ impl Disk {
                         ) {
                             BlobRead::Intact(_) => true,
                             BlobRead::Missing => false,
-                            BlobRead::Corrupt => {
-                                corrupt_blobs.insert(record.layer_digest.clone());
+                            BlobRead::Corrupt(_) => {
+                                corrupt_blobs.insert(record.layer_digest.to_string());
                                 false
                             }
                         }
@@ -561,8 +637,8 @@ impl Disk {
             match digest {
                 Some(digest) if layers.contains_key(&digest) => {}
                 Some(digest) => {
-                    if let BlobRead::Corrupt = self.read_blob(&digest, u64::MAX, None) {
-                        corrupt_blobs.insert(digest);
+                    if let BlobRead::Corrupt(_) = self.read_blob(&digest, u64::MAX, None) {
+                        corrupt_blobs.insert(digest.to_string());
                     }
                 }
                 None => {
@@ -576,7 +652,7 @@ impl Disk {
     }
 
     /// Blob files with their digest (`None` for a file whose name is not a digest).
-    fn blob_files(&self) -> Result<Vec<(Option<String>, PathBuf)>, CacheError> {
+    fn blob_files(&self) -> Result<Vec<(Option<Digest>, PathBuf)>, CacheError> {
         let dir = self.blobs_dir();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -587,8 +663,7 @@ impl Disk {
         for entry in entries {
             let entry = entry.map_err(|e| io_context("list", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let digest = format!("sha256:{name}");
-            let digest = checked_digest(&digest).map(str::to_owned);
+            let digest = Digest::parse(&format!("{}:{name}", DigestAlgorithm::Sha256)).ok();
             files.push((digest, entry.path()));
         }
         files.sort_by(|a, b| a.1.cmp(&b.1));
@@ -608,7 +683,7 @@ impl Disk {
             }
         }
         let blob_files = self.blob_files()?;
-        let mut sizes: HashMap<String, u64> = HashMap::new();
+        let mut sizes: HashMap<Digest, u64> = HashMap::new();
         let mut unnamed: Vec<PathBuf> = Vec::new();
         for (digest, path) in &blob_files {
             match digest {
@@ -620,7 +695,7 @@ impl Disk {
             }
         }
         // How many kept records name each blob.
-        let mut users: HashMap<String, usize> = HashMap::new();
+        let mut users: HashMap<Digest, usize> = HashMap::new();
         for found in &records {
             for digest in [&found.record.digest, &found.record.layer_digest] {
                 *users.entry(digest.clone()).or_default() += 1;
@@ -634,7 +709,7 @@ impl Disk {
                 .then_with(|| a.record.reference.cmp(&b.record.reference))
         });
         let mut report = PruneReport::default();
-        let mut released: HashSet<String> = HashSet::new();
+        let mut released: HashSet<Digest> = HashSet::new();
         for found in &records {
             if used <= max_bytes {
                 break;
@@ -646,12 +721,11 @@ impl Disk {
             }
             report.removed.push(found.record.reference.clone());
             for digest in [&found.record.digest, &found.record.layer_digest] {
-                if let Some(count) = users.get_mut(digest.as_str()) {
+                if let Some(count) = users.get_mut(digest) {
                     *count -= 1;
                     if *count == 0 {
-                        users.remove(digest.as_str());
-                        used =
-                            used.saturating_sub(sizes.get(digest.as_str()).copied().unwrap_or(0));
+                        users.remove(digest);
+                        used = used.saturating_sub(sizes.get(digest).copied().unwrap_or(0));
                         released.insert(digest.clone());
                     }
                 }
@@ -724,69 +798,27 @@ impl Disk {
 }
 
 /// Reads and parses a record; `Ok(None)` when the file does not exist.
-fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, String> {
+fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, BadRecord> {
+    let io = |action| move |source| BadRecord::Io { action, source };
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open: {e}")),
+        Err(e) => return Err(io("open")(e)),
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot inspect: {e}"))?;
+    let meta = file.metadata().map_err(io("inspect"))?;
     if !meta.is_file() || meta.len() > MAX_RECORD_SIZE {
-        return Err("not a record file".to_owned());
+        return Err(BadRecord::NotAFile);
     }
     let last_used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let mut bytes = Vec::new();
     file.take(MAX_RECORD_SIZE)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    let record: Record =
-        serde_json::from_slice(&bytes).map_err(|e| format!("not a record: {e}"))?;
+        .map_err(io("read"))?;
+    let record: Record = serde_json::from_slice(&bytes).map_err(BadRecord::Json)?;
     if record.format != RECORD_FORMAT {
-        return Err(format!(
-            "record format {} is not {RECORD_FORMAT}",
-            record.format
-        ));
+        return Err(BadRecord::Format(record.format));
     }
     Ok(Some((record, last_used)))
-}
-
-/// Writes `data` to `dest` through a locked temporary file in `tmp`: write, sync, set the
-/// modification time, rename. Gives up (removing the temporary file) when `cancel` is set.
-fn write_atomic(
-    tmp: &Path,
-    dest: &Path,
-    data: &[u8],
-    cancel: &AtomicBool,
-) -> Result<(), CacheError> {
-    let mut temp = tempfile::Builder::new()
-        .prefix("w-")
-        .tempfile_in(tmp)
-        .map_err(|e| io_context("create a temporary file in", tmp, e))?;
-    // The lock tells maintenance in other processes that this file is being written; it is
-    // released when the file is closed or the process dies.
-    temp.as_file()
-        .lock()
-        .map_err(|e| io_context("lock", temp.path(), e))?;
-    temp.write_all(data)
-        .and_then(|()| temp.as_file().set_modified(SystemTime::now()))
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| io_context("write", temp.path(), e))?;
-    if cancel.load(Ordering::SeqCst) {
-        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
-        return Err(io_context("finish writing", dest, error));
-    }
-    temp.persist(dest)
-        .map_err(|e| io_context("rename into place", dest, e.error))?;
-    Ok(())
-}
-
-/// Syncs a directory so that renames into it survive a crash (best effort).
-fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        debug!(dir = %dir.display(), error = %e, "cannot sync a cache directory");
-    }
 }
 
 fn remove_path(path: &Path) -> Result<(), CacheError> {
@@ -811,23 +843,23 @@ fn remove_path(path: &Path) -> Result<(), CacheError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pacto_fs::sha256;
 
-    fn fixture() -> (tempfile::TempDir, Disk, RefId, String, Blobs) {
+    fn fixture() -> (tempfile::TempDir, Disk, RefId, Digest, Blobs) {
         let dir = tempfile::tempdir().expect("tempdir");
         let disk = Disk::new(dir.path().to_owned());
         let id = RefId {
             repository: "registry.example/team/a".to_owned(),
-            tag: Some("1.0.0".to_owned()),
-            digest: None,
+            at: At::Tag("1.0.0".to_owned()),
         };
         let manifest = Bytes::from_static(b"{\"schemaVersion\":2}");
         let layer = Bytes::from_static(b"layer bytes");
         let blobs = Blobs {
-            layer_digest: sha256_digest(&layer),
+            layer_digest: sha256(&layer),
             manifest: manifest.clone(),
             layer,
         };
-        (dir, disk, id, sha256_digest(&manifest), blobs)
+        (dir, disk, id, sha256(&manifest), blobs)
     }
 
     #[test]
@@ -845,7 +877,7 @@ mod tests {
             .expect("tmp exists")
             .collect();
         assert!(left.is_empty(), "{left:?}");
-        assert!(disk.blob_path(&digest).is_some_and(|p| !p.exists()));
+        assert!(!disk.blobs.path(&digest).exists());
     }
 
     #[test]
@@ -876,8 +908,7 @@ mod tests {
         );
         // A digest reference of the same repository is another record.
         let by_digest = RefId {
-            tag: None,
-            digest: Some(digest.clone()),
+            at: At::Digest(digest.clone()),
             ..id.clone()
         };
         assert!(disk.find(&by_digest).is_none());

@@ -63,7 +63,7 @@ use disk::{Blobs, Disk, Found, RefId};
 use memory::Memory;
 use pacto_archive::Limits;
 use pacto_contract::Bundle;
-use pacto_ref::ArtifactRef;
+use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
     BundleStore, ErrorKind, Pulled, PushOptions, PushOutcome, PushStatus, StoreError,
 };
@@ -144,7 +144,7 @@ pub struct CacheEntry {
     /// The reference (`registry/repository:tag` or `registry/repository@digest`).
     pub reference: String,
     /// The manifest digest it meant when it was cached.
-    pub digest: String,
+    pub digest: Digest,
     /// Bytes of the blobs it names (manifest and layer; blobs shared with other entries are
     /// counted in each).
     pub size: u64,
@@ -205,22 +205,18 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Runs blocking disk work off the async threads (inline when there is no Tokio runtime).
+/// Runs blocking disk work off the async threads ([`pacto_fs::blocking`]).
 async fn blocking<T, F>(operation: &'static str, work: F) -> Result<T, CacheError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn_blocking(work)
-            .await
-            .map_err(|e| CacheError::Interrupted {
-                operation,
-                source: Box::new(e),
-            }),
-        Err(_) => Ok(work()),
-    }
+    pacto_fs::blocking(work)
+        .await
+        .map_err(|e| CacheError::Interrupted {
+            operation,
+            source: Box::new(e),
+        })
 }
 
 impl<S: BundleStore> CachedStore<S> {
@@ -240,7 +236,7 @@ impl<S: BundleStore> CachedStore<S> {
             disk: dir.map(Disk::new),
             read_disk: AtomicBool::new(true),
             memory: Mutex::new(Memory::new(config.memory_budget_bytes)),
-            max_layer_size: pacto_registry::artifact::max_layer_size(&config.limits),
+            max_layer_size: pacto_artifact::max_layer_size(&config.limits),
             limits: config.limits,
         }
     }
@@ -322,7 +318,7 @@ impl<S: BundleStore> CachedStore<S> {
             .refs
             .keys()
             .filter(|id| id.repository == name)
-            .filter_map(|id| id.tag.clone())
+            .filter_map(|id| id.tag().map(str::to_owned))
             .collect();
         if let (Some(disk), true) = (self.disk.clone(), self.reads_disk()) {
             let on_disk = blocking("listing", move || disk.tags(&name)).await;
@@ -383,7 +379,7 @@ impl<S: BundleStore> CachedStore<S> {
     }
 
     /// The digest this store already knows `id` by, and the bundle when memory still has it.
-    fn known(&self, id: &RefId) -> Option<(String, Option<Pulled>)> {
+    fn known(&self, id: &RefId) -> Option<(Digest, Option<Pulled>)> {
         let mut memory = self.memory();
         let digest = memory.refs.get(id)?.clone();
         let pulled = memory.bundles.get(&digest).map(|p| Pulled::clone(&p));
@@ -409,7 +405,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// usual case: `pull REPO:TAG`, then `pull REPO@DIGEST` pinned to what it meant) is
     /// served from those blobs, re-hashed as always, without the network.
     async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
-        let digest = id.digest.as_deref()?;
+        let digest = id.digest()?;
         if !self.digest_recorded_in_repository(id).await {
             return None;
         }
@@ -423,7 +419,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Whether a disk record of `id`'s repository (under any tag or digest) names `id`'s
     /// digest.
     async fn digest_recorded_in_repository(&self, id: &RefId) -> bool {
-        let Some(digest) = id.digest.as_deref() else {
+        let Some(digest) = id.digest() else {
             return false;
         };
         if !self.reads_disk() {
@@ -435,7 +431,7 @@ impl<S: BundleStore> CachedStore<S> {
         let tagged = format!("{}:", id.repository);
         let pinned = format!("{}@", id.repository);
         entries.iter().any(|e| {
-            e.digest == digest
+            e.digest == *digest
                 && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
         })
     }
@@ -457,27 +453,27 @@ impl<S: BundleStore> CachedStore<S> {
     }
 
     /// Verified blobs of manifest `digest` from disk, unpacked.
-    async fn load(&self, digest: &str, shown: &str) -> Option<Pulled> {
+    async fn load(&self, digest: &Digest, shown: &str) -> Option<Pulled> {
         let disk = self.disk.clone()?;
         let (owned_digest, owned_shown, max) =
-            (digest.to_owned(), shown.to_owned(), self.max_layer_size);
+            (digest.clone(), shown.to_owned(), self.max_layer_size);
         let blobs = blocking("read", move || disk.load(&owned_digest, &owned_shown, max))
             .await
             .ok()??;
         self.assemble(digest, shown, blobs).await
     }
 
-    async fn assemble(&self, digest: &str, shown: &str, blobs: Blobs) -> Option<Pulled> {
+    async fn assemble(&self, digest: &Digest, shown: &str, blobs: Blobs) -> Option<Pulled> {
         let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.limits).await {
             Ok(bundle) => bundle,
             Err(e) => {
-                debug!(reference = shown, digest, error = %e, "cached layer does not unpack under the current limits: miss");
+                debug!(reference = shown, %digest, error = %e, "cached layer does not unpack under the current limits: miss");
                 return None;
             }
         };
         Some(Pulled {
             bundle,
-            digest: digest.to_owned(),
+            digest: digest.clone(),
             manifest: blobs.manifest,
             layer: blobs.layer,
             layer_digest: blobs.layer_digest,
@@ -542,12 +538,12 @@ impl<S: BundleStore> CachedStore<S> {
             Ok(digest) => {
                 if let Some(pulled) = self.load(&digest, &shown).await {
                     if digest == found.record.digest {
-                        debug!(reference = shown, digest, "tag unchanged: served from disk");
+                        debug!(reference = shown, %digest, "tag unchanged: served from disk");
                         self.touch(found);
                     } else {
                         debug!(
                             reference = shown,
-                            digest, "tag moved to a manifest already on disk"
+                            %digest, "tag moved to a manifest already on disk"
                         );
                         self.record_existing_blobs(id, &pulled).await;
                     }
@@ -562,7 +558,7 @@ impl<S: BundleStore> CachedStore<S> {
                 };
                 warn!(
                     reference = shown,
-                    digest = pulled.digest,
+                    digest = %pulled.digest,
                     error = %e,
                     "registry unreachable: serving the cached copy, which may be out of date"
                 );
@@ -651,7 +647,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
             return Ok(pulled);
         }
         if let Some(found) = self.find(&id).await {
-            if id.digest.is_some() {
+            if id.digest().is_some() {
                 if let Some(pulled) = self.load(&found.record.digest, &shown).await {
                     self.touch(&found);
                     self.remember(&id, &pulled);
@@ -669,21 +665,21 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// A digest reference with a cached entry (or recorded under a tag of its repository),
     /// and a reference this store already pulled, are answered without the network; otherwise the inner store answers (one `HEAD`), and
     /// when it is unreachable a tag cached on disk answers with a warning.
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let Some(id) = reference.as_remote().and_then(RefId::new) else {
             return self.inner.resolve(reference).await;
         };
         if let Some((digest, _)) = self.known(&id) {
             return Ok(digest);
         }
-        if id.digest.is_some() {
+        if id.digest().is_some() {
             if let Some(found) = self.find(&id).await {
                 return Ok(found.record.digest);
             }
-            if let Some(digest) = id.digest.as_deref()
+            if let Some(digest) = id.digest()
                 && self.digest_recorded_in_repository(&id).await
             {
-                return Ok(digest.to_owned());
+                return Ok(digest.clone());
             }
             return self.inner.resolve(reference).await;
         }
@@ -692,7 +688,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
                 Some(found) => {
                     warn!(
                         reference = %reference,
-                        digest = found.record.digest,
+                        digest = %found.record.digest,
                         error = %e,
                         "registry unreachable: answering from the cache, which may be out of date"
                     );

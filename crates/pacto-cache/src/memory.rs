@@ -2,6 +2,7 @@
 //! recently used first, plus what this store learnt about references and tag lists.
 
 use crate::disk::RefId;
+use pacto_ref::Digest;
 use pacto_registry::Pulled;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,9 +26,9 @@ pub(crate) struct Lru {
     budget: u64,
     used: u64,
     clock: u64,
-    slots: HashMap<String, Slot>,
+    slots: HashMap<Digest, Slot>,
     /// Tick of last use -> digest, oldest first.
-    order: BTreeMap<u64, String>,
+    order: BTreeMap<u64, Digest>,
 }
 
 impl Lru {
@@ -47,12 +48,12 @@ impl Lru {
     }
 
     /// The bundle for `digest`, marking it most recently used.
-    pub(crate) fn get(&mut self, digest: &str) -> Option<Arc<Pulled>> {
+    pub(crate) fn get(&mut self, digest: &Digest) -> Option<Arc<Pulled>> {
         let tick = self.next_tick();
         let slot = self.slots.get_mut(digest)?;
         self.order.remove(&slot.tick);
         slot.tick = tick;
-        self.order.insert(tick, digest.to_owned());
+        self.order.insert(tick, digest.clone());
         Some(Arc::clone(&slot.pulled))
     }
 
@@ -79,7 +80,7 @@ impl Lru {
         self.used += size;
     }
 
-    fn remove(&mut self, digest: &str) {
+    fn remove(&mut self, digest: &Digest) {
         if let Some(slot) = self.slots.remove(digest) {
             self.order.remove(&slot.tick);
             self.used -= slot.size;
@@ -111,7 +112,7 @@ pub(crate) struct Memory {
     pub(crate) bundles: Lru,
     /// Reference -> manifest digest, for references this store pulled or revalidated
     /// during its lifetime (tags are not revalidated again).
-    pub(crate) refs: HashMap<RefId, String>,
+    pub(crate) refs: HashMap<RefId, Digest>,
     /// `registry/repository` -> its tags, as listed by the inner store (never an error).
     pub(crate) tags: HashMap<String, Vec<String>>,
 }
@@ -139,6 +140,11 @@ mod tests {
     use pacto_contract::Bundle;
     use std::collections::BTreeMap;
 
+    /// The digest a test names `name`.
+    fn d(name: &str) -> Digest {
+        pacto_fs::sha256(name.as_bytes())
+    }
+
     /// A pulled bundle charged exactly `size` bytes (manifest + layer + files).
     fn pulled(digest: &str, size: usize) -> Arc<Pulled> {
         let yaml =
@@ -150,10 +156,10 @@ mod tests {
         assert!(size >= fixed, "size {size} below the fixed part {fixed}");
         Arc::new(Pulled {
             bundle,
-            digest: digest.to_owned(),
+            digest: d(digest),
             manifest: Bytes::from_static(b"m"),
             layer: Bytes::from(vec![0u8; size - fixed]),
-            layer_digest: "sha256:layer".to_owned(),
+            layer_digest: d("layer"),
         })
     }
 
@@ -171,14 +177,14 @@ mod tests {
         lru.insert(pulled("c", 1000));
         assert_eq!((lru.len(), lru.used()), (3, 3000));
         // Touch `a`: `b` becomes the oldest.
-        assert!(lru.get("a").is_some());
+        assert!(lru.get(&d("a")).is_some());
         lru.insert(pulled("d", 1500));
-        assert!(lru.get("b").is_none(), "b was least recently used");
+        assert!(lru.get(&d("b")).is_none(), "b was least recently used");
         assert!(
-            lru.get("c").is_none(),
+            lru.get(&d("c")).is_none(),
             "c had to go too: 1500 more bytes needed two slots"
         );
-        assert!(lru.get("a").is_some() && lru.get("d").is_some());
+        assert!(lru.get(&d("a")).is_some() && lru.get(&d("d")).is_some());
         assert_eq!(lru.used(), 2500);
     }
 
@@ -187,8 +193,8 @@ mod tests {
         let mut lru = Lru::new(2000);
         lru.insert(pulled("a", 1000));
         lru.insert(pulled("huge", 2001));
-        assert!(lru.get("huge").is_none());
-        assert!(lru.get("a").is_some());
+        assert!(lru.get(&d("huge")).is_none());
+        assert!(lru.get(&d("a")).is_some());
         assert_eq!(lru.used(), 1000);
     }
 
@@ -200,6 +206,6 @@ mod tests {
         assert_eq!((lru.len(), lru.used()), (1, 1200));
         lru.clear();
         assert_eq!((lru.len(), lru.used()), (0, 0));
-        assert!(lru.get("a").is_none());
+        assert!(lru.get(&d("a")).is_none());
     }
 }

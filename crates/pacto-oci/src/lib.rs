@@ -47,6 +47,7 @@ mod client;
 mod error;
 
 pub use pacto_archive as archive;
+pub use pacto_artifact as artifact;
 pub use pacto_auth as auth;
 pub use pacto_cache as cache;
 pub use pacto_contract as contract;

@@ -209,6 +209,12 @@ impl PartialEq<&str> for Digest {
     }
 }
 
+impl PartialEq<String> for Digest {
+    fn eq(&self, other: &String) -> bool {
+        self.text == *other
+    }
+}
+
 impl From<Digest> for String {
     fn from(digest: Digest) -> String {
         digest.text

@@ -23,10 +23,9 @@ use bytes::Bytes;
 use pacto_archive::Limits;
 use pacto_auth::Keychain;
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, Reference};
+use pacto_ref::{ArtifactRef, Digest, DigestAlgorithm, Reference};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
-use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -472,12 +471,12 @@ impl RegistryClient {
         }
     }
 
-    /// GETs the manifest for `identifier` (tag or digest): bytes, digest, content type.
+    /// GETs the manifest for `identifier` (tag or digest), its digest checked.
     async fn get_manifest(
         &self,
         repo: &Repo<'_>,
-        identifier: &str,
-    ) -> Result<(Bytes, String, Option<String>), StoreError> {
+        identifier: Identifier<'_>,
+    ) -> Result<FetchedManifest, StoreError> {
         let request = Request::new(Method::GET, repo.path(&format!("manifests/{identifier}")))
             .header(header::ACCEPT, MANIFEST_ACCEPT);
         let response = self.send(repo, false, request).await?;
@@ -503,14 +502,18 @@ impl RegistryClient {
                 format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
             ));
         }
-        let digest = pacto_archive::sha256_digest(&body);
-        let expected = if identifier.starts_with("sha256:") {
-            Some(identifier.to_owned())
-        } else {
-            claimed.filter(|c| c.starts_with("sha256:"))
+        let digest = pacto_fs::sha256(&body);
+        // The digest asked for, else the one the registry claims when it names sha256 (a
+        // malformed sha256 claim is a mismatch too; other algorithms cannot be checked).
+        let expected = match identifier {
+            Identifier::Digest(asked) => Some(asked.to_string()),
+            Identifier::Tag(_) => claimed.filter(|c| {
+                c.split_once(':')
+                    .is_some_and(|(algorithm, _)| algorithm == DigestAlgorithm::Sha256.as_str())
+            }),
         };
         if let Some(expected) = expected
-            && expected != digest
+            && expected != digest.as_str()
         {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
@@ -519,7 +522,11 @@ impl RegistryClient {
                 ),
             ));
         }
-        Ok((Bytes::from(body), digest, content_type))
+        Ok(FetchedManifest {
+            bytes: Bytes::from(body),
+            digest,
+            content_type,
+        })
     }
 
     /// GETs a blob, checking size and digest as the bytes arrive; retried when the stream
@@ -527,7 +534,7 @@ impl RegistryClient {
     async fn get_blob(
         &self,
         repo: &Repo<'_>,
-        digest: &str,
+        digest: &Digest,
         size: u64,
     ) -> Result<Bytes, StoreError> {
         let mut last_error = None;
@@ -558,7 +565,7 @@ impl RegistryClient {
         &self,
         repo: &Repo<'_>,
         mut response: Response,
-        digest: &str,
+        digest: &Digest,
         size: u64,
     ) -> Result<Bytes, StoreError> {
         let too_big = |got: u64| {
@@ -574,7 +581,7 @@ impl RegistryClient {
         {
             return Err(too_big(length));
         }
-        let mut hasher = Sha256::new();
+        let mut hasher = pacto_fs::Sha256::new();
         let mut body = Vec::with_capacity(usize::try_from(size.min(64 * 1024 * 1024)).unwrap_or(0));
         while let Some(chunk) = next_chunk(&mut response)
             .await
@@ -595,8 +602,8 @@ impl RegistryClient {
                 ),
             ));
         }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if actual != digest {
+        let (actual, _) = hasher.finish();
+        if actual != *digest {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
                 format!("layer digest mismatch: expected {digest}, the bytes hash to {actual}"),
@@ -610,9 +617,9 @@ impl RegistryClient {
     async fn head_manifest(
         &self,
         repo: &Repo<'_>,
-        identifier: &str,
+        identifier: Identifier<'_>,
         push: bool,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<Digest>, StoreError> {
         let request = Request::new(Method::HEAD, repo.path(&format!("manifests/{identifier}")))
             .header(header::ACCEPT, MANIFEST_ACCEPT);
         let response = self.send(repo, push, request).await?;
@@ -622,13 +629,13 @@ impl RegistryClient {
             _ => return Err(self.failure(repo, "manifest", response).await),
         }
         if let Some(digest) = header_str(response.headers(), "docker-content-digest")
-            .filter(|d| artifact::checked_digest(d).is_some())
+            .and_then(|d| artifact::parse_sha256(&d))
         {
             return Ok(Some(digest));
         }
         debug!(reference = %repo.display, "no Docker-Content-Digest on HEAD, falling back to GET");
-        let (_, digest, _) = self.get_manifest(repo, identifier).await?;
-        Ok(Some(digest))
+        let fetched = self.get_manifest(repo, identifier).await?;
+        Ok(Some(fetched.digest))
     }
 
     /// Uploads a blob the registry does not have: in one request when it is at most
@@ -637,7 +644,7 @@ impl RegistryClient {
     async fn upload_blob(
         &self,
         repo: &Repo<'_>,
-        digest: &str,
+        digest: &Digest,
         data: Bytes,
     ) -> Result<(), StoreError> {
         if data.len() > MAX_UPLOAD_CHUNK {
@@ -750,6 +757,33 @@ fn upload_target(location: &str, digest: Option<&str>) -> Target {
     }
 }
 
+/// A manifest as a registry returned it.
+#[derive(Debug)]
+struct FetchedManifest {
+    /// The bytes, exactly as received.
+    bytes: Bytes,
+    /// Their digest (checked against the one asked for or claimed).
+    digest: Digest,
+    /// The `Content-Type` the registry announced.
+    content_type: Option<String>,
+}
+
+/// What a manifest request names: a tag or a digest.
+#[derive(Debug, Clone, Copy)]
+enum Identifier<'a> {
+    Tag(&'a str),
+    Digest(&'a Digest),
+}
+
+impl std::fmt::Display for Identifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Identifier::Tag(tag) => f.write_str(tag),
+            Identifier::Digest(digest) => write!(f, "{digest}"),
+        }
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     headers
         .get(name)
@@ -768,8 +802,11 @@ impl RegistryClient {
         let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let artifact = artifact::pack(bundle, &repo.display, &self.limits).await?;
-        let status = match self.head_manifest(&repo, &tag, true).await? {
+        let artifact = crate::packing::pack(bundle, &repo.display, &self.limits).await?;
+        let status = match self
+            .head_manifest(&repo, Identifier::Tag(&tag), true)
+            .await?
+        {
             Some(existing) if existing == artifact.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
                 return Ok(PushOutcome {
@@ -801,8 +838,10 @@ impl RegistryClient {
         }
         // No compare-and-swap in the distribution API: another push may have moved the tag
         // between our HEAD and our PUT, or right after the PUT. One re-read tells the loser.
-        let now = self.head_manifest(&repo, &tag, true).await?;
-        if now.as_deref() != Some(artifact.manifest_digest.as_str()) {
+        let now = self
+            .head_manifest(&repo, Identifier::Tag(&tag), true)
+            .await?;
+        if now.as_ref() != Some(&artifact.manifest_digest) {
             return Err(StoreError::PushRace {
                 reference: repo.display.clone(),
                 pushed: artifact.manifest_digest,
@@ -820,8 +859,8 @@ impl RegistryClient {
     async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         let repo = self.repo(reference)?;
         let identifier = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => digest.to_owned(),
-            (None, Some(tag)) => tag.to_owned(),
+            (Some(digest), _) => Identifier::Digest(digest),
+            (None, Some(tag)) => Identifier::Tag(tag),
             (None, None) => {
                 return Err(StoreError::InvalidReference {
                     reference: repo.display.clone(),
@@ -830,8 +869,12 @@ impl RegistryClient {
                 });
             }
         };
-        let (manifest, digest, content_type) = self.get_manifest(&repo, &identifier).await?;
-        let layer = artifact::accept_manifest(
+        let FetchedManifest {
+            bytes: manifest,
+            digest,
+            content_type,
+        } = self.get_manifest(&repo, identifier).await?;
+        let layer = crate::packing::accept(
             &repo.display,
             &manifest,
             content_type.as_deref(),
@@ -853,12 +896,15 @@ impl RegistryClient {
         })
     }
 
-    async fn resolve_now(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve_now(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let repo = self.repo(reference)?;
         if let Some(digest) = reference.digest() {
             // Still one HEAD: resolving a digest answers whether it exists.
-            return match self.head_manifest(&repo, digest, false).await? {
-                Some(_) => Ok(digest.to_owned()),
+            return match self
+                .head_manifest(&repo, Identifier::Digest(digest), false)
+                .await?
+            {
+                Some(_) => Ok(digest.clone()),
                 None => Err(StoreError::NotFound {
                     reference: repo.display.clone(),
                     detail: "manifest unknown".into(),
@@ -871,7 +917,7 @@ impl RegistryClient {
                 reason: "resolving needs a tag or digest".into(),
             });
         };
-        self.head_manifest(&repo, tag, false)
+        self.head_manifest(&repo, Identifier::Tag(tag), false)
             .await?
             .ok_or_else(|| StoreError::NotFound {
                 reference: repo.display.clone(),
@@ -955,7 +1001,7 @@ impl BundleStore for RegistryClient {
             .await
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         self.bounded(reference, self.resolve_now(reference)).await
     }
 

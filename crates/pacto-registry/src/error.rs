@@ -2,6 +2,7 @@
 
 use crate::duration::DisplayDuration;
 use crate::transport::LowSpeedLimit;
+use pacto_ref::Digest;
 use std::fmt;
 use std::time::Duration;
 
@@ -228,22 +229,22 @@ pub enum StoreError {
         /// The tagged reference.
         reference: String,
         /// The digest the tag points to now.
-        existing: String,
+        existing: Digest,
         /// The digest that was about to be pushed.
-        pushing: String,
+        pushing: Digest,
     },
     /// Another push changed the tag while this one ran: re-read right after this push's
     /// manifest upload, the tag no longer holds what was pushed. The distribution API has no
     /// compare-and-swap, so of two concurrent pushes to one tag the last manifest upload
     /// wins; this is how the loser learns of it.
-    #[error("{}", race_message(.reference, .pushed, .now.as_deref()))]
+    #[error("{}", race_message(.reference, .pushed, .now.as_ref()))]
     PushRace {
         /// The tagged reference.
         reference: String,
         /// The digest this push uploaded.
-        pushed: String,
+        pushed: Digest,
         /// The digest the tag holds now (`None`: the tag was deleted).
-        now: Option<String>,
+        now: Option<Digest>,
     },
     /// The registry answered in a way no rule above covers.
     #[error("registry error for {reference}: {registry_message}")]
@@ -295,7 +296,7 @@ fn auth_message(
     message
 }
 
-fn race_message(reference: &str, pushed: &str, now: Option<&str>) -> String {
+fn race_message(reference: &str, pushed: &Digest, now: Option<&Digest>) -> String {
     let now = match now {
         Some(digest) => format!("now holds {digest}"),
         None => "no longer exists".to_owned(),

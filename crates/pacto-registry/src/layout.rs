@@ -5,26 +5,29 @@
 //! content-addressed `blobs/sha256/<hex>` files, exactly as `skopeo copy ... oci:PATH:TAG` and
 //! `oras ... --oci-layout PATH:TAG` write them, so each reads what the others wrote.
 //!
-//! Writes are atomic: every file is written to a temporary name in its final directory,
-//! synced, then renamed; `index.json` is read, changed and replaced while holding an exclusive
-//! lock on the layout directory, so concurrent writers never lose each other's tags and a
-//! crash never leaves a half-written file under a real name.
+//! Writes are atomic ([`pacto_fs::write_atomic`], [`pacto_fs::BlobDir`]): every file is written
+//! to a temporary name in its final directory, synced, then renamed; `index.json` is read,
+//! changed and replaced while holding an exclusive lock on the layout directory, so concurrent
+//! writers never lose each other's tags and a crash never leaves a half-written file under a
+//! real name. Blobs are hashed on every read; a damaged one is reported, never deleted (the
+//! layout is the user's), and the next push of it replaces it.
 //!
-//! Files are created as readable as the umask allows (0644 under the usual 022, directories
-//! 0755), as `skopeo` and ORAS create them: a layout is often shared or served.
+//! Files are created as readable as the umask allows ([`Mode::Shared`]: 0644 under the usual
+//! 022, directories 0755), as `skopeo` and ORAS create them: a layout is often shared or
+//! served.
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
 use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
 use async_trait::async_trait;
 use bytes::Bytes;
-use pacto_archive::{Limits, sha256_digest};
+use pacto_archive::Limits;
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, LayoutReference};
+use pacto_fs::{BlobDir, BlobError, BlobRead, Mismatch, Mode};
+use pacto_ref::{ArtifactRef, Digest, LayoutReference};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -57,43 +60,49 @@ fn layout(reference: &ArtifactRef) -> Result<&LayoutReference, StoreError> {
     }
 }
 
-fn blob_path(root: &Path, digest: &str) -> Option<PathBuf> {
-    let hex = artifact::checked_digest(digest)?.strip_prefix("sha256:")?;
-    Some(root.join("blobs").join("sha256").join(hex))
+/// The layout's `blobs/` directory: written as the umask allows, damaged blobs reported and
+/// left in place.
+fn blobs(root: &Path) -> BlobDir {
+    BlobDir::new(root.join("blobs"), Mode::Shared).keep_corrupt()
 }
 
-/// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename), with
-/// the mode a plain file gets (0666 less the umask) rather than a temporary file's 0600.
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().expect("layout files live in a directory");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        // The mode is given to open(2), which applies the umask.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
+/// The store's error for a failed blob operation.
+fn blob_error(error: BlobError) -> StoreError {
+    match error {
+        BlobError::Io {
+            action,
+            path,
+            source,
+        } => {
+            let action = match action {
+                "open" => "cannot open",
+                "read" => "cannot read",
+                "remove" => "cannot remove",
+                "create" => "cannot create",
+                "create a temporary file in" => "cannot create a temporary file in",
+                "rename into place" => "cannot rename into place",
+                _ => "cannot write",
+            };
+            StoreError::io(action, &path, source)
+        }
+        // Only digests this store computed are written, and only sha256 ones are read.
+        other => StoreError::Io {
+            action: "cannot store a blob",
+            path: String::new(),
+            source: std::io::Error::other(other),
+        },
     }
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|e| StoreError::io("cannot create a temporary file in", dir, e))?;
-    temp.write_all(data)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| StoreError::io("cannot write", temp.path(), e))?;
-    temp.persist(path)
-        .map_err(|e| StoreError::io("cannot rename into place", path, e.error))?;
-    Ok(())
+}
+
+/// Writes `data` to `path` atomically, as readable as the umask allows.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    pacto_fs::write_atomic(path, data, Mode::Shared)
+        .map_err(|e| StoreError::io("cannot write", path, e))
 }
 
 /// Writes a blob unless an intact copy is already there.
-fn write_blob(root: &Path, digest: &str, data: &[u8]) -> Result<(), StoreError> {
-    let path = blob_path(root, digest).expect("digests we compute are valid");
-    if let Ok(existing) = std::fs::read(&path)
-        && sha256_digest(&existing) == digest
-    {
-        return Ok(());
-    }
-    write_atomic(&path, data)
+fn write_blob(root: &Path, digest: &Digest, data: &[u8]) -> Result<(), StoreError> {
+    blobs(root).write_expected(digest, data).map_err(blob_error)
 }
 
 /// An exclusive lock on the layout directory, released on drop.
@@ -144,12 +153,12 @@ fn ref_name(descriptor: &Value) -> Option<&str> {
     descriptor["annotations"][REF_NAME].as_str()
 }
 
-/// The manifest descriptor (digest, size) `reference` names in `index`.
+/// The manifest descriptor (digest as written, size) `reference` names in `index`.
 fn find(index: &Value, reference: &LayoutReference) -> Option<(String, u64)> {
     let entry = manifests(index)
         .iter()
         .find(|d| match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => d["digest"].as_str() == Some(digest),
+            (Some(digest), _) => d["digest"].as_str() == Some(digest.as_str()),
             (None, Some(tag)) => ref_name(d) == Some(tag),
             (None, None) => false,
         })?;
@@ -166,56 +175,37 @@ fn not_found(display: &str, detail: impl Into<String>) -> StoreError {
     }
 }
 
-/// Reads a blob of a known digest and size, refusing anything else.
-fn read_blob(
-    root: &Path,
-    display: &str,
-    digest: &str,
-    size: u64,
-    what: &str,
-) -> Result<Vec<u8>, StoreError> {
-    let path = blob_path(root, digest).ok_or_else(|| {
+/// A digest the layout's `index.json` names: one of its blobs, so sha256.
+fn index_digest(display: &str, digest: &str, what: &str) -> Result<Digest, StoreError> {
+    artifact::parse_sha256(digest).ok_or_else(|| {
         StoreError::invalid_bundle(
             display,
             format!("{what} digest {digest:?} is not sha256:<hex>"),
         )
-    })?;
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::invalid_bundle(
-                display,
-                format!("{what} blob {digest} is missing from the layout"),
-            ));
+    })
+}
+
+/// Reads a blob of a known digest and size, refusing anything else.
+fn read_blob(
+    root: &Path,
+    display: &str,
+    digest: &Digest,
+    size: u64,
+    what: &str,
+) -> Result<Vec<u8>, StoreError> {
+    let problem = match blobs(root).read_sized(digest, size).map_err(blob_error)? {
+        BlobRead::Intact(data) => return Ok(data),
+        BlobRead::Missing => format!("{what} blob {digest} is missing from the layout"),
+        BlobRead::Corrupt(Mismatch::Size { actual, .. }) => format!(
+            "{what} blob {digest} has {actual} bytes{}, its descriptor says {size}",
+            if actual > size { " or more" } else { "" }
+        ),
+        BlobRead::Corrupt(Mismatch::Digest { actual }) => {
+            format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}")
         }
-        Err(e) => return Err(StoreError::io("cannot open", &path, e)),
+        BlobRead::Corrupt(_) => format!("{what} blob {digest} does not match its descriptor"),
     };
-    let mut data = Vec::new();
-    file.take(size.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| StoreError::io("cannot read", &path, e))?;
-    if data.len() as u64 != size {
-        return Err(StoreError::invalid_bundle(
-            display,
-            format!(
-                "{what} blob {digest} has {} bytes{}, its descriptor says {size}",
-                data.len(),
-                if data.len() as u64 > size {
-                    " or more"
-                } else {
-                    ""
-                }
-            ),
-        ));
-    }
-    let actual = sha256_digest(&data);
-    if actual != digest {
-        return Err(StoreError::invalid_bundle(
-            display,
-            format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}"),
-        ));
-    }
-    Ok(data)
+    Err(StoreError::invalid_bundle(display, problem))
 }
 
 fn push_blocking(
@@ -226,7 +216,7 @@ fn push_blocking(
     force: bool,
 ) -> Result<PushStatus, StoreError> {
     let root = reference.path();
-    std::fs::create_dir_all(root.join("blobs").join("sha256"))
+    pacto_fs::create_dir_all(&root.join("blobs").join("sha256"), Mode::Shared)
         .map_err(|e| StoreError::io("cannot create", root, e))?;
     let _lock = DirLock::acquire(root)?;
     let marker = root.join("oci-layout");
@@ -239,9 +229,9 @@ fn push_blocking(
     let existing = manifests(&index)
         .iter()
         .find(|d| ref_name(d) == Some(tag))
-        .and_then(|d| d["digest"].as_str().map(str::to_owned));
+        .and_then(|d| d["digest"].as_str());
     let status = match existing {
-        Some(digest) if digest == artifact.manifest_digest => {
+        Some(digest) if digest == artifact.manifest_digest.as_str() => {
             // Re-written blobs are cheap and repair a layout someone damaged.
             write_blob(root, &artifact.layer_digest, &artifact.layer)?;
             write_blob(root, &artifact.config_digest, &artifact.config)?;
@@ -251,7 +241,7 @@ fn push_blocking(
         Some(digest) if !force => {
             return Err(StoreError::Conflict {
                 reference: display.to_owned(),
-                existing: digest,
+                existing: index_digest(display, digest, "manifest")?,
                 pushing: artifact.manifest_digest.clone(),
             });
         }
@@ -273,9 +263,6 @@ fn push_blocking(
     }));
     let bytes = serde_json::to_vec(&index).expect("index serialises");
     write_atomic(&root.join("index.json"), &bytes)?;
-    if let Ok(dir) = File::open(root) {
-        let _ = dir.sync_all();
-    }
     Ok(status)
 }
 
@@ -283,7 +270,7 @@ fn pull_blocking(
     reference: &LayoutReference,
     display: &str,
     limits: &Limits,
-) -> Result<(Bytes, String, Bytes, String), StoreError> {
+) -> Result<ReadArtifact, StoreError> {
     let root = reference.path();
     let index = read_index(root, display)?.ok_or_else(|| {
         not_found(
@@ -292,16 +279,15 @@ fn pull_blocking(
         )
     })?;
     let (digest, size) = match find(&index, reference) {
-        Some(found) => found,
+        // Checked after the size, as the manifest blob itself would be.
+        Some((digest, size)) => (Err(digest), size),
         None => match reference.digest() {
             // A digest not in the index may still be a manifest blob of the layout.
             Some(digest) => {
-                let path =
-                    blob_path(root, digest).ok_or_else(|| not_found(display, "bad digest"))?;
-                let size = std::fs::metadata(&path)
+                let size = std::fs::metadata(blobs(root).path(digest))
                     .map_err(|_| not_found(display, "manifest unknown"))?
                     .len();
-                (digest.to_owned(), size.min(MAX_MANIFEST_SIZE + 1))
+                (Ok(digest.clone()), size.min(MAX_MANIFEST_SIZE + 1))
             }
             None => return Err(not_found(display, "tag not in the layout's index.json")),
         },
@@ -312,27 +298,42 @@ fn pull_blocking(
             format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
         ));
     }
+    let digest = match digest {
+        Ok(digest) => digest,
+        Err(text) => index_digest(display, &text, "manifest")?,
+    };
     let manifest = read_blob(root, display, &digest, size, "manifest")?;
-    let layer =
-        artifact::accept_manifest(display, &manifest, None, artifact::max_layer_size(limits))?;
+    let layer = crate::packing::accept(display, &manifest, None, artifact::max_layer_size(limits))?;
     let blob = read_blob(root, display, &layer.digest, layer.size, "layer")?;
-    Ok((
-        Bytes::from(manifest),
+    Ok(ReadArtifact {
+        manifest: Bytes::from(manifest),
         digest,
-        Bytes::from(blob),
-        layer.digest,
-    ))
+        layer: Bytes::from(blob),
+        layer_digest: layer.digest,
+    })
 }
 
+/// The verified blobs of one artifact, as read from the layout.
+#[derive(Debug)]
+struct ReadArtifact {
+    manifest: Bytes,
+    /// The digest of `manifest`.
+    digest: Digest,
+    layer: Bytes,
+    /// The digest of `layer`.
+    layer_digest: Digest,
+}
+
+/// Runs the layout's file work off the executor.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
+    pacto_fs::blocking(f)
         .await
-        .map_err(|e| StoreError::Io {
+        .map_err(|source| StoreError::Io {
             action: "layout task failed",
             path: String::new(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         })?
 }
 
@@ -348,7 +349,7 @@ impl BundleStore for LayoutStore {
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let artifact = artifact::pack(bundle, &display, &self.limits).await?;
+        let artifact = crate::packing::pack(bundle, &display, &self.limits).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
         let status =
@@ -372,8 +373,12 @@ impl BundleStore for LayoutStore {
         let display = reference.to_string();
         let limits = self.limits;
         let shown = display.clone();
-        let (manifest, digest, layer, layer_digest) =
-            blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
+        let ReadArtifact {
+            manifest,
+            digest,
+            layer,
+            layer_digest,
+        } = blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
         let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
             .await
             .map_err(|source| StoreError::Unpack {
@@ -389,7 +394,7 @@ impl BundleStore for LayoutStore {
         })
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let layout_ref = layout(reference)?.clone();
         let display = reference.to_string();
         blocking(move || {
@@ -399,9 +404,9 @@ impl BundleStore for LayoutStore {
                     format!("no OCI image layout at {}", layout_ref.path().display()),
                 )
             })?;
-            find(&index, &layout_ref)
-                .map(|(digest, _)| digest)
-                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))
+            let (digest, _) = find(&index, &layout_ref)
+                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))?;
+            index_digest(&display, &digest, "manifest")
         })
         .await
     }

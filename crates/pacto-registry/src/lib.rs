@@ -22,12 +22,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod artifact;
 mod client;
 mod duration;
 mod error;
 mod layout;
 mod mirror;
+mod packing;
 mod tls;
 mod transport;
 
@@ -35,6 +35,8 @@ pub use client::{MAX_UPLOAD_CHUNK, RegistryClient, RegistryClientBuilder};
 pub use duration::{DisplayDuration, InvalidDuration, parse_duration};
 pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreError, TimeLimit};
 pub use layout::LayoutStore;
+/// The artifact format: [`pacto_artifact`], re-exported.
+pub use pacto_artifact as artifact;
 pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 
 /// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),
@@ -43,7 +45,7 @@ pub use async_trait::async_trait;
 
 use bytes::Bytes;
 use pacto_contract::Bundle;
-use pacto_ref::ArtifactRef;
+use pacto_ref::{ArtifactRef, Digest};
 
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +75,8 @@ impl PushStatus {
 pub struct PushOutcome {
     /// The reference written, with the tag that was used.
     pub reference: ArtifactRef,
-    /// The manifest digest (`sha256:...`).
-    pub digest: String,
+    /// The manifest digest.
+    pub digest: Digest,
     /// What happened.
     pub status: PushStatus,
 }
@@ -92,13 +94,13 @@ pub struct Pulled {
     /// The unpacked, validated bundle.
     pub bundle: Bundle,
     /// The digest of [`Pulled::manifest`]: what the reference meant when it was read.
-    pub digest: String,
+    pub digest: Digest,
     /// The manifest bytes as read (already verified against `digest`).
     pub manifest: Bytes,
     /// The layer blob as read (already verified against its descriptor).
     pub layer: Bytes,
     /// The layer's digest.
-    pub layer_digest: String,
+    pub layer_digest: Digest,
 }
 
 /// A place bundles are pushed to and pulled from.
@@ -125,7 +127,7 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
     }
 
     /// The manifest digest `reference` points to now.
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError>;
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError>;
 
     /// Every tag in the repository of `repository` (its tag or digest is ignored).
     async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError>;
@@ -154,7 +156,7 @@ macro_rules! forward_bundle_store {
                 (**self).pull(reference).await
             }
 
-            async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+            async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
                 (**self).resolve(reference).await
             }
 
@@ -229,7 +231,7 @@ impl BundleStore for AnyStore {
         self.store(reference).pull_pinned(reference).await
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         self.store(reference).resolve(reference).await
     }
 

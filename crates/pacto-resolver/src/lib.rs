@@ -65,7 +65,7 @@ pub struct Resolved {
     /// The reference used, with the tag chosen for an untagged one.
     pub reference: ArtifactRef,
     /// The digest of the manifest the bundle was read from.
-    pub digest: String,
+    pub digest: Digest,
     /// The bundle.
     pub bundle: Bundle,
 }
@@ -263,11 +263,17 @@ impl<S: BundleStore> Resolver<S> {
         let parsed = self.parse(reference)?;
         if mode == ResolveMode::LocalOnly {
             let resolved = self.resolve_ref(&parsed, constraint, mode).await?;
-            return location(resolved.reference, &resolved.digest);
+            return Ok(Location {
+                reference: resolved.reference,
+                digest: resolved.digest,
+            });
         }
         let chosen = pacto_ref::resolve_ref(&self.cache, &parsed, constraint).await?;
         let digest = self.cache.resolve(&chosen).await?;
-        location(chosen, &digest)
+        Ok(Location {
+            reference: chosen,
+            digest,
+        })
     }
 
     /// The semver tags of `repository`, newest first (Go pacto `ListVersions`); any tag or
@@ -372,24 +378,5 @@ impl<S: BundleStore> pacto_ref::TagLister for LocalTags<'_, S> {
         let mut tags = self.cache.local_tags(repository).await?;
         tags.retain(|tag| !self.unusable.contains(tag));
         Ok(tags)
-    }
-}
-
-/// A [`Location`] from a digest the store answered with. Stores check digests before they
-/// hand them out, so a malformed one is a store that broke its contract: reported as an
-/// unusable answer, never a panic.
-fn location(reference: ArtifactRef, digest: &str) -> Result<Location, ResolveError> {
-    match digest.parse::<Digest>() {
-        Ok(digest) => Ok(Location { reference, digest }),
-        Err(e) => Err(ResolveError::Store(
-            pacto_registry::StoreError::InvalidResponse {
-                reference: reference.to_string(),
-                registry: reference.as_remote().map_or_else(
-                    || "the OCI layout".to_owned(),
-                    |r| r.registry().name().to_owned(),
-                ),
-                reason: e.to_string(),
-            },
-        )),
     }
 }

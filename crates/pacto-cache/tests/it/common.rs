@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, ParseOptions};
+use pacto_ref::{ArtifactRef, Digest, ParseOptions};
 use pacto_registry::{
     BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
 };
@@ -102,7 +102,7 @@ pub(crate) fn push(
     repository: &str,
     tag: &str,
     bundle: &Bundle,
-) -> String {
+) -> Digest {
     let target = reference(&format!("{}/{repository}:{tag}", registry.host()));
     rt.block_on(client().push(&target, bundle, PushOptions { force: true }))
         .expect("push")
@@ -152,9 +152,8 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The blob files of the cache at `dir`.
-pub(crate) fn blob_path(dir: &Path, digest: &str) -> PathBuf {
-    dir.join("v1/blobs/sha256")
-        .join(digest.strip_prefix("sha256:").expect("sha256 digest"))
+pub(crate) fn blob_path(dir: &Path, digest: &Digest) -> PathBuf {
+    dir.join("v1/blobs/sha256").join(digest.hex())
 }
 
 /// Builds the exact pull result a registry would give for `bundle`.
@@ -225,7 +224,7 @@ impl BundleStore for MapStore {
         self.get(reference)
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         self.get(reference).map(|p| p.digest)
     }
 

@@ -78,7 +78,7 @@ fn sixteen_processes_pull_one_ref_into_a_cold_cache() {
                 "pull",
                 dir.path(),
                 &tag,
-                &digest,
+                digest.as_str(),
             )
         })
         .collect();
@@ -136,7 +136,7 @@ fn a_writer_killed_mid_write_leaves_nothing_that_is_served() {
         "write-forever",
         dir.path(),
         &tag,
-        &digest,
+        digest.as_str(),
     );
     // Wait (bounded) until a temporary file is partly written, then kill -9 the writer.
     let deadline = Instant::now() + Duration::from_secs(180);

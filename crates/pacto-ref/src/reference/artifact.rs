@@ -1,5 +1,6 @@
 //! [`ArtifactRef`]: what stores and the resolver take, remote or layout.
 
+use crate::Digest;
 use std::fmt;
 use std::str::FromStr;
 
@@ -47,7 +48,7 @@ impl ArtifactRef {
     }
 
     /// The digest, if any.
-    pub fn digest(&self) -> Option<&str> {
+    pub fn digest(&self) -> Option<&Digest> {
         match self {
             Self::Remote(r) => r.digest(),
             Self::Layout(l) => l.digest(),
@@ -69,7 +70,7 @@ impl ArtifactRef {
     }
 
     /// The same repository or layout at `digest`; any tag is dropped.
-    pub fn with_digest(&self, digest: &str) -> Self {
+    pub fn with_digest(&self, digest: &Digest) -> Self {
         match self {
             Self::Remote(r) => Self::Remote(r.with_digest(digest)),
             Self::Layout(l) => Self::Layout(l.with_digest(digest)),

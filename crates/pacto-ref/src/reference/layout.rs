@@ -1,5 +1,6 @@
 //! References to local OCI image layouts: `oci-layout:PATH[:TAG|@DIGEST]`.
 
+use crate::Digest;
 use std::fmt;
 use std::path::Path;
 
@@ -27,7 +28,7 @@ pub const LAYOUT_PREFIX: &str = "oci-layout:";
 pub struct LayoutReference {
     path: String,
     tag: Option<String>,
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl LayoutReference {
@@ -78,9 +79,9 @@ impl LayoutReference {
             Some(tag) => check_tag(tag).map_err(|reason| InvalidReference::new(s, reason))?,
             None => {}
         }
-        if let Some(digest) = digest {
-            check_digest(digest).map_err(|reason| InvalidReference::new(s, reason))?;
-        }
+        let digest = digest
+            .map(|digest| check_digest(digest).map_err(|reason| InvalidReference::new(s, reason)))
+            .transpose()?;
         Ok(Self {
             path: path.to_owned(),
             tag: if digest.is_some() {
@@ -88,7 +89,7 @@ impl LayoutReference {
             } else {
                 tag.map(str::to_owned)
             },
-            digest: digest.map(str::to_owned),
+            digest,
         })
     }
 
@@ -129,8 +130,8 @@ impl LayoutReference {
     }
 
     /// The digest, if any.
-    pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
     }
 
     /// The same layout at `tag`; any digest is dropped. The tag is not validated.
@@ -142,12 +143,12 @@ impl LayoutReference {
         }
     }
 
-    /// The same layout at `digest`; any tag is dropped. The digest is not validated.
-    pub fn with_digest(&self, digest: &str) -> Self {
+    /// The same layout at `digest`; any tag is dropped.
+    pub fn with_digest(&self, digest: &Digest) -> Self {
         Self {
             path: self.path.clone(),
             tag: None,
-            digest: Some(digest.to_owned()),
+            digest: Some(digest.clone()),
         }
     }
 

@@ -12,6 +12,7 @@ mod artifact;
 mod host;
 mod layout;
 
+use crate::Digest;
 use std::fmt;
 use std::str::FromStr;
 
@@ -247,8 +248,8 @@ pub(crate) fn check_tag(tag: &str) -> Result<(), String> {
 }
 
 /// ggcr v0.21.9 `NewDigest`'s digest check (go-digest `Canonical.Validate`): `sha256:` and
-/// 64 lowercase hex digits.
-pub(crate) fn check_digest(digest: &str) -> Result<(), String> {
+/// 64 lowercase hex digits, with ggcr's messages.
+pub(crate) fn check_digest(digest: &str) -> Result<Digest, String> {
     let Some(hex) = digest.strip_prefix("sha256:") else {
         return Err(format!("unsupported digest algorithm: {digest}"));
     };
@@ -258,7 +259,7 @@ pub(crate) fn check_digest(digest: &str) -> Result<(), String> {
     if !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err("invalid checksum digest format".to_owned());
     }
-    Ok(())
+    Digest::parse(digest).map_err(|e| e.to_string())
 }
 
 /// A registry host (ggcr `name.Registry`).
@@ -413,7 +414,7 @@ fn new_digest(name: &str, opts: &ParseOptions) -> Result<Reference, String> {
             ));
         }
     };
-    check_digest(digest)?;
+    let digest = check_digest(digest)?;
     let base = match new_tag(base, opts) {
         Ok(tagged) => tagged.repository_name(),
         Err(_) => base.to_owned(),
@@ -423,7 +424,7 @@ fn new_digest(name: &str, opts: &ParseOptions) -> Result<Reference, String> {
         registry,
         repository,
         tag: None,
-        digest: Some(digest.to_owned()),
+        digest: Some(digest),
     })
 }
 
@@ -478,7 +479,7 @@ pub struct Reference {
     registry: Registry,
     repository: String,
     tag: Option<String>,
-    digest: Option<String>,
+    digest: Option<Digest>,
 }
 
 impl Reference {
@@ -539,9 +540,9 @@ impl Reference {
         self.tag.as_deref()
     }
 
-    /// The digest (`sha256:...`), if any.
-    pub fn digest(&self) -> Option<&str> {
-        self.digest.as_deref()
+    /// The digest, if any.
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
     }
 
     /// The registry's scheme ([`Registry::scheme`]).
@@ -564,11 +565,11 @@ impl Reference {
         }
     }
 
-    /// The same repository at `digest`; any tag is dropped. The digest is not validated.
-    pub fn with_digest(&self, digest: &str) -> Self {
+    /// The same repository at `digest`; any tag is dropped.
+    pub fn with_digest(&self, digest: &Digest) -> Self {
         Self {
             tag: None,
-            digest: Some(digest.to_owned()),
+            digest: Some(digest.clone()),
             ..self.clone()
         }
     }

@@ -50,7 +50,7 @@ fn retries_429_and_503_honouring_retry_after() {
     let pulled = runtime()
         .block_on(client.pull(&reference(&format!("{}/team/payments:1.0.0", proxy.host()))))
         .expect("retried until it succeeds");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "Retry-After was honoured"
@@ -104,7 +104,7 @@ fn a_blob_cut_mid_stream_is_downloaded_again() {
     let pulled = runtime()
         .block_on(client.pull(&reference(&format!("{}/team/payments:1.0.0", proxy.host()))))
         .expect("the second download succeeds");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     assert!(proxy.requests().iter().any(|r| r.outcome == Outcome::Reset));
 }
 
@@ -172,7 +172,7 @@ fn authorization_is_not_forwarded_on_a_cross_origin_blob_redirect() {
     let pulled = rt
         .block_on(client.pull(&reference(&format!("{}/team/payments:1.0.0", proxy.host()))))
         .expect("pull through the redirect");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     let manifest_request = proxy
         .requests()
         .into_iter()
@@ -240,13 +240,11 @@ fn a_concurrent_push_to_the_same_tag_is_reported() {
     let StoreError::PushRace { pushed, now, .. } = error else {
         panic!("expected a push race, got {message}");
     };
-    assert_eq!(
-        now.as_deref(),
-        Some(their_artifact.manifest_digest.as_str())
-    );
+    assert_eq!(now.as_ref(), Some(&their_artifact.manifest_digest));
     assert_ne!(pushed, their_artifact.manifest_digest);
     assert!(
-        message.contains(&their_artifact.manifest_digest) && message.contains(&pushed),
+        message.contains(their_artifact.manifest_digest.as_str())
+            && message.contains(pushed.as_str()),
         "{message}"
     );
     let seen: Vec<(String, Outcome)> = proxy

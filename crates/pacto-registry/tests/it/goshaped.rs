@@ -100,7 +100,7 @@ fn a_go_pacto_artifact_pulls_fine() {
         .expect("a Go-shaped artifact pulls");
     assert_eq!(pulled.digest, pushed);
     assert_eq!(pulled.bundle.name(), "payments");
-    let names: Vec<&str> = pulled.bundle.files.keys().map(String::as_str).collect();
+    let names: Vec<&str> = pulled.bundle.files().keys().map(|p| p.as_str()).collect();
     assert_eq!(names, ["api/openapi.yaml", "pacto.yaml"]);
 }
 
@@ -139,7 +139,7 @@ fn a_corrupt_blob_in_the_registry_storage_is_refused() {
         .block_on(client().pull_pinned(&target))
         .expect("pull")
         .layer_digest;
-    let path = registry.blob_path(&layer_digest);
+    let path = registry.blob_path(layer_digest.as_str());
     let mut bytes = std::fs::read(&path).expect("blob in storage");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;

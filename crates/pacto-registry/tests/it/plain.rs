@@ -37,10 +37,11 @@ fn push_then_pull_round_trips_with_exact_request_counts() {
     let pulled = rt.block_on(client.pull_pinned(&target)).expect("pull");
     assert_eq!(pulled.digest, pushed.digest);
     assert_eq!(
-        pulled.bundle.files, original.files,
+        pulled.bundle.files(),
+        original.files(),
         "every file byte for byte"
     );
-    assert_eq!(pulled.bundle.raw_yaml, original.raw_yaml);
+    assert_eq!(pulled.bundle.raw_yaml(), original.raw_yaml());
     assert_eq!(
         summary(&registry.requests()),
         vec![
@@ -87,7 +88,7 @@ fn push_then_pull_round_trips_with_exact_request_counts() {
     let pinned = rt
         .block_on(client.pull_pinned(&by_digest))
         .expect("pull by digest");
-    assert_eq!(pinned.bundle.files, original.files);
+    assert_eq!(pinned.bundle.files(), original.files());
 }
 
 #[test]
@@ -228,7 +229,7 @@ fn tag_listing_on_distribution_returns_every_tag_in_one_request() {
         .block_on(client.pull_pinned(&repo))
         .expect("pull")
         .manifest;
-    assert_eq!(pacto_archive::sha256_digest(&manifest), pushed.digest);
+    assert_eq!(pacto_fs::sha256(&manifest), pushed.digest);
     for i in 1..=1050 {
         pacto_test_support::push_raw(
             registry.url().as_str(),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
-use pacto_ref::ArtifactRef;
+use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
     BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
 };
@@ -63,7 +63,7 @@ pub(crate) fn push(
     repository: &str,
     tag: &str,
     bundle: &Bundle,
-) -> String {
+) -> Digest {
     let target: ArtifactRef = format!("{}/{repository}:{tag}", registry.host())
         .parse()
         .expect("reference");
@@ -153,7 +153,7 @@ impl BundleStore for NoNetwork {
         Err(self.refuse(reference))
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         Err(self.refuse(reference))
     }
 
@@ -221,7 +221,7 @@ impl BundleStore for FixedStore {
         result
     }
 
-    async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
+    async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         self.get(reference).map(|p| p.digest)
     }
 

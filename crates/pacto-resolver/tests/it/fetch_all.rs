@@ -18,7 +18,7 @@ fn fetches_every_version_newest_first_and_reports_the_ones_that_fail() {
         let bundle = bundle("fetch", version);
         push(&rt, &registry, "team/fetch", tag, &bundle);
         if tag == "2.0.0" {
-            broken_layer = rt.block_on(pulled_for(&bundle)).layer_digest;
+            broken_layer = rt.block_on(pulled_for(&bundle)).layer_digest.to_string();
         }
     }
     push(

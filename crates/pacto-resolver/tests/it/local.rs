@@ -132,10 +132,7 @@ fn local_only_skips_a_corrupt_best_version_for_the_next_best() {
 
     // Damage 1.1.0's layer, keeping its size so that a listing still sees it complete.
     let (layer_digest, layer_size) = &layers[1];
-    let layer = dir
-        .path()
-        .join("v1/blobs/sha256")
-        .join(layer_digest.trim_start_matches("sha256:"));
+    let layer = dir.path().join("v1/blobs/sha256").join(layer_digest.hex());
     let damage = || std::fs::write(&layer, vec![0u8; *layer_size]).expect("corrupt");
     damage();
     let offline = Resolver::new(CachedStore::new(

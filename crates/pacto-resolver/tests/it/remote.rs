@@ -64,7 +64,7 @@ fn untagged_references_resolve_to_the_best_semver_tag() {
     let pinned = rt
         .block_on(resolver.resolve_pinned(&by_digest, "^9", REMOTE))
         .expect("digest");
-    assert_eq!(pinned.reference.digest(), Some(digests["1.1.0"].as_str()));
+    assert_eq!(pinned.reference.digest(), Some(&digests["1.1.0"]));
     assert_eq!(pinned.bundle.version(), "1.1.0");
 
     assert_eq!(

@@ -4,12 +4,20 @@
 //! config whose labels name the service; both are serialised deterministically, so the same
 //! bundle always has the same manifest digest. Pull accepts any OCI or Docker v2 image
 //! manifest with exactly one layer and any config media type (Go pacto writes a Docker config).
+//!
+//! This crate is the one place the artifact format lives: the registry client, the OCI
+//! image-layout store and the disk cache all build and accept manifests through it. It does
+//! no I/O.
 
-use crate::StoreError;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 use bytes::Bytes;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed, sha256_digest};
+use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed};
 use pacto_contract::Bundle;
+use pacto_fs::sha256;
+use pacto_ref::{Digest, DigestAlgorithm};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -46,16 +54,16 @@ pub const LABEL_PACTO_VERSION: &str = "io.pacto.pactoVersion";
 pub struct Artifact {
     /// The manifest bytes, exactly as uploaded.
     pub manifest: Bytes,
-    /// `sha256:` digest of [`Artifact::manifest`].
-    pub manifest_digest: String,
+    /// The digest of [`Artifact::manifest`].
+    pub manifest_digest: Digest,
     /// The config blob.
     pub config: Bytes,
-    /// `sha256:` digest of the config.
-    pub config_digest: String,
+    /// The digest of the config.
+    pub config_digest: Digest,
     /// The layer (canonical tar+gzip of the bundle).
     pub layer: Bytes,
-    /// `sha256:` digest of the layer.
-    pub layer_digest: String,
+    /// The digest of the layer.
+    pub layer_digest: Digest,
 }
 
 #[derive(Serialize)]
@@ -79,26 +87,9 @@ struct RootFs<'a> {
     diff_ids: [&'a str; 1],
 }
 
-/// Packs `bundle` within `limits` and builds what a push of it to `reference` uploads. A
-/// bundle over the limits (which a pull with the same limits would refuse) fails here,
-/// before any byte is uploaded or written.
-pub(crate) async fn pack(
-    bundle: &Bundle,
-    reference: &str,
-    limits: &Limits,
-) -> Result<Artifact, StoreError> {
-    let packed = pacto_archive::pack(bundle, limits)
-        .await
-        .map_err(|source| StoreError::Pack {
-            reference: reference.to_owned(),
-            source,
-        })?;
-    Ok(build(bundle, &packed))
-}
-
 /// Builds the config, layer and manifest for `bundle`, given its packed archive.
 pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
-    let contract = &bundle.contract;
+    let contract = bundle.contract();
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_NAME, contract.service.name.as_str());
     labels.insert(LABEL_VERSION, contract.service.version.as_str());
@@ -113,7 +104,7 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
         },
     };
     let config = Bytes::from(serde_json::to_vec(&config).expect("config serialises"));
-    let config_digest = sha256_digest(&config);
+    let config_digest = sha256(&config);
     let mut annotations = BTreeMap::new();
     annotations.insert(
         "org.opencontainers.image.title".to_owned(),
@@ -134,7 +125,7 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     };
     let manifest = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serialises"));
     Artifact {
-        manifest_digest: sha256_digest(&manifest),
+        manifest_digest: sha256(&manifest),
         manifest,
         config,
         config_digest,
@@ -143,10 +134,10 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
     }
 }
 
-fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
+fn descriptor(media_type: &str, digest: &Digest, size: u64) -> OciDescriptor {
     OciDescriptor {
         media_type: media_type.to_owned(),
-        digest: digest.to_owned(),
+        digest: digest.to_string(),
         size: i64::try_from(size).unwrap_or(i64::MAX),
         urls: None,
         annotations: None,
@@ -157,21 +148,29 @@ fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
 /// The one layer of an accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerDescriptor {
-    /// `sha256:<hex>`, validated.
-    pub digest: String,
+    /// The layer's digest (sha256: the one algorithm pulls verify).
+    pub digest: Digest,
     /// Size in bytes, as the descriptor claims.
     pub size: u64,
 }
 
+/// Why a manifest is not one of a Pacto bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+#[non_exhaustive]
+pub struct InvalidManifest {
+    /// What is wrong, e.g. `manifest has 2 layers, expected exactly one`.
+    pub reason: String,
+}
+
 /// Checks that `manifest` (raw bytes, `content_type` from the response if any) describes a
-/// Pacto bundle and returns its layer. `reference` names the artifact in errors.
+/// Pacto bundle and returns its layer.
 pub fn accept_manifest(
-    reference: &str,
     manifest: &[u8],
     content_type: Option<&str>,
     max_layer_size: u64,
-) -> Result<LayerDescriptor, StoreError> {
-    let invalid = |reason: String| StoreError::invalid_bundle(reference, reason);
+) -> Result<LayerDescriptor, InvalidManifest> {
+    let invalid = |reason: String| InvalidManifest { reason };
     if manifest.len() as u64 > MAX_MANIFEST_SIZE {
         return Err(invalid(format!(
             "manifest is {} bytes, over the {MAX_MANIFEST_SIZE}-byte limit",
@@ -232,7 +231,7 @@ pub fn accept_manifest(
             )));
         }
     };
-    let digest = checked_digest(&layer.digest).ok_or_else(|| {
+    let digest = parse_sha256(&layer.digest).ok_or_else(|| {
         invalid(format!(
             "layer digest {:?} is not sha256:<hex>",
             layer.digest
@@ -245,20 +244,16 @@ pub fn accept_manifest(
             "layer is {size} bytes, over the {max_layer_size}-byte limit"
         )));
     }
-    Ok(LayerDescriptor {
-        digest: digest.to_owned(),
-        size,
-    })
+    Ok(LayerDescriptor { digest, size })
 }
 
-/// Returns `digest` when it is `sha256:` followed by 64 lowercase hex digits.
-pub fn checked_digest(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-    .then_some(digest)
+/// `digest` as a [`Digest`] when it is `sha256:` followed by 64 lowercase hex digits: the
+/// digests of content pacto-oci verifies (registries may name other algorithms; those
+/// cannot be checked, so they are refused).
+pub fn parse_sha256(digest: &str) -> Option<Digest> {
+    Digest::parse(digest)
+        .ok()
+        .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
 }
 
 /// The largest compressed layer worth downloading under `limits`: the uncompressed total plus
@@ -290,12 +285,11 @@ mod tests {
     fn config_over_the_limit_is_an_invalid_bundle() {
         let limit = i64::try_from(MAX_CONFIG_SIZE).unwrap_or(i64::MAX);
         for (size, accepted) in [(100, true), (limit, true), (limit + 1, false), (-1, false)] {
-            let result = accept_manifest("r", &manifest_with_config_size(size), None, u64::MAX);
+            let result = accept_manifest(&manifest_with_config_size(size), None, u64::MAX);
             match result {
                 Ok(layer) => assert!(accepted, "config size {size} accepted: {layer:?}"),
                 Err(error) => {
                     assert!(!accepted, "config size {size} refused: {error}");
-                    assert_eq!(error.kind(), crate::ErrorKind::InvalidBundle, "{error}");
                     assert!(error.to_string().contains("config is"), "{error}");
                 }
             }
