@@ -695,7 +695,7 @@ impl RegistryClient {
     async fn upload_chunked(
         &self,
         repo: &Repo<'_>,
-        digest: &str,
+        digest: &Digest,
         data: Bytes,
     ) -> Result<(), StoreError> {
         let start = Request::new(Method::POST, repo.path("blobs/uploads/"));
@@ -718,7 +718,7 @@ impl RegistryClient {
             location = upload_location(repo, &response)?;
             offset = end;
         }
-        debug!(reference = %repo.display, digest, size = data.len(), "uploaded in chunks");
+        debug!(reference = %repo.display, %digest, size = data.len(), "uploaded in chunks");
         let put = Request::new(Method::PUT, upload_target(&location, Some(digest)));
         let response = self.send(repo, true, put).await?;
         if response.status() != StatusCode::CREATED {
@@ -742,7 +742,7 @@ fn upload_location(repo: &Repo<'_>, response: &Response) -> Result<String, Store
 
 /// Where the next request of an upload session goes: its `Location` (a path on the
 /// registry or an absolute URL), with `digest=` added for the closing `PUT`.
-fn upload_target(location: &str, digest: Option<&str>) -> Target {
+fn upload_target(location: &str, digest: Option<&Digest>) -> Target {
     let url = match digest {
         Some(digest) => {
             let separator = if location.contains('?') { '&' } else { '?' };
