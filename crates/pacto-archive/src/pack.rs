@@ -151,10 +151,10 @@ fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, Ar
         if split_ustar(path.as_bytes()).is_none() {
             extensions += pax_record_len(b"path".len() + path.len()) as u64;
             if extensions > limits.max_total_size {
-                return Err(ArchiveError::OverLimit(LimitError::TotalTooLarge {
-                    path: path.to_owned(),
-                    limit: limits.max_total_size,
-                }));
+                return Err(ArchiveError::OverLimit(LimitError::total_too_large(
+                    path,
+                    limits.max_total_size,
+                )));
             }
         }
     }

@@ -465,13 +465,13 @@ impl<S: BundleStore> CachedStore<S> {
                 return None;
             }
         };
-        Some(Pulled {
+        Some(Pulled::new(
             bundle,
-            digest: digest.to_owned(),
-            manifest: blobs.manifest,
-            layer: blobs.layer,
-            layer_digest: blobs.layer_digest,
-        })
+            digest,
+            blobs.manifest,
+            blobs.layer_digest,
+            blobs.layer,
+        ))
     }
 
     fn touch(&self, found: &Found) {
@@ -603,11 +603,10 @@ impl<S: BundleStore> CachedStore<S> {
 }
 
 fn needs_tag(reference: &ArtifactRef) -> StoreError {
-    StoreError::InvalidReference {
-        reference: reference.to_string(),
-        reason: "the cache is looked up by tag or digest; resolve an untagged reference first"
-            .into(),
-    }
+    StoreError::invalid_reference(
+        reference,
+        "the cache is looked up by tag or digest; resolve an untagged reference first",
+    )
 }
 
 #[async_trait]

@@ -67,14 +67,18 @@ fn warn_credential_fallbacks(client: &Client, global: &Global, out: &Output) {
 }
 
 fn client(global: &Global) -> Result<Client, Error> {
-    let mut credentials = CredentialOptions {
-        username: global.username.clone(),
-        password: global.password.clone().map(Secret::new),
-        token: global.token.clone().map(Secret::new),
-        hosts: None,
-    };
+    let mut credentials = CredentialOptions::default();
+    if let Some(username) = &global.username {
+        credentials = credentials.with_username(username);
+    }
+    if let Some(password) = &global.password {
+        credentials = credentials.with_password(password.as_str());
+    }
+    if let Some(token) = &global.token {
+        credentials = credentials.with_token(token.as_str());
+    }
     if !global.registry_hosts.is_empty() {
-        credentials = credentials.for_hosts(&global.registry_hosts);
+        credentials = credentials.with_hosts(&global.registry_hosts);
     }
     let mut builder = Client::builder()
         .credentials(credentials)
@@ -536,10 +540,7 @@ fn semver(command: SemverCommand, out: &Output) -> Outcome {
 }
 
 fn parse_ref(global: &Global, reference: &str, out: &Output) -> Outcome {
-    let options = ParseOptions {
-        insecure_hosts: insecure_hosts(global),
-        ..ParseOptions::untagged()
-    };
+    let options = ParseOptions::untagged().with_insecure_hosts(insecure_hosts(global));
     let parsed = ArtifactRef::parse(reference, &options)?;
     let document = match &parsed {
         ArtifactRef::Layout(layout) => json!({

@@ -174,10 +174,7 @@ impl ClientBuilder {
         if self.no_cache {
             cache.disable_cache();
         }
-        let parse_options = ParseOptions {
-            insecure_hosts: self.insecure_hosts.clone(),
-            ..ParseOptions::untagged()
-        };
+        let parse_options = ParseOptions::untagged().with_insecure_hosts(&self.insecure_hosts);
         let resolver = Resolver::new(cache)
             .with_concurrency(self.concurrency)
             .with_parse_options(parse_options);
@@ -238,12 +235,7 @@ impl Client {
                     Ok(ArtifactRef::Remote(remote)) => remote.registry().name().to_owned(),
                     _ => reference.to_owned(),
                 };
-                Err(StoreError::TimedOut {
-                    reference: reference.to_owned(),
-                    registry,
-                    limit: TimeLimit::Deadline { timeout },
-                }
-                .into())
+                Err(StoreError::timed_out(reference, registry, TimeLimit::deadline(timeout)).into())
             }
         }
     }
@@ -283,7 +275,7 @@ impl Client {
             Ok(self
                 .resolver
                 .cache()
-                .push(&parsed, bundle, PushOptions { force })
+                .push(&parsed, bundle, PushOptions::default().with_force(force))
                 .await?)
         })
         .await
@@ -350,10 +342,7 @@ impl Client {
                 .trim_start_matches("https://")
                 .trim_start_matches("http://")
                 .trim_end_matches('/'),
-            &ParseOptions {
-                insecure_hosts: self.insecure_hosts.clone(),
-                ..ParseOptions::untagged()
-            },
+            &ParseOptions::untagged().with_insecure_hosts(&self.insecure_hosts),
         )?;
         self.bounded(registry, async {
             Ok(self

@@ -289,6 +289,6 @@ async fn edited_bundles_are_checked_before_writing() {
         .insert("a/b".into(), bytes::Bytes::from_static(b"x"));
     assert!(matches!(
         pack(&b, &Limits::default()).await.unwrap_err(),
-        pacto_archive::ArchiveError::PathConflict { path, child } if path == "a" && child == "a/b"
+        pacto_archive::ArchiveError::PathConflict { path, child, .. } if path == "a" && child == "a/b"
     ));
 }
