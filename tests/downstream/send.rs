@@ -21,6 +21,7 @@ fn assert_send<T: Send>(_: T) {}
 fn facade(client: &Client, bundle: &Bundle, password: &Secret) {
     assert_send(client.push("r", bundle, false));
     assert_send(client.pull("r", "^1", ResolveMode::RemoteAllowed));
+    assert_send(client.resolve("r", "^1", ResolveMode::RemoteAllowed));
     assert_send(client.versions("r"));
     assert_send(client.fetch_all("r"));
     assert_send(client.login("r", "u", password));
@@ -31,6 +32,7 @@ fn resolver(resolver: &Resolver<AnyStore>, reference: &ArtifactRef) {
     assert_send(resolver.resolve_constrained("r", "^1", ResolveMode::LocalOnly));
     assert_send(resolver.resolve_pinned("r", "^1", ResolveMode::LocalOnly));
     assert_send(resolver.resolve_ref(reference, "^1", ResolveMode::LocalOnly));
+    assert_send(resolver.locate("r", "^1", ResolveMode::RemoteAllowed));
     assert_send(resolver.list_versions("r"));
     assert_send(resolver.fetch_all_versions("r"));
 }

@@ -410,17 +410,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// served from those blobs, re-hashed as always, without the network.
     async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
         let digest = id.digest.as_deref()?;
-        if !self.reads_disk() {
-            return None;
-        }
-        let entries = self.entries().await.ok()?;
-        let tagged = format!("{}:", id.repository);
-        let pinned = format!("{}@", id.repository);
-        let known = entries.iter().any(|e| {
-            e.digest == digest
-                && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
-        });
-        if !known {
+        if !self.digest_recorded_in_repository(id).await {
             return None;
         }
         let pulled = self.load(digest, shown).await?;
@@ -428,6 +418,26 @@ impl<S: BundleStore> CachedStore<S> {
         self.record_existing_blobs(id, &pulled).await;
         self.remember(id, &pulled);
         Some(pulled)
+    }
+
+    /// Whether a disk record of `id`'s repository (under any tag or digest) names `id`'s
+    /// digest.
+    async fn digest_recorded_in_repository(&self, id: &RefId) -> bool {
+        let Some(digest) = id.digest.as_deref() else {
+            return false;
+        };
+        if !self.reads_disk() {
+            return false;
+        }
+        let Ok(entries) = self.entries().await else {
+            return false;
+        };
+        let tagged = format!("{}:", id.repository);
+        let pinned = format!("{}@", id.repository);
+        entries.iter().any(|e| {
+            e.digest == digest
+                && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
+        })
     }
 
     fn remember(&self, id: &RefId, pulled: &Pulled) {
@@ -655,8 +665,8 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         self.pull_and_save(&id, reference).await
     }
 
-    /// A digest reference with a cached entry, and a reference this store already pulled,
-    /// are answered without the network; otherwise the inner store answers (one `HEAD`), and
+    /// A digest reference with a cached entry (or recorded under a tag of its repository),
+    /// and a reference this store already pulled, are answered without the network; otherwise the inner store answers (one `HEAD`), and
     /// when it is unreachable a tag cached on disk answers with a warning.
     async fn resolve(&self, reference: &ArtifactRef) -> Result<String, StoreError> {
         let Some(id) = reference.as_remote().and_then(RefId::new) else {
@@ -668,6 +678,11 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         if id.digest.is_some() {
             if let Some(found) = self.find(&id).await {
                 return Ok(found.record.digest);
+            }
+            if let Some(digest) = id.digest.as_deref()
+                && self.digest_recorded_in_repository(&id).await
+            {
+                return Ok(digest.to_owned());
             }
             return self.inner.resolve(reference).await;
         }

@@ -17,6 +17,7 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
         Command::Semver(command) => semver(command, out),
         Command::Ref(RefCommand::Parse { reference }) => parse_ref(&cli.global, &reference, out),
         Command::Pack { dir, output } => pack(&dir, output, out).await,
+        Command::Validate { source } => validate(&source, out).await,
         command => match client(&cli.global) {
             Ok(client) => {
                 let result = dispatch(command, &cli.global, &client, out).await;
@@ -96,7 +97,12 @@ fn client(global: &Global) -> Result<Client, Error> {
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
-    builder.build()
+    for (registry, mirror) in &global.mirrors {
+        builder = builder.mirror(registry, mirror);
+    }
+    builder
+        .mirror_digests_only(global.mirror_digests_only)
+        .build()
 }
 
 async fn dispatch(command: Command, global: &Global, client: &Client, out: &Output) -> Outcome {
@@ -119,9 +125,9 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             offline,
         } => {
             let spinner = out.spinner(format!("resolving {reference}"));
-            let resolved = client.pull(&reference, &constraint, mode(offline)).await;
+            let resolved = client.resolve(&reference, &constraint, mode(offline)).await;
             drop(spinner);
-            let resolved = resolved.map_err(|e| e.with_context("cannot resolve"))?;
+            let resolved = resolved?;
             out.emit(
                 json!({"ref": resolved.reference.to_string(), "digest": resolved.digest}),
                 || format!("{}\n{}", resolved.reference, resolved.digest),
@@ -152,7 +158,7 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache(command) => cache(client, command, out).await,
-        Command::Semver(_) | Command::Ref(_) | Command::Pack { .. } => {
+        Command::Semver(_) | Command::Ref(_) | Command::Pack { .. } | Command::Validate { .. } => {
             unreachable!("offline commands are handled before a client is built")
         }
     }
@@ -192,6 +198,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     // The limits a pull applies, so that nothing is packed that cannot be pulled.
     let limits = Limits::default();
     let bundle = Bundle::from_dir_with_limits(dir, &limits)?;
+    bundle
+        .check_references()
+        .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot pack"))?;
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("{}-{}.tar.gz", bundle.name(), bundle.version())));
     let sink = match crate::sink::sink(&path) {
@@ -262,7 +271,46 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
 
 /// A bundle directory, or a `.tar.gz` made by `pack`, read within the client's limits (the
 /// ones its pulls apply).
+/// `validate DIR|FILE.tar.gz`: everything push checks (the contract parses, the limits a
+/// pull applies, plain paths), plus every file the contract references is in the bundle.
+async fn validate(source: &Path, out: &Output) -> Outcome {
+    let limits = Limits::default();
+    let bundle = load_bundle(source, &limits)
+        .await
+        .map_err(|e| e.with_context("invalid bundle"))?;
+    bundle
+        .check_references()
+        .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("invalid bundle"))?;
+    let references = bundle.contract.file_references().len();
+    out.emit(
+        json!({
+            "name": bundle.name(),
+            "version": bundle.version(),
+            "files": bundle.files.len(),
+            "size": bundle.total_size(),
+            "references": references,
+            "valid": true,
+        }),
+        || {
+            format!(
+                "Valid: {}@{} ({} files, {} bytes; {} referenced files present)",
+                bundle.name(),
+                bundle.version(),
+                bundle.files.len(),
+                bundle.total_size(),
+                references
+            )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
+    load_bundle(source, client.limits()).await
+}
+
+/// A bundle directory, or a `.tar.gz` made by `pack`, read under `limits`.
+async fn load_bundle(source: &Path, limits: &Limits) -> Result<Bundle, Error> {
     let meta = std::fs::metadata(source).map_err(|e| {
         Error::message(
             ErrorKind::Other,
@@ -270,7 +318,7 @@ async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
         )
     })?;
     if meta.is_dir() {
-        return Ok(Bundle::from_dir_with_limits(source, client.limits())?);
+        return Ok(Bundle::from_dir_with_limits(source, limits)?);
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
         Error::message(
@@ -278,7 +326,7 @@ async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
             format!("cannot open {}: {e}", source.display()),
         )
     })?;
-    Ok(pacto_oci::archive::unpack(file, client.limits()).await?)
+    Ok(pacto_oci::archive::unpack(file, limits).await?)
 }
 
 async fn push(

@@ -113,6 +113,20 @@ pub(crate) struct Global {
         value_parser = parse_timeout
     )]
     pub(crate) timeout: Option<Duration>,
+    /// Read REGISTRY through the pull-through cache MIRROR first (repeatable, tried in order,
+    /// then the registry; writes always go to the registry).
+    #[arg(
+        long = "mirror",
+        global = true,
+        env = "PACTO_REGISTRY_MIRRORS",
+        value_delimiter = ',',
+        value_name = "REGISTRY=MIRROR",
+        value_parser = parse_mirror
+    )]
+    pub(crate) mirrors: Vec<(String, String)>,
+    /// Resolve tags at the registry; take only content named by digest from mirrors.
+    #[arg(long, global = true, env = "PACTO_MIRROR_DIGESTS_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) mirror_digests_only: bool,
     /// Parallel transfers for multi-artifact commands.
     #[arg(
         long,
@@ -152,6 +166,18 @@ pub(crate) enum Command {
         /// <name>-<version>.tar.gz].
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Check a bundle directory or a .tar.gz as push would, plus every file pacto.yaml references.
+    #[command(
+        after_help = "Checks that pacto.yaml parses, that the bundle is within the limits a \
+pull applies, and that every file the contract references (each interface's `contract`, the \
+configuration `schema`) is in the bundle; exit 6 naming each missing file. `pack` and `push` \
+run the same checks.\n\nExamples:\n  pacto-oci validate ./payments\n  pacto-oci validate \
+payments-1.2.0.tar.gz --json"
+    )]
+    Validate {
+        /// A bundle directory or a .tar.gz from `pack`.
+        source: PathBuf,
     },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
     #[command(
@@ -199,7 +225,12 @@ and `pack` apply the same limits."
         #[arg(long)]
         force: bool,
     },
-    /// Which tag and digest REF means now, without writing files.
+    /// Which tag and digest REF means now, without downloading the bundle.
+    #[command(
+        after_help = "A tag costs one HEAD request, an untagged REF the tag list plus one \
+        HEAD. resolve answers \"which digest\", not \"is it a valid bundle\": nothing is \
+        downloaded or checked and the cache is not filled (pull does all three)."
+    )]
     Resolve {
         /// What to resolve.
         reference: String,
@@ -297,6 +328,11 @@ pub(crate) enum RefCommand {
         /// The reference.
         reference: String,
     },
+}
+
+/// `REGISTRY=MIRROR`, for clap.
+fn parse_mirror(entry: &str) -> Result<(String, String), String> {
+    pacto_oci::parse_mirror(entry).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

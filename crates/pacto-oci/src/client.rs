@@ -1,6 +1,6 @@
 //! [`Client`]: the layers wired together the way the CLI wires them.
 
-use crate::Error;
+use crate::{Error, ErrorKind};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::{Bundle, Limits};
@@ -9,7 +9,7 @@ use pacto_registry::{
     AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
     RegistryClient, StoreError, TimeLimit,
 };
-use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
+use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     low_speed: Option<LowSpeedLimit>,
     limits: Limits,
+    mirrors: Vec<(String, String)>,
+    mirror_digests_only: bool,
 }
 
 impl Default for ClientBuilder {
@@ -42,6 +44,8 @@ impl Default for ClientBuilder {
             timeout: None,
             low_speed: Some(LowSpeedLimit::default()),
             limits: Limits::default(),
+            mirrors: Vec::new(),
+            mirror_digests_only: false,
         }
     }
 }
@@ -80,6 +84,22 @@ impl ClientBuilder {
                 Err(error) => tracing::warn!(%error, "ignoring PACTO_TIMEOUT"),
             }
         }
+        if let Some(list) = env("PACTO_REGISTRY_MIRRORS") {
+            for entry in split_hosts(&list) {
+                match parse_mirror(&entry) {
+                    Ok((registry, mirror)) => builder.mirrors.push((registry, mirror)),
+                    Err(error) => {
+                        tracing::warn!(%error, "ignoring an entry of PACTO_REGISTRY_MIRRORS")
+                    }
+                }
+            }
+        }
+        builder.mirror_digests_only = env("PACTO_MIRROR_DIGESTS_ONLY").is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        });
         builder
     }
 
@@ -143,6 +163,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Reads from `registry` go to `mirror` first (a pull-through cache with the same
+    /// repository paths); repeat for more mirrors, tried in order, then the registry. Writes
+    /// (push, login) always go to the registry. `mirror` is a host (`mirror.corp:5000`) and
+    /// may be listed in [`ClientBuilder::plain_http`] like any other. Also read from
+    /// `PACTO_REGISTRY_MIRRORS` (`REGISTRY=MIRROR,...`) by [`ClientBuilder::from_env`].
+    pub fn mirror(mut self, registry: impl Into<String>, mirror: impl Into<String>) -> Self {
+        self.mirrors.push((registry.into(), mirror.into()));
+        self
+    }
+
+    /// Resolve tags at the registry; take only content named by digest from mirrors (env
+    /// `PACTO_MIRROR_DIGESTS_ONLY=1`).
+    pub fn mirror_digests_only(mut self, digests_only: bool) -> Self {
+        self.mirror_digests_only = digests_only;
+        self
+    }
+
     /// The bundle limits (default: Go pacto's, [`Limits::default`]), applied everywhere: a
     /// push refuses a bundle over them before uploading anything, and pulls from
     /// registries, layouts and the cache refuse artifacts over them. Raising them here
@@ -165,7 +202,15 @@ impl ClientBuilder {
         for file in &self.ca_files {
             registry = registry.ca_file(file);
         }
-        let registry = registry.build()?;
+        let host_options = ParseOptions::untagged().with_insecure_hosts(&self.insecure_hosts);
+        for (of, mirror) in &self.mirrors {
+            let mirror = pacto_ref::Registry::parse(mirror, &host_options)
+                .map_err(|e| Error::from(e).with_context("invalid mirror"))?;
+            registry = registry.mirror(of.clone(), mirror);
+        }
+        let registry = registry
+            .mirror_digests_only(self.mirror_digests_only)
+            .build()?;
         let mut cache = CacheConfig::default().with_limits(self.limits);
         if let Some(dir) = &self.cache_dir {
             cache = cache.with_dir(dir);
@@ -186,6 +231,21 @@ impl ClientBuilder {
             timeout: self.timeout,
             limits: self.limits,
         })
+    }
+}
+
+/// `REGISTRY=MIRROR` (as `--mirror` and `PACTO_REGISTRY_MIRRORS` take it).
+pub fn parse_mirror(entry: &str) -> Result<(String, String), Error> {
+    match entry.split_once('=') {
+        Some((registry, mirror)) if !registry.trim().is_empty() && !mirror.trim().is_empty() => {
+            Ok((registry.trim().to_owned(), mirror.trim().to_owned()))
+        }
+        _ => Err(Error::message(
+            ErrorKind::InvalidReference,
+            format!(
+                "invalid mirror {entry:?}: expected REGISTRY=MIRROR, e.g. docker.io=mirror.corp:5000"
+            ),
+        )),
     }
 }
 
@@ -271,6 +331,11 @@ impl Client {
         let parsed = self
             .parse(reference)
             .map_err(|e| e.with_context("cannot push"))?;
+        // What `validate` checks: a bundle whose contract names files it lacks is refused
+        // before anything is uploaded (a pull would accept it; its users could not use it).
+        bundle
+            .check_references()
+            .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push"))?;
         self.bounded(reference, async {
             Ok(self
                 .resolver
@@ -298,6 +363,23 @@ impl Client {
         })
         .await
         .map_err(|e| e.with_context("cannot pull"))
+    }
+
+    /// Which reference and manifest digest `reference` names now (its highest version
+    /// matching `constraint` when it has no tag), without downloading the bundle: one
+    /// `HEAD` for a tag, the tag list plus one `HEAD` for an untagged reference. Go's
+    /// `Resolver.Resolve`, which returns the bundle, is [`Client::pull`].
+    pub async fn resolve(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Location, Error> {
+        self.bounded(reference, async {
+            Ok(self.resolver.locate(reference, constraint, mode).await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot resolve"))
     }
 
     /// The semver tags of `repository`, newest first.

@@ -11,6 +11,7 @@
 
 use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
 use crate::error::TimeLimit;
+use crate::mirror::Mirrors;
 use crate::tls;
 use crate::transport::{
     CredentialFallback, Endpoint, LowSpeedLimit, Request, RetryPolicy, Scope, Target, Transport,
@@ -55,6 +56,8 @@ pub struct RegistryClientBuilder {
     low_speed: Option<LowSpeedLimit>,
     timeout: Option<Duration>,
     user_agent: String,
+    mirrors: Vec<(String, pacto_ref::Registry)>,
+    mirror_digests_only: bool,
 }
 
 impl Default for RegistryClientBuilder {
@@ -69,6 +72,8 @@ impl Default for RegistryClientBuilder {
             low_speed: Some(LowSpeedLimit::default()),
             timeout: None,
             user_agent: concat!("pacto-oci/", env!("CARGO_PKG_VERSION")).to_owned(),
+            mirrors: Vec::new(),
+            mirror_digests_only: false,
         }
     }
 }
@@ -132,6 +137,25 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Reads from `registry` (manifests, blobs, tag lists) go to `mirror` first, a
+    /// pull-through cache with the same repository paths (distribution's proxy mode, a Harbor
+    /// proxy cache, Zot); repeat for several mirrors, tried in the order given, then the
+    /// registry itself. Writes never go to a mirror. Registry names are normalised as for
+    /// login (`docker.io` = `index.docker.io`); `mirror`'s scheme follows its own rules (parse
+    /// it with the insecure hosts in force). A mirror is offered only its own credentials.
+    pub fn mirror(mut self, registry: impl Into<String>, mirror: pacto_ref::Registry) -> Self {
+        self.mirrors.push((registry.into(), mirror));
+        self
+    }
+
+    /// Resolve tags at the registry and take from mirrors only what is named by digest
+    /// (manifests by digest, blobs), so that a mirror cannot map a tag (default: off; a mirror
+    /// is trusted to map tags, as containerd trusts it).
+    pub fn mirror_digests_only(mut self, digests_only: bool) -> Self {
+        self.mirror_digests_only = digests_only;
+        self
+    }
+
     /// Builds the client; fails when a CA file cannot be read or parsed.
     pub fn build(self) -> Result<RegistryClient, StoreError> {
         let extra_roots = tls::read_ca_files(&self.ca_files)?;
@@ -148,6 +172,7 @@ impl RegistryClientBuilder {
             transport: Arc::new(transport),
             limits: self.limits,
             timeout: self.timeout,
+            mirrors: Arc::new(Mirrors::new(&self.mirrors, self.mirror_digests_only)),
         })
     }
 }
@@ -159,6 +184,7 @@ pub struct RegistryClient {
     transport: Arc<Transport>,
     limits: Limits,
     timeout: Option<Duration>,
+    mirrors: Arc<Mirrors>,
 }
 
 /// One registry repository, as the requests need it.
@@ -255,6 +281,7 @@ impl RegistryClient {
             host: registry.name().to_owned(),
             policy: registry.policy(),
             insecure: registry.is_insecure(),
+            mirror: false,
         };
         let scope = Scope {
             repository: String::new(),
@@ -326,6 +353,7 @@ impl RegistryClient {
                 host: registry.name().to_owned(),
                 policy: registry.policy(),
                 insecure: registry.is_insecure(),
+                mirror: false,
             },
             display: reference.to_string(),
         })
@@ -337,9 +365,65 @@ impl RegistryClient {
         push: bool,
         request: Request,
     ) -> Result<Response, StoreError> {
+        if !push
+            && !self.mirrors.is_empty()
+            && matches!(request.method, Method::GET | Method::HEAD)
+            && let Target::Path(path) = &request.target
+        {
+            for mirror in self.mirrors.for_read(repo.host(), path) {
+                if let Some(response) = self.send_to_mirror(repo, &mirror, &request).await {
+                    return Ok(response);
+                }
+            }
+        }
         self.transport
             .send(&repo.endpoint, &repo.scope(push), &request)
             .await
+    }
+
+    /// A read from `mirror`: its answer when it could serve it, `None` (noted, and the mirror
+    /// dropped when it is unreachable) when the next mirror or the registry should.
+    async fn send_to_mirror(
+        &self,
+        repo: &Repo<'_>,
+        mirror: &pacto_ref::Registry,
+        request: &Request,
+    ) -> Option<Response> {
+        let endpoint = Endpoint {
+            host: mirror.name().to_owned(),
+            policy: mirror.policy(),
+            insecure: mirror.is_insecure(),
+            mirror: true,
+        };
+        let why = match self
+            .transport
+            .send(&endpoint, &repo.scope(false), request)
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                debug!(mirror = %mirror.name(), reference = %repo.display, "served by the mirror");
+                return Some(response);
+            }
+            Ok(response) => format!("it answered HTTP {}", response.status().as_u16()),
+            Err(error) => {
+                if error.kind() == crate::ErrorKind::Unreachable {
+                    // Not tried again: a fleet's mirror is either there or not.
+                    self.mirrors.mark_dead(mirror.name());
+                }
+                error.to_string()
+            }
+        };
+        if self.mirrors.first_note(mirror.name()) {
+            info!(
+                mirror = %mirror.name(),
+                registry = %repo.host(),
+                reference = %repo.display,
+                "the mirror could not serve a read ({why}); using the next mirror or the registry"
+            );
+        } else {
+            debug!(mirror = %mirror.name(), reference = %repo.display, "mirror fallback: {why}");
+        }
+        None
     }
 
     /// Turns an unexpected answer into the error of its kind.
@@ -758,7 +842,8 @@ impl RegistryClient {
             if response.status() != StatusCode::OK {
                 return Err(self.failure(&repo, "tag list", response).await);
             }
-            next = next_page(response.headers(), repo.host());
+            // Pages continue where this one came from (a mirror or the registry).
+            next = next_page(response.headers(), &authority(response.url()));
             let body = read_limited(response, bytes_left)
                 .await
                 .map_err(|e| failure(repo.host(), &repo.display, "reading the tag list", e))?;
@@ -905,6 +990,15 @@ fn parse_tag_page(body: &[u8], room: usize) -> Result<Vec<String>, TagPageError>
 
 /// The next page (path and query) from a `Link: <...>; rel="next"` header, kept on the same
 /// registry.
+/// `host[:port]` of `url`.
+fn authority(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}
+
 fn next_page(headers: &HeaderMap, host: &str) -> Option<String> {
     for value in headers.get_all(header::LINK) {
         let Ok(value) = value.to_str() else { continue };

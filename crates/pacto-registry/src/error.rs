@@ -459,6 +459,20 @@ impl StoreError {
         }
     }
 
+    /// [`StoreError::InvalidResponse`]: `registry` answered something unusable for
+    /// `reference`, for `reason`.
+    pub fn invalid_response(
+        reference: impl fmt::Display,
+        registry: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::InvalidResponse {
+            reference: reference.to_string(),
+            registry: registry.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// [`StoreError::InvalidBundle`]: the artifact at `reference` breaks `reason`.
     pub fn invalid_bundle(reference: impl fmt::Display, reason: impl Into<String>) -> Self {
         StoreError::InvalidBundle {

@@ -27,6 +27,7 @@ mod client;
 mod duration;
 mod error;
 mod layout;
+mod mirror;
 mod tls;
 mod transport;
 

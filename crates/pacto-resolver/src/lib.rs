@@ -42,7 +42,7 @@ pub use pacto_ref::ErrorKind;
 use futures_util::stream::{self, StreamExt as _};
 use pacto_cache::CachedStore;
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, ParseOptions, SelectError, filter_semver_tags};
+use pacto_ref::{ArtifactRef, Digest, ParseOptions, SelectError, filter_semver_tags};
 use pacto_registry::{BundleStore, Pulled};
 use tracing::{debug, warn};
 
@@ -68,6 +68,16 @@ pub struct Resolved {
     pub digest: String,
     /// The bundle.
     pub bundle: Bundle,
+}
+
+/// Where a reference points now, without the bundle: what [`Resolver::locate`] answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Location {
+    /// The reference used, with the tag chosen for an untagged one.
+    pub reference: ArtifactRef,
+    /// The digest of the manifest it names.
+    pub digest: Digest,
 }
 
 /// What [`Resolver::fetch_all_versions`] did.
@@ -237,6 +247,29 @@ impl<S: BundleStore> Resolver<S> {
         }
     }
 
+    /// Which reference and manifest digest `reference` names now (its highest version
+    /// matching `constraint` when it has no tag), without reading the bundle: a tag costs
+    /// one `HEAD` (a GET when the registry omits `Docker-Content-Digest`), an untagged
+    /// reference the tag list plus one `HEAD`, a digest known to the cache nothing. It
+    /// answers "which digest", not "is it a valid bundle": nothing is downloaded or checked,
+    /// and the cache is not filled. [`ResolveMode::LocalOnly`] answers from the cache alone,
+    /// as [`Resolver::resolve_ref`] does.
+    pub async fn locate(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Location, ResolveError> {
+        let parsed = self.parse(reference)?;
+        if mode == ResolveMode::LocalOnly {
+            let resolved = self.resolve_ref(&parsed, constraint, mode).await?;
+            return location(resolved.reference, &resolved.digest);
+        }
+        let chosen = pacto_ref::resolve_ref(&self.cache, &parsed, constraint).await?;
+        let digest = self.cache.resolve(&chosen).await?;
+        location(chosen, &digest)
+    }
+
     /// The semver tags of `repository`, newest first (Go pacto `ListVersions`); any tag or
     /// digest in `repository` is ignored. Non-semver tags (`latest`) are left out.
     pub async fn list_versions(&self, repository: &str) -> Result<Vec<String>, ResolveError> {
@@ -339,5 +372,24 @@ impl<S: BundleStore> pacto_ref::TagLister for LocalTags<'_, S> {
         let mut tags = self.cache.local_tags(repository).await?;
         tags.retain(|tag| !self.unusable.contains(tag));
         Ok(tags)
+    }
+}
+
+/// A [`Location`] from a digest the store answered with. Stores check digests before they
+/// hand them out, so a malformed one is a store that broke its contract: reported as an
+/// unusable answer, never a panic.
+fn location(reference: ArtifactRef, digest: &str) -> Result<Location, ResolveError> {
+    match digest.parse::<Digest>() {
+        Ok(digest) => Ok(Location { reference, digest }),
+        Err(e) => Err(ResolveError::Store(
+            pacto_registry::StoreError::invalid_response(
+                &reference,
+                reference.as_remote().map_or_else(
+                    || "the OCI layout".to_owned(),
+                    |r| r.registry().name().to_owned(),
+                ),
+                e.to_string(),
+            ),
+        )),
     }
 }
