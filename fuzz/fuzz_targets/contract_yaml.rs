@@ -1,9 +1,9 @@
 //! Fuzz `pacto_contract::parse` (no panic, bounded work on any input) and
-//! `validate_path` (idempotent: a normalised path is its own normal form).
+//! `BundlePath::parse` (idempotent: a normalised path is its own normal form).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pacto_contract::{parse, validate_path};
+use pacto_contract::{BundlePath, parse};
 
 fuzz_target!(|input: &[u8]| {
     if let Ok(contract) = parse(input) {
@@ -16,13 +16,11 @@ fuzz_target!(|input: &[u8]| {
         }
     }
     if let Ok(text) = std::str::from_utf8(input)
-        && let Ok(path) = validate_path(text)
+        && let Ok(path) = BundlePath::parse(text)
     {
-        assert_eq!(validate_path(&path).as_deref(), Ok(path.as_str()));
-        assert!(!path.starts_with('/') && !path.contains('\\'));
-        assert!(
-            path.split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..")
-        );
+        assert_eq!(BundlePath::parse(path.as_str()).as_ref(), Ok(&path));
+        assert!(!path.as_str().starts_with('/') && !path.as_str().contains('\\'));
+        assert!(path.components().all(|c| !c.is_empty() && c != "." && c != ".."));
+        assert_eq!(path.depth(), path.components().count() as u64);
     }
 });

@@ -76,9 +76,12 @@ async fn the_source_chain_reaches_the_store_error_and_its_fields() {
     client.push(&layout, &bundle("1.0.0"), false).await.unwrap();
 
     // A tag holding something else: the conflict names both digests.
-    let mut changed = bundle("1.0.0");
-    changed = Bundle::from_files({
-        let mut files = changed.files.clone();
+    let changed = Bundle::from_files({
+        let mut files: std::collections::BTreeMap<String, _> = bundle("1.0.0")
+            .files()
+            .iter()
+            .map(|(path, bytes)| (path.to_string(), bytes.clone()))
+            .collect();
         files.insert("README.md".into(), "changed".into());
         files
     })

@@ -273,8 +273,8 @@ fn write_tree(bundle: &Bundle, into: &Path) {
     if into.exists() {
         fs::remove_dir_all(into).expect("clean extraction dir");
     }
-    for (rel, data) in &bundle.files {
-        write(into, rel, data);
+    for (rel, data) in bundle.files() {
+        write(into, rel.as_str(), data);
     }
 }
 
@@ -322,7 +322,7 @@ fn summary(f: &Fixture, rt: &tokio::runtime::Runtime, ours_file: &Path, extract:
     println!();
     println!(
         "== pacto-archive vs GNU tar: {} files, {:.1} MiB ==",
-        f.bundle.files.len(),
+        f.bundle.files().len(),
         mib(f.bundle.total_size())
     );
     println!(

@@ -8,35 +8,6 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArchiveError {
-    /// A key of `Bundle::files` is not a valid bundle path (the fields are public, so a
-    /// bundle can be edited into an invalid state after construction).
-    #[error("cannot pack bundle path {path:?}")]
-    #[non_exhaustive]
-    InvalidPath {
-        /// The path as found in the bundle.
-        path: String,
-        /// Which rule it breaks.
-        #[source]
-        source: PathError,
-    },
-    /// A key of `Bundle::files` is valid but not in normalised form (`./a` for `a`).
-    #[error("cannot pack bundle path {path:?}: it should be written {normalised:?}")]
-    #[non_exhaustive]
-    UnnormalisedPath {
-        /// The path as found in the bundle.
-        path: String,
-        /// Its normalised form.
-        normalised: String,
-    },
-    /// A path of `Bundle::files` is a file and also the directory of another file.
-    #[error("cannot pack: bundle path {path:?} is a file and also the directory of {child:?}")]
-    #[non_exhaustive]
-    PathConflict {
-        /// The path used as both.
-        path: String,
-        /// A file inside it.
-        child: String,
-    },
     /// A file is too large for a ustar size field (8 GiB).
     #[error("cannot pack {path:?}: {size} bytes is more than a tar header can describe")]
     #[non_exhaustive]
@@ -63,8 +34,8 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
-    /// True when the bundle itself cannot be packed (an invalid path, a limit); false only
-    /// for [`ArchiveError::Io`], a failure of the destination.
+    /// True when the bundle itself cannot be packed (a limit, a file too large for tar);
+    /// false only for [`ArchiveError::Io`], a failure of the destination.
     pub fn is_invalid_bundle(&self) -> bool {
         !matches!(self, ArchiveError::Io { .. })
     }

@@ -5,7 +5,7 @@ use crate::error::ArchiveError;
 use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bytes::Bytes;
-use pacto_contract::{Bundle, LimitError, Limits, validate_path};
+use pacto_contract::{Bundle, BundlePath, LimitError, Limits};
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
@@ -144,7 +144,7 @@ pub async fn pack_to_file(
 /// bytes shorter, so only a bundle near that limit with many long paths can meet this).
 fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
     bundle.check_limits(limits)?;
-    let entries = canonical_entries(&bundle.files)?;
+    let entries = canonical_entries(bundle.files())?;
     let mut extensions = 0u64;
     for entry in &entries {
         let path = entry.path();
@@ -214,52 +214,26 @@ impl TarEntry<'_> {
 /// Sorting paths with `/` mapped below every other byte orders them component by
 /// component (`api/x` before `api.md`, since `api` < `api.md`), which is a depth-first
 /// walk with each directory's entries sorted by name. Each file is preceded by the
-/// directories it does not share with the previous file; a file followed by a path below
-/// it is a file used as a directory.
-fn canonical_entries(files: &BTreeMap<String, Bytes>) -> Result<Vec<TarEntry<'_>>, ArchiveError> {
-    for (path, data) in files {
-        match validate_path(path) {
-            Ok(clean) if clean == *path => {}
-            Ok(normalised) => {
-                return Err(ArchiveError::UnnormalisedPath {
-                    path: path.clone(),
-                    normalised,
-                });
-            }
-            Err(source) => {
-                return Err(ArchiveError::InvalidPath {
-                    path: path.clone(),
-                    source,
-                });
-            }
-        }
-        if data.len() as u64 > MAX_USTAR_SIZE {
-            return Err(ArchiveError::FileTooLarge {
-                path: path.clone(),
-                size: data.len() as u64,
-            });
-        }
+/// directories it does not share with the previous file. The paths are a bundle's: valid,
+/// and none a directory of another.
+fn canonical_entries(
+    files: &BTreeMap<BundlePath, Bytes>,
+) -> Result<Vec<TarEntry<'_>>, ArchiveError> {
+    if let Some((path, data)) = files
+        .iter()
+        .find(|(_, data)| data.len() as u64 > MAX_USTAR_SIZE)
+    {
+        return Err(ArchiveError::FileTooLarge {
+            path: path.to_string(),
+            size: data.len() as u64,
+        });
     }
-    let mut sorted: Vec<(&String, &Bytes)> = files.iter().collect();
+    let mut sorted: Vec<(&str, &Bytes)> = files.iter().map(|(p, d)| (p.as_str(), d)).collect();
     sorted.sort_by(|(a, _), (b, _)| walk_order(a).cmp(walk_order(b)));
     let mut out = Vec::with_capacity(files.len() * 2);
     let mut previous: Option<&str> = None;
     for (path, data) in sorted {
-        let shared = match previous {
-            Some(prev) => {
-                if path.len() > prev.len()
-                    && path.starts_with(prev)
-                    && path.as_bytes()[prev.len()] == b'/'
-                {
-                    return Err(ArchiveError::PathConflict {
-                        path: prev.to_owned(),
-                        child: path.clone(),
-                    });
-                }
-                shared_dirs(prev, path)
-            }
-            None => 0,
-        };
+        let shared = previous.map_or(0, |prev| shared_dirs(prev, path));
         for (i, _) in path.match_indices('/').filter(|(i, _)| *i > shared) {
             out.push(TarEntry::Dir(&path[..i]));
         }

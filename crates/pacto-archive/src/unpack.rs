@@ -5,8 +5,7 @@ use crate::gzip::{GzipStream, StreamFault};
 use crate::tree::PathTree;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use pacto_contract::{Bundle, BundleError, Limits, path_depth, validate_path};
-use std::collections::BTreeMap;
+use pacto_contract::{Bundle, BundleBuilder, BundleError, BundlePath, Limits};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +53,7 @@ where
     let mut state = Reader::new(limits);
     let end_of_entries = state.read_entries(&mut archive).await?;
     check_end(&mut archive, &delivered, end_of_entries).await?;
-    Bundle::from_files(state.files).map_err(|e| match e {
+    state.files.build().map_err(|e| match e {
         BundleError::MissingContract => UnpackError::MissingContract,
         BundleError::InvalidContract { source, .. } => UnpackError::InvalidContract { source },
         source => UnpackError::InvalidBundle { source },
@@ -103,7 +102,8 @@ struct Reader<'a> {
     total: u64,
     /// Bytes of extension headers so far (bounded by the same limit as files).
     extension_total: u64,
-    files: BTreeMap<String, Bytes>,
+    /// The files, each path checked once, as it was read.
+    files: BundleBuilder,
     /// Every path named so far, and the entry count.
     paths: PathTree,
     pending: Pending,
@@ -117,7 +117,7 @@ impl<'a> Reader<'a> {
             limits,
             total: 0,
             extension_total: 0,
-            files: BTreeMap::new(),
+            files: BundleBuilder::new(),
             paths: PathTree::new(limits.max_entries),
             pending: Pending::default(),
             next_header: 0,
@@ -334,16 +334,17 @@ impl<'a> Reader<'a> {
             // The archive's root directory (`./`), as `tar -C dir .` writes it.
             return self.paths.count_other();
         }
-        let path = validate_path(trimmed).map_err(|e| UnpackError::from_path_error(&name, e))?;
+        let path =
+            BundlePath::parse(trimmed).map_err(|e| UnpackError::from_path_error(&name, e))?;
         self.check_depth(&path)?;
-        self.paths.insert(&path, true)
+        self.paths.insert(path.as_str(), true)
     }
 
-    fn check_depth(&self, path: &str) -> Result<(), UnpackError> {
-        let depth = path_depth(path);
+    fn check_depth(&self, path: &BundlePath) -> Result<(), UnpackError> {
+        let depth = path.depth();
         if depth > self.limits.max_depth {
             return Err(UnpackError::TooDeep {
-                entry: path.to_owned(),
+                entry: path.to_string(),
                 depth,
                 limit: self.limits.max_depth,
             });
@@ -357,26 +358,28 @@ impl<'a> Reader<'a> {
         size: u64,
         entry: &mut E,
     ) -> Result<(), UnpackError> {
-        let path = validate_path(&name).map_err(|e| UnpackError::from_path_error(&name, e))?;
+        let path = BundlePath::parse(&name).map_err(|e| UnpackError::from_path_error(&name, e))?;
         self.check_depth(&path)?;
-        self.paths.insert(&path, false)?;
+        self.paths.insert(path.as_str(), false)?;
         if size > self.limits.max_file_size {
             return Err(UnpackError::FileTooLarge {
-                entry: path,
+                entry: path.into(),
                 size,
                 limit: self.limits.max_file_size,
             });
         }
         if self.total.saturating_add(size) > self.limits.max_total_size {
             return Err(UnpackError::TotalTooLarge {
-                entry: path,
+                entry: path.into(),
                 limit: self.limits.max_total_size,
             });
         }
-        let data = read_body(entry, &path, size).await?;
+        let data = read_body(entry, path.as_str(), size).await?;
         self.total += size;
-        self.files.insert(path, Bytes::from(data));
-        Ok(())
+        // The path tree has refused a second entry for this path already.
+        self.files
+            .insert(path, Bytes::from(data))
+            .map_err(|source| UnpackError::InvalidBundle { source })
     }
 }
 

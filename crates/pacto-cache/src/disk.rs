@@ -12,23 +12,24 @@
 //! The config blob is not stored: the pull path never needs it (the bundle is the layer, the
 //! digest is the manifest's), so the manifest and the layer are all an entry holds.
 //!
-//! Writes go to a temporary file in `tmp/` (same file system), which is synced and renamed
-//! into place; blobs are written and their directory synced before the record that names
-//! them, so a record never points at blobs that were not completely written. Every read
-//! re-hashes the bytes: a file whose content does not match its name is removed and reported
-//! as a miss, never served.
+//! Blobs live in a [`BlobDir`] and records are written with [`AtomicFile`]: a temporary file
+//! in `tmp/` (same file system), locked while it is written, synced and renamed into place;
+//! blobs are written and their directory synced before the record that names them, so a
+//! record never points at blobs that were not completely written. Every read re-hashes the
+//! bytes: a file whose content does not match its name is removed and reported as a miss,
+//! never served. Files are private to the user ([`Mode::Private`]).
 
 use crate::error::CacheError;
 use crate::key::{KeyKind, key};
 use crate::{CacheEntry, PruneReport, VerifyReport};
 use bytes::Bytes;
-use pacto_archive::sha256_digest;
-use pacto_ref::Reference;
+use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
+use pacto_ref::{Digest, Reference};
 use pacto_registry::artifact::{MAX_MANIFEST_SIZE, accept_manifest, checked_digest};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -103,6 +104,7 @@ impl Record {
             && id.digest.as_ref().is_none_or(|d| *d == self.digest)
             && checked_digest(&self.digest).is_some()
             && checked_digest(&self.layer_digest).is_some()
+            && self.manifest_size <= MAX_MANIFEST_SIZE
     }
 }
 
@@ -177,36 +179,92 @@ pub(crate) struct Blobs {
 pub(crate) struct Disk {
     root: PathBuf,
     base: PathBuf,
+    blobs: BlobDir,
 }
 
 fn io_context(action: &'static str, path: &Path, error: io::Error) -> CacheError {
     CacheError::io(action, path, error)
 }
 
-/// The outcome of reading one blob.
-#[derive(Debug)]
-enum BlobRead {
-    /// The bytes hash to the blob's name and have the expected size.
-    Intact(Vec<u8>),
-    /// There is no such blob (or it cannot be read).
-    Missing,
-    /// The bytes do not match: the file was removed.
-    Corrupt,
+/// A blob-directory error as a cache error; `blob` is the blob's path, for the errors that
+/// carry none (bytes that do not match their digest: the store that returned them verified
+/// them, so this is not expected).
+fn blob_error(error: BlobError, blob: &Path) -> CacheError {
+    match error {
+        BlobError::Io {
+            action,
+            path,
+            source,
+            ..
+        } => CacheError::io(action, path, source),
+        other => CacheError::io(
+            "store",
+            blob,
+            io::Error::new(io::ErrorKind::InvalidData, other),
+        ),
+    }
 }
 
-impl BlobRead {
-    fn intact(self) -> Option<Vec<u8>> {
-        match self {
-            BlobRead::Intact(bytes) => Some(bytes),
-            BlobRead::Missing | BlobRead::Corrupt => None,
-        }
+/// The blob of a digest a record names, if it is one a blob can have.
+fn blob_digest(digest: &str) -> Option<Digest> {
+    Digest::parse(checked_digest(digest)?).ok()
+}
+
+/// A temporary file on its way into the cache.
+trait TempFile: Write {
+    fn file(&self) -> &File;
+    fn path(&self) -> &Path;
+}
+
+impl TempFile for BlobWriter {
+    fn file(&self) -> &File {
+        BlobWriter::file(self)
     }
+
+    fn path(&self) -> &Path {
+        BlobWriter::path(self)
+    }
+}
+
+impl TempFile for AtomicFile {
+    fn file(&self) -> &File {
+        AtomicFile::file(self)
+    }
+
+    fn path(&self) -> &Path {
+        AtomicFile::path(self)
+    }
+}
+
+/// Writes `data` into `temp`, locked first: the lock tells maintenance in other processes
+/// that the file is being written (it is released when the file is closed or the process
+/// dies). Gives up, before `temp` is renamed to `dest`, when `cancel` is set; the caller
+/// drops `temp`, which removes it.
+fn fill(
+    temp: &mut impl TempFile,
+    dest: &Path,
+    data: &[u8],
+    cancel: &AtomicBool,
+) -> Result<(), CacheError> {
+    let path = temp.path().to_owned();
+    temp.file()
+        .lock()
+        .map_err(|e| io_context("lock", &path, e))?;
+    temp.write_all(data)
+        .and_then(|()| temp.file().set_modified(SystemTime::now()))
+        .map_err(|e| io_context("write", &path, e))?;
+    if cancel.load(Ordering::SeqCst) {
+        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
+        return Err(io_context("finish writing", dest, error));
+    }
+    Ok(())
 }
 
 impl Disk {
     pub(crate) fn new(root: PathBuf) -> Self {
         let base = root.join(LAYOUT);
-        Disk { root, base }
+        let blobs = BlobDir::new(base.join("blobs"), Mode::Private).with_temp_dir(base.join("tmp"));
+        Disk { root, base, blobs }
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -214,7 +272,7 @@ impl Disk {
     }
 
     fn blobs_dir(&self) -> PathBuf {
-        self.base.join("blobs").join("sha256")
+        self.blobs.root().join("sha256")
     }
 
     fn refs_dir(&self) -> PathBuf {
@@ -226,8 +284,7 @@ impl Disk {
     }
 
     fn blob_path(&self, digest: &str) -> Option<PathBuf> {
-        let hex = checked_digest(digest)?.strip_prefix("sha256:")?;
-        Some(self.blobs_dir().join(hex))
+        blob_digest(digest).map(|digest| self.blobs.path(&digest))
     }
 
     fn repository_dir(&self, repository: &str) -> PathBuf {
@@ -276,37 +333,20 @@ impl Disk {
         })
     }
 
-    /// Reads blob `digest` and checks its size and hash; removes it when it is corrupt.
+    /// Reads blob `digest` (exactly `exact_size` bytes when given, else at most `max_size`)
+    /// and hashes it; a corrupt file is removed. A blob that cannot be read is a miss.
     fn read_blob(&self, digest: &str, max_size: u64, exact_size: Option<u64>) -> BlobRead {
-        let Some(path) = self.blob_path(digest) else {
+        let Some(parsed) = blob_digest(digest) else {
             return BlobRead::Missing;
         };
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return BlobRead::Missing,
-            Err(e) => {
-                warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
-                return BlobRead::Missing;
-            }
+        let read = match exact_size {
+            Some(size) => self.blobs.read_sized(&parsed, size),
+            None => self.blobs.read(&parsed, max_size),
         };
-        let mut bytes = Vec::new();
-        if let Err(e) = file
-            .take(max_size.saturating_add(1))
-            .read_to_end(&mut bytes)
-        {
-            warn!(path = %path.display(), error = %e, "cannot read a cached blob: miss");
-            return BlobRead::Missing;
-        }
-        let size_ok = bytes.len() as u64 <= max_size
-            && exact_size.is_none_or(|size| bytes.len() as u64 == size);
-        if !size_ok || sha256_digest(&bytes) != digest {
-            warn!(path = %path.display(), digest, "cached blob is corrupt: removed, it will be pulled again");
-            if let Err(e) = remove_path(&path) {
-                warn!(error = %e, "cannot remove a corrupt cache file");
-            }
-            return BlobRead::Corrupt;
-        }
-        BlobRead::Intact(bytes)
+        read.unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read a cached blob: miss");
+            BlobRead::Missing
+        })
     }
 
     /// Whether both blobs of `record` are present with their recorded sizes (no hashing).
@@ -359,24 +399,25 @@ impl Disk {
         entry: &Blobs,
         cancel: &AtomicBool,
     ) -> Result<(), CacheError> {
-        let blobs = self.blobs_dir();
-        let tmp = self.tmp_dir();
-        fs::create_dir_all(&blobs).map_err(|e| io_context("create", &blobs, e))?;
-        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
         for (digest, bytes) in [
             (digest, &entry.manifest),
             (entry.layer_digest.as_str(), &entry.layer),
         ] {
-            let path = self.blob_path(digest).ok_or_else(|| {
+            let parsed = blob_digest(digest).ok_or_else(|| {
                 let error = io::Error::new(
                     io::ErrorKind::InvalidInput,
                     format!("{digest:?} is not a sha256 digest"),
                 );
-                io_context("name a blob for", &blobs, error)
+                io_context("name a blob for", &self.blobs_dir(), error)
             })?;
-            write_atomic(&tmp, &path, bytes, cancel)?;
+            let dest = self.blobs.path(&parsed);
+            let mut writer = self.blobs.writer().map_err(|e| blob_error(e, &dest))?;
+            fill(&mut writer, &dest, bytes, cancel)?;
+            // Synced, renamed and the blob directory synced before the record is written.
+            writer
+                .finish(Some(&parsed), Some(bytes.len() as u64))
+                .map_err(|e| blob_error(e, &dest))?;
         }
-        sync_dir(&blobs);
         self.write_record(id, &Record::new(id, digest, entry), cancel)
     }
 
@@ -399,14 +440,18 @@ impl Disk {
     ) -> Result<(), CacheError> {
         let tmp = self.tmp_dir();
         let dir = self.repository_dir(&id.repository);
-        fs::create_dir_all(&tmp).map_err(|e| io_context("create", &tmp, e))?;
-        fs::create_dir_all(&dir).map_err(|e| io_context("create", &dir, e))?;
+        for dir in [&tmp, &dir] {
+            pacto_fs::create_dir_all(dir, Mode::Private)
+                .map_err(|e| io_context("create", dir, e))?;
+        }
         let path = self.record_path(id);
         let json = serde_json::to_vec_pretty(record)
             .map_err(|e| io_context("serialise the record", &path, io::Error::other(e)))?;
-        write_atomic(&tmp, &path, &json, cancel)?;
-        sync_dir(&dir);
-        Ok(())
+        let mut temp = AtomicFile::create_in(&tmp, Mode::Private)
+            .map_err(|e| io_context("create a temporary file in", &tmp, e))?;
+        fill(&mut temp, &path, &json, cancel)?;
+        temp.commit(&path)
+            .map_err(|e| io_context("rename into place", &path, e))
     }
 
     /// Removes the record for `id` (its blobs stay until `prune`).
@@ -518,7 +563,7 @@ impl Disk {
             ) {
                 BlobRead::Intact(bytes) => Some(bytes),
                 BlobRead::Missing => None,
-                BlobRead::Corrupt => {
+                BlobRead::Corrupt(_) => {
                     corrupt_blobs.insert(record.digest.clone());
                     None
                 }
@@ -539,7 +584,7 @@ impl Disk {
                         ) {
                             BlobRead::Intact(_) => true,
                             BlobRead::Missing => false,
-                            BlobRead::Corrupt => {
+                            BlobRead::Corrupt(_) => {
                                 corrupt_blobs.insert(record.layer_digest.clone());
                                 false
                             }
@@ -561,7 +606,7 @@ impl Disk {
             match digest {
                 Some(digest) if layers.contains_key(&digest) => {}
                 Some(digest) => {
-                    if let BlobRead::Corrupt = self.read_blob(&digest, u64::MAX, None) {
+                    if let BlobRead::Corrupt(_) = self.read_blob(&digest, u64::MAX, None) {
                         corrupt_blobs.insert(digest);
                     }
                 }
@@ -752,43 +797,6 @@ fn read_record(path: &Path) -> Result<Option<(Record, SystemTime)>, String> {
     Ok(Some((record, last_used)))
 }
 
-/// Writes `data` to `dest` through a locked temporary file in `tmp`: write, sync, set the
-/// modification time, rename. Gives up (removing the temporary file) when `cancel` is set.
-fn write_atomic(
-    tmp: &Path,
-    dest: &Path,
-    data: &[u8],
-    cancel: &AtomicBool,
-) -> Result<(), CacheError> {
-    let mut temp = tempfile::Builder::new()
-        .prefix("w-")
-        .tempfile_in(tmp)
-        .map_err(|e| io_context("create a temporary file in", tmp, e))?;
-    // The lock tells maintenance in other processes that this file is being written; it is
-    // released when the file is closed or the process dies.
-    temp.as_file()
-        .lock()
-        .map_err(|e| io_context("lock", temp.path(), e))?;
-    temp.write_all(data)
-        .and_then(|()| temp.as_file().set_modified(SystemTime::now()))
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| io_context("write", temp.path(), e))?;
-    if cancel.load(Ordering::SeqCst) {
-        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
-        return Err(io_context("finish writing", dest, error));
-    }
-    temp.persist(dest)
-        .map_err(|e| io_context("rename into place", dest, e.error))?;
-    Ok(())
-}
-
-/// Syncs a directory so that renames into it survive a crash (best effort).
-fn sync_dir(dir: &Path) {
-    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
-        debug!(dir = %dir.display(), error = %e, "cannot sync a cache directory");
-    }
-}
-
 fn remove_path(path: &Path) -> Result<(), CacheError> {
     match fs::remove_file(path) {
         Ok(()) => Ok(()),
@@ -811,6 +819,7 @@ fn remove_path(path: &Path) -> Result<(), CacheError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pacto_archive::sha256_digest;
 
     fn fixture() -> (tempfile::TempDir, Disk, RefId, String, Blobs) {
         let dir = tempfile::tempdir().expect("tempdir");

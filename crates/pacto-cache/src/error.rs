@@ -24,7 +24,7 @@ pub enum CacheError {
         #[source]
         source: std::io::Error,
     },
-    /// The background task doing the disk work panicked or was cancelled.
+    /// The background task doing the disk work was cancelled (the runtime shut down).
     #[error("cache {operation} did not finish")]
     #[non_exhaustive]
     Interrupted {

@@ -18,8 +18,6 @@
 //!   hashed one; hashed keys rely on SHA-256 collision resistance, and the record also
 //!   stores the full reference, which is compared on every read.
 
-use sha2::{Digest as _, Sha256};
-
 /// Longest escaped form kept readable; longer inputs are hashed (file names are limited to
 /// 255 bytes on common file systems, and the kind marker and separator add two).
 pub(crate) const MAX_ESCAPED: usize = 200;
@@ -70,7 +68,7 @@ pub(crate) fn key(kind: KeyKind, input: &str) -> String {
         format!(
             "{}~{}",
             kind.marker(),
-            hex::encode(Sha256::digest(input.as_bytes()))
+            pacto_fs::sha256(input.as_bytes()).hex()
         )
     }
 }

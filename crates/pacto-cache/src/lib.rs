@@ -205,22 +205,18 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// Runs blocking disk work off the async threads (inline when there is no Tokio runtime).
+/// Runs blocking disk work off the async threads ([`pacto_fs::blocking`]).
 async fn blocking<T, F>(operation: &'static str, work: F) -> Result<T, CacheError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => handle
-            .spawn_blocking(work)
-            .await
-            .map_err(|e| CacheError::Interrupted {
-                operation,
-                source: Box::new(e),
-            }),
-        Err(_) => Ok(work()),
-    }
+    pacto_fs::blocking(work)
+        .await
+        .map_err(|e| CacheError::Interrupted {
+            operation,
+            source: Box::new(e),
+        })
 }
 
 impl<S: BundleStore> CachedStore<S> {

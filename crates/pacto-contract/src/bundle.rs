@@ -3,10 +3,11 @@
 use crate::limits::{LimitError, Limits, Tally};
 use crate::model::Contract;
 use crate::parse::{ContractError, parse};
-use crate::path::{PathError, validate_path};
+use crate::path::{BundlePath, PathError};
 use bytes::Bytes;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fs;
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
@@ -22,22 +23,79 @@ pub const DEFAULT_IGNORES: [&str; 3] = [".git/", ".pactoignore", ".DS_Store"];
 
 /// A contract bundle: the parsed `pacto.yaml`, its raw bytes, and every file of the bundle.
 ///
-/// Invariants, established by [`Bundle::from_files`] and [`Bundle::from_dir`] (the fields
-/// are public for reading; code that mutates them must keep these true):
-/// - `files` holds every regular file, `pacto.yaml` included, keyed by a path that
-///   [`validate_path`] returns unchanged (relative, `/`-separated, no `.`/`..`/empty
-///   components, no backslash), and no key is a directory of another key;
-/// - `raw_yaml == files["pacto.yaml"]` and `contract == parse(raw_yaml)`.
+/// Invariants, true of every `Bundle` by construction (its fields are private, and
+/// [`Bundle::from_files`], [`Bundle::from_dir`] and [`BundleBuilder::build`] are the only ways
+/// to make one):
+/// - [`Bundle::files`] holds every regular file, `pacto.yaml` included, keyed by its
+///   [`BundlePath`] (relative, `/`-separated, no `.`/`..`/empty components, no backslash, no
+///   NUL, at most [`crate::MAX_PATH_LEN`] bytes), and no path is a directory of another;
+/// - [`Bundle::raw_yaml`] is `files["pacto.yaml"]` and [`Bundle::contract`] is
+///   `parse(raw_yaml)`.
 ///
 /// Directories are implied by the file paths; empty directories are not part of a bundle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bundle {
-    /// The parsed `pacto.yaml`.
-    pub contract: Contract,
-    /// The bytes of `pacto.yaml`, exactly as in `files`.
-    pub raw_yaml: Bytes,
-    /// Every file of the bundle, by normalised relative path, in byte order of the path.
-    pub files: BTreeMap<String, Bytes>,
+    contract: Contract,
+    raw_yaml: Bytes,
+    files: BTreeMap<BundlePath, Bytes>,
+}
+
+/// Collects the files of a bundle whose paths are already [`BundlePath`]s (an archive reader,
+/// a directory walk), so that no path is checked twice; [`BundleBuilder::build`] checks what
+/// only the whole set can show and parses the contract.
+///
+/// ```
+/// use pacto_contract::{BundleBuilder, BundlePath};
+/// let mut builder = BundleBuilder::new();
+/// let yaml = "pactoVersion: '1.0'\nservice:\n  name: svc\n  version: 1.0.0\n";
+/// builder.insert(BundlePath::parse("pacto.yaml")?, yaml.into())?;
+/// builder.insert(BundlePath::parse("api/openapi.yaml")?, "openapi: 3.1.0".into())?;
+/// let bundle = builder.build()?;
+/// assert_eq!(bundle.name(), "svc");
+/// assert_eq!(bundle.file("api/openapi.yaml").map(|b| &b[..]), Some(&b"openapi: 3.1.0"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BundleBuilder {
+    files: BTreeMap<BundlePath, Bytes>,
+}
+
+impl BundleBuilder {
+    /// A builder with no files.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the file at `path`; a path given twice is refused.
+    pub fn insert(&mut self, path: BundlePath, bytes: Bytes) -> Result<(), BundleError> {
+        match self.files.entry(path) {
+            Entry::Occupied(taken) => Err(BundleError::DuplicatePath {
+                path: taken.key().to_string(),
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// The bundle: refused when a path is also the directory of another, or when
+    /// `pacto.yaml` is missing or does not parse.
+    pub fn build(self) -> Result<Bundle, BundleError> {
+        check_no_conflicts(&self.files)?;
+        let raw_yaml = self
+            .files
+            .get(CONTRACT_FILE)
+            .cloned()
+            .ok_or(BundleError::MissingContract)?;
+        let contract =
+            parse(&raw_yaml).map_err(|source| BundleError::InvalidContract { source })?;
+        Ok(Bundle {
+            contract,
+            raw_yaml,
+            files: self.files,
+        })
+    }
 }
 
 /// Errors from building a [`Bundle`].
@@ -145,31 +203,17 @@ pub enum BundleError {
 impl Bundle {
     /// Builds a bundle from files keyed by bundle-relative path.
     ///
-    /// Every key goes through [`validate_path`] (a leading `./` is dropped, anything else
+    /// Every key is parsed as a [`BundlePath`] (a leading `./` is dropped, anything else
     /// irregular is refused); two keys that normalise alike, or a file that is also the
     /// directory of another file, are refused; `pacto.yaml` must be present and parse.
     pub fn from_files(files: BTreeMap<String, Bytes>) -> Result<Bundle, BundleError> {
-        let mut normalised = BTreeMap::new();
+        let mut builder = BundleBuilder::new();
         for (path, bytes) in files {
-            let clean =
-                validate_path(&path).map_err(|source| BundleError::InvalidPath { path, source })?;
-            if normalised.contains_key(&clean) {
-                return Err(BundleError::DuplicatePath { path: clean });
-            }
-            normalised.insert(clean, bytes);
+            let clean = BundlePath::parse(&path)
+                .map_err(|source| BundleError::InvalidPath { path, source })?;
+            builder.insert(clean, bytes)?;
         }
-        check_no_conflicts(&normalised)?;
-        let raw_yaml = normalised
-            .get(CONTRACT_FILE)
-            .cloned()
-            .ok_or(BundleError::MissingContract)?;
-        let contract =
-            parse(&raw_yaml).map_err(|source| BundleError::InvalidContract { source })?;
-        Ok(Bundle {
-            contract,
-            raw_yaml,
-            files: normalised,
-        })
+        builder.build()
     }
 
     /// Reads a bundle directory within the default [`Limits`]: see
@@ -203,9 +247,9 @@ impl Bundle {
             });
         }
         let matcher = ignore_matcher(dir)?;
-        let mut files = BTreeMap::new();
+        let mut files = BundleBuilder::new();
         walk(dir, &matcher, limits, &mut files)?;
-        Bundle::from_files(files)
+        files.build()
     }
 
     /// Checks the bundle against `limits`, counting as an archive of it counts (files plus
@@ -216,6 +260,27 @@ impl Bundle {
             tally.add_file(path, bytes.len() as u64)?;
         }
         Ok(())
+    }
+
+    /// The parsed `pacto.yaml`.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The bytes of `pacto.yaml`, exactly as in [`Bundle::files`].
+    pub fn raw_yaml(&self) -> &Bytes {
+        &self.raw_yaml
+    }
+
+    /// Every file of the bundle, `pacto.yaml` included, by path in byte order of the path
+    /// (look one up with a `&str`: `files()["api/openapi.yaml"]`).
+    pub fn files(&self) -> &BTreeMap<BundlePath, Bytes> {
+        &self.files
+    }
+
+    /// The file at `path`, if the bundle has one.
+    pub fn file(&self, path: &str) -> Option<&Bytes> {
+        self.files.get(path)
     }
 
     /// `service.name` of the contract.
@@ -239,10 +304,15 @@ impl Bundle {
 /// With `/` mapped below every other byte (paths hold no NUL), the paths below a file sort
 /// right after it: one sort and a pass over neighbours, linear in the total path length
 /// however deep the paths are.
-fn check_no_conflicts(files: &BTreeMap<String, Bytes>) -> Result<(), BundleError> {
+fn check_no_conflicts(files: &BTreeMap<BundlePath, Bytes>) -> Result<(), BundleError> {
     let mut keys: Vec<Vec<u8>> = files
         .keys()
-        .map(|k| k.bytes().map(|b| if b == b'/' { 0 } else { b }).collect())
+        .map(|k| {
+            k.as_str()
+                .bytes()
+                .map(|b| if b == b'/' { 0 } else { b })
+                .collect()
+        })
         .collect();
     keys.sort_unstable();
     for pair in keys.windows(2) {
@@ -309,7 +379,7 @@ fn walk(
     root: &Path,
     matcher: &Gitignore,
     limits: &Limits,
-    files: &mut BTreeMap<String, Bytes>,
+    files: &mut BundleBuilder,
 ) -> Result<(), BundleError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
@@ -349,8 +419,13 @@ fn walk(
             if file_type.is_dir() {
                 pending.push((abs, rel_path));
             } else if file_type.is_file() {
-                let bytes = read_file(&abs, &rel_path, limits, &mut tally)?;
-                files.insert(rel_path, bytes);
+                let path =
+                    BundlePath::parse(&rel_path).map_err(|source| BundleError::InvalidPath {
+                        path: rel_path,
+                        source,
+                    })?;
+                let bytes = read_file(&abs, &path, limits, &mut tally)?;
+                files.insert(path, bytes)?;
             } else {
                 return Err(BundleError::NotRegularFile { path: abs });
             }
@@ -359,11 +434,11 @@ fn walk(
     Ok(())
 }
 
-/// Reads the file at `abs` (bundle path `rel`) after checking its path and its size on the
-/// file system, reading no more than `limits.max_file_size` + 1 bytes.
+/// Reads the file at `abs` (bundle path `rel`) after checking its size on the file system,
+/// reading no more than `limits.max_file_size` + 1 bytes.
 fn read_file(
     abs: &Path,
-    rel: &str,
+    rel: &BundlePath,
     limits: &Limits,
     tally: &mut Tally<'_>,
 ) -> Result<Bytes, BundleError> {
@@ -371,10 +446,6 @@ fn read_file(
         path: abs.to_owned(),
         source,
     };
-    validate_path(rel).map_err(|source| BundleError::InvalidPath {
-        path: rel.to_owned(),
-        source,
-    })?;
     let mut file = fs::File::open(abs).map_err(io_err)?;
     let announced = file.metadata().map_err(io_err)?.len();
     tally.add_file(rel, announced)?;

@@ -4,7 +4,7 @@
 //! caching all apply the same limits, so whatever one side accepts the other accepts too: a
 //! bundle that could be pushed can always be pulled with the same limits.
 
-use crate::path::path_depth;
+use crate::path::BundlePath;
 use std::collections::HashSet;
 
 /// Bounds on a bundle. A value over a limit is refused; a value exactly at it is accepted.
@@ -164,13 +164,13 @@ impl<'a> Tally<'a> {
         }
     }
 
-    /// Counts the file at `path` (a valid bundle path, not yet counted) of `size` bytes; a
-    /// refused file is not counted.
-    pub(crate) fn add_file(&mut self, path: &str, size: u64) -> Result<(), LimitError> {
-        let depth = path_depth(path);
+    /// Counts the file at `path` (not yet counted) of `size` bytes; a refused file is not
+    /// counted.
+    pub(crate) fn add_file(&mut self, path: &BundlePath, size: u64) -> Result<(), LimitError> {
+        let depth = path.depth();
         if depth > self.limits.max_depth {
             return Err(LimitError::TooDeep {
-                path: path.to_owned(),
+                path: path.to_string(),
                 depth,
                 limit: self.limits.max_depth,
             });
@@ -178,18 +178,18 @@ impl<'a> Tally<'a> {
         let total = self.total_with(path, size)?;
         // Parents, longest first: once one is known, so are all of its own parents.
         let new_dirs = path
-            .rmatch_indices('/')
-            .take_while(|(end, _)| !self.dirs.contains(&path[..*end]))
+            .parents()
+            .take_while(|dir| !self.dirs.contains(*dir))
             .count();
         let entries = self.entries.saturating_add(new_dirs as u64 + 1);
         if entries > self.limits.max_entries {
             return Err(LimitError::TooManyEntries {
-                path: path.to_owned(),
+                path: path.to_string(),
                 limit: self.limits.max_entries,
             });
         }
-        for (end, _) in path.rmatch_indices('/').take(new_dirs) {
-            self.dirs.insert(path[..end].into());
+        for dir in path.parents().take(new_dirs) {
+            self.dirs.insert(dir.into());
         }
         self.entries = entries;
         self.total = total;
@@ -200,7 +200,7 @@ impl<'a> Tally<'a> {
     /// instead (a file that changed between its size and its bytes being read).
     pub(crate) fn resize_file(
         &mut self,
-        path: &str,
+        path: &BundlePath,
         counted: u64,
         size: u64,
     ) -> Result<(), LimitError> {
@@ -210,10 +210,10 @@ impl<'a> Tally<'a> {
     }
 
     /// The total with one more file of `size` bytes, checked.
-    fn total_with(&self, path: &str, size: u64) -> Result<u64, LimitError> {
+    fn total_with(&self, path: &BundlePath, size: u64) -> Result<u64, LimitError> {
         if size > self.limits.max_file_size {
             return Err(LimitError::FileTooLarge {
-                path: path.to_owned(),
+                path: path.to_string(),
                 size,
                 limit: self.limits.max_file_size,
             });
@@ -221,7 +221,7 @@ impl<'a> Tally<'a> {
         let total = self.total.saturating_add(size);
         if total > self.limits.max_total_size {
             return Err(LimitError::TotalTooLarge {
-                path: path.to_owned(),
+                path: path.to_string(),
                 limit: self.limits.max_total_size,
             });
         }
@@ -233,15 +233,19 @@ impl<'a> Tally<'a> {
 mod tests {
     use super::*;
 
+    fn p(path: &str) -> BundlePath {
+        BundlePath::parse(path).unwrap()
+    }
+
     #[test]
     fn entries_are_files_plus_distinct_directories() {
         let limits = Limits::default().with_max_entries(5);
         let mut tally = Tally::new(&limits);
-        tally.add_file("pacto.yaml", 1).unwrap(); // 1
-        tally.add_file("a/b/c.txt", 1).unwrap(); // a, a/b, a/b/c.txt: 4
-        tally.add_file("a/b/d.txt", 1).unwrap(); // 5
+        tally.add_file(&p("pacto.yaml"), 1).unwrap(); // 1
+        tally.add_file(&p("a/b/c.txt"), 1).unwrap(); // a, a/b, a/b/c.txt: 4
+        tally.add_file(&p("a/b/d.txt"), 1).unwrap(); // 5
         assert_eq!(
-            tally.add_file("a/e.txt", 1),
+            tally.add_file(&p("a/e.txt"), 1),
             Err(LimitError::TooManyEntries {
                 path: "a/e.txt".into(),
                 limit: 5
@@ -250,9 +254,9 @@ mod tests {
         // A refused file is not counted.
         let limits = Limits::default().with_max_entries(3);
         let mut tally = Tally::new(&limits);
-        tally.add_file("x", 1).unwrap();
-        assert!(tally.add_file("a/b/c", 1).is_err());
-        tally.add_file("a/b", 1).unwrap();
+        tally.add_file(&p("x"), 1).unwrap();
+        assert!(tally.add_file(&p("a/b/c"), 1).is_err());
+        tally.add_file(&p("a/b"), 1).unwrap();
         assert_eq!((tally.entries, tally.total), (3, 2));
     }
 
@@ -263,24 +267,24 @@ mod tests {
             .with_max_total_size(15)
             .with_max_depth(3);
         let mut tally = Tally::new(&limits);
-        tally.add_file("a", 10).unwrap();
+        tally.add_file(&p("a"), 10).unwrap();
         assert!(matches!(
-            tally.add_file("b", 11),
+            tally.add_file(&p("b"), 11),
             Err(LimitError::FileTooLarge {
                 size: 11,
                 limit: 10,
                 ..
             })
         ));
-        tally.add_file("c", 5).unwrap();
+        tally.add_file(&p("c"), 5).unwrap();
         assert!(matches!(
-            tally.add_file("d", 1),
+            tally.add_file(&p("d"), 1),
             Err(LimitError::TotalTooLarge { limit: 15, .. })
         ));
-        tally.resize_file("c", 5, 4).unwrap();
-        tally.add_file("x/y/z", 1).unwrap();
+        tally.resize_file(&p("c"), 5, 4).unwrap();
+        tally.add_file(&p("x/y/z"), 1).unwrap();
         assert_eq!(
-            tally.add_file("x/y/z/w", 0),
+            tally.add_file(&p("x/y/z/w"), 0),
             Err(LimitError::TooDeep {
                 path: "x/y/z/w".into(),
                 depth: 4,

@@ -1,5 +1,9 @@
-//! The one rule for file paths inside a bundle, shared by every constructor and by the
-//! archive reader.
+//! [`BundlePath`]: the one rule for file paths inside a bundle, checked once when a path is
+//! made and true of every `BundlePath` from then on.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::str::FromStr;
 
 /// Longest bundle path accepted, in bytes (Linux `PATH_MAX`).
 pub const MAX_PATH_LEN: usize = 4096;
@@ -64,62 +68,174 @@ pub enum PathError {
     },
 }
 
-/// Checks a bundle-relative file path and returns its normalised form.
+/// The path of a file (or directory) inside a bundle, relative to the bundle root: valid by
+/// construction.
 ///
-/// Normalising only drops leading `./` (tar tools write `./pacto.yaml`); every other
-/// irregularity is refused rather than rewritten, so that two different spellings can
-/// never name the same file: an empty path, a leading `/`, a backslash, a `..` or inner
-/// `.` component, an empty component (`a//b`, `a/`), a NUL byte, or more than
-/// [`MAX_PATH_LEN`] bytes. Names that merely contain dots (`my..file.yaml`,
-/// `..hidden.txt`, `.github/x`) are fine.
+/// A `BundlePath` is `/`-separated and relative, has no `.`, `..` or empty component, no
+/// backslash and no NUL byte, and is at most [`MAX_PATH_LEN`] bytes long. Parsing drops
+/// leading `./` (tar tools write `./pacto.yaml`); every other irregularity is refused rather
+/// than rewritten, so that two different spellings can never name the same file. Names that
+/// merely contain dots (`my..file.yaml`, `..hidden.txt`, `.github/x`) are fine.
+///
+/// It orders, compares and hashes as its text (bytewise), and borrows as `str`, so a map keyed
+/// by bundle paths is looked up with a `&str`.
 ///
 /// ```
-/// use pacto_contract::{validate_path, PathError};
-/// assert_eq!(validate_path("./api/openapi.yaml").unwrap(), "api/openapi.yaml");
-/// assert_eq!(validate_path("my..file.yaml").unwrap(), "my..file.yaml");
-/// assert!(matches!(validate_path("a/../../b"), Err(PathError::ParentComponent { .. })));
+/// use pacto_contract::{BundlePath, PathError};
+/// let path: BundlePath = "./api/openapi.yaml".parse().unwrap();
+/// assert_eq!(path, "api/openapi.yaml");
+/// assert_eq!(path.components().collect::<Vec<_>>(), ["api", "openapi.yaml"]);
+/// assert_eq!(path.depth(), 2);
+/// assert!("my..file.yaml".parse::<BundlePath>().is_ok());
+/// assert!(matches!(
+///     BundlePath::parse("a/../../b"),
+///     Err(PathError::ParentComponent { .. })
+/// ));
 /// ```
-pub fn validate_path(path: &str) -> Result<String, PathError> {
-    if path.len() > MAX_PATH_LEN {
-        return Err(PathError::TooLong {
-            len: path.len(),
-            limit: MAX_PATH_LEN,
-        });
-    }
-    let owned = || path.to_owned();
-    if path.contains('\0') {
-        return Err(PathError::Nul { path: owned() });
-    }
-    if path.contains('\\') {
-        return Err(PathError::Backslash { path: owned() });
-    }
-    if path.starts_with('/') {
-        return Err(PathError::Absolute { path: owned() });
-    }
-    let mut rest = path;
-    while let Some(stripped) = rest.strip_prefix("./") {
-        rest = stripped;
-    }
-    if rest.is_empty() || rest == "." {
-        return Err(PathError::Empty);
-    }
-    // `..` is checked on every component before the others, so that `a//../b` is
-    // reported as the traversal it is.
-    if rest.split('/').any(|c| c == "..") {
-        return Err(PathError::ParentComponent { path: owned() });
-    }
-    for component in rest.split('/') {
-        match component {
-            "" => return Err(PathError::EmptyComponent { path: owned() }),
-            "." => return Err(PathError::CurrentComponent { path: owned() }),
-            _ => {}
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BundlePath(String);
+
+impl BundlePath {
+    /// Checks `path` and returns it in its normal form (leading `./` dropped); see the type's
+    /// documentation for the rules.
+    pub fn parse(path: &str) -> Result<BundlePath, PathError> {
+        if path.len() > MAX_PATH_LEN {
+            return Err(PathError::TooLong {
+                len: path.len(),
+                limit: MAX_PATH_LEN,
+            });
         }
+        let owned = || path.to_owned();
+        if path.contains('\0') {
+            return Err(PathError::Nul { path: owned() });
+        }
+        if path.contains('\\') {
+            return Err(PathError::Backslash { path: owned() });
+        }
+        if path.starts_with('/') {
+            return Err(PathError::Absolute { path: owned() });
+        }
+        let mut rest = path;
+        while let Some(stripped) = rest.strip_prefix("./") {
+            rest = stripped;
+        }
+        if rest.is_empty() || rest == "." {
+            return Err(PathError::Empty);
+        }
+        // `..` is checked on every component before the others, so that `a//../b` is
+        // reported as the traversal it is.
+        if rest.split('/').any(|c| c == "..") {
+            return Err(PathError::ParentComponent { path: owned() });
+        }
+        for component in rest.split('/') {
+            match component {
+                "" => return Err(PathError::EmptyComponent { path: owned() }),
+                "." => return Err(PathError::CurrentComponent { path: owned() }),
+                _ => {}
+            }
+        }
+        Ok(BundlePath(rest.to_owned()))
     }
-    Ok(rest.to_owned())
+
+    /// The path as text, `/`-separated.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The components, root first: `a/b/c.txt` gives `a`, `b`, `c.txt`. None is empty, `.` or
+    /// `..`.
+    pub fn components(&self) -> std::str::Split<'_, char> {
+        self.0.split('/')
+    }
+
+    /// The number of components: `a/b/c.txt` is 3 deep, `pacto.yaml` 1; what
+    /// [`crate::Limits::max_depth`] bounds.
+    pub fn depth(&self) -> u64 {
+        self.0.bytes().filter(|b| *b == b'/').count() as u64 + 1
+    }
+
+    /// The directories this path is inside, longest first: `a/b/c.txt` gives `a/b`, then `a`.
+    pub fn parents(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.rmatch_indices('/').map(|(end, _)| &self.0[..end])
+    }
 }
 
-/// The number of components of a bundle path: `a/b/c.txt` is 3 deep, `pacto.yaml` 1; what
-/// [`crate::Limits::max_depth`] bounds.
-pub fn path_depth(path: &str) -> u64 {
-    path.bytes().filter(|b| *b == b'/').count() as u64 + 1
+impl fmt::Display for BundlePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BundlePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.as_str(), f)
+    }
+}
+
+impl FromStr for BundlePath {
+    type Err = PathError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BundlePath::parse(s)
+    }
+}
+
+impl TryFrom<&str> for BundlePath {
+    type Error = PathError;
+
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        BundlePath::parse(s)
+    }
+}
+
+impl TryFrom<String> for BundlePath {
+    type Error = PathError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        BundlePath::parse(&s)
+    }
+}
+
+impl AsRef<str> for BundlePath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Consistent with `Eq`, `Ord` and `Hash`, which are the text's.
+impl Borrow<str> for BundlePath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for BundlePath {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for BundlePath {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<BundlePath> for String {
+    fn from(path: BundlePath) -> String {
+        path.0
+    }
+}
+
+impl serde::Serialize for BundlePath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for BundlePath {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BundlePath::parse(&text).map_err(serde::de::Error::custom)
+    }
 }

@@ -1,5 +1,6 @@
 //! The files a contract references, and checking that a bundle holds them.
 
+use crate::BundlePath;
 use crate::model::Contract;
 use std::fmt;
 
@@ -86,6 +87,6 @@ impl crate::Bundle {
     /// Checks that the bundle holds every file its contract references (what `validate`,
     /// `pack` and `push` require; a pull does not, so older artifacts still load).
     pub fn check_references(&self) -> Result<(), MissingFiles> {
-        check_references(&self.contract, self.files.keys().map(String::as_str))
+        check_references(self.contract(), self.files().keys().map(BundlePath::as_str))
     }
 }

@@ -1,6 +1,6 @@
 //! A content-addressed blob directory: written only when verified, read only when re-hashed.
 
-use crate::atomic::{AtomicFile, Mode, create_dir_all, owned, sync_dir};
+use crate::atomic::{AtomicFile, Mode, create_dir_all, owned};
 use crate::hash::{Sha256, sha256};
 use pacto_ref::{Digest, DigestAlgorithm};
 use std::fs::{self, File};
@@ -69,8 +69,9 @@ pub enum BlobRead {
     Intact(Vec<u8>),
     /// There is no such blob.
     Missing,
-    /// The file did not match its digest or size: it was removed.
-    Corrupt,
+    /// The file does not hold the blob: it was removed (unless the directory was made with
+    /// [`BlobDir::keep_corrupt`]).
+    Corrupt(Mismatch),
 }
 
 impl BlobRead {
@@ -78,9 +79,28 @@ impl BlobRead {
     pub fn intact(self) -> Option<Vec<u8>> {
         match self {
             BlobRead::Intact(bytes) => Some(bytes),
-            BlobRead::Missing | BlobRead::Corrupt => None,
+            BlobRead::Missing | BlobRead::Corrupt(_) => None,
         }
     }
+}
+
+/// How a blob file differs from the blob it is named after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The file is not the size asked for, or is larger than the most asked for. Reading
+    /// stops one byte past the limit, so `actual` is at most `expected + 1`.
+    Size {
+        /// The exact size, or the most, that was asked for.
+        expected: u64,
+        /// The bytes read.
+        actual: u64,
+    },
+    /// The bytes hash to another digest.
+    Digest {
+        /// What they hash to.
+        actual: Digest,
+    },
 }
 
 /// A directory of blobs named by their digests: `<root>/<algorithm>/<hex>`.
@@ -92,6 +112,7 @@ pub struct BlobDir {
     root: PathBuf,
     temp: Option<PathBuf>,
     mode: Mode,
+    remove_corrupt: bool,
 }
 
 impl BlobDir {
@@ -101,7 +122,16 @@ impl BlobDir {
             root: root.into(),
             temp: None,
             mode,
+            remove_corrupt: true,
         }
+    }
+
+    /// Leaves a corrupt blob where it is when a read finds it (a directory its user owns,
+    /// such as an OCI image layout: report the damage, do not repair it behind their back).
+    /// A write of that blob still replaces it.
+    pub fn keep_corrupt(mut self) -> Self {
+        self.remove_corrupt = false;
+        self
     }
 
     /// Writes temporary files in `dir` (on the same file system as the root) instead.
@@ -129,14 +159,15 @@ impl BlobDir {
     }
 
     /// Reads blob `digest` (at most `max_size` bytes) and hashes it: a file that does not
-    /// match, or is larger, is removed and reported as [`BlobRead::Corrupt`].
+    /// match, or is larger, is reported as [`BlobRead::Corrupt`] (and removed, unless
+    /// [`BlobDir::keep_corrupt`]).
     pub fn read(&self, digest: &Digest, max_size: u64) -> Result<BlobRead, BlobError> {
-        self.read_checked(digest, max_size, None)
+        self.read_checked(digest, max_size, None, self.remove_corrupt)
     }
 
     /// [`BlobDir::read`] for a blob whose exact size is known.
     pub fn read_sized(&self, digest: &Digest, size: u64) -> Result<BlobRead, BlobError> {
-        self.read_checked(digest, size, Some(size))
+        self.read_checked(digest, size, Some(size), self.remove_corrupt)
     }
 
     fn read_checked(
@@ -144,6 +175,7 @@ impl BlobDir {
         digest: &Digest,
         max_size: u64,
         exact: Option<u64>,
+        remove_corrupt: bool,
     ) -> Result<BlobRead, BlobError> {
         supported(digest)?;
         let path = self.path(digest);
@@ -157,19 +189,27 @@ impl BlobDir {
             .read_to_end(&mut bytes)
             .map_err(|e| BlobError::io("read", &path, e))?;
         let size = bytes.len() as u64;
-        let intact = size <= max_size
-            && exact.is_none_or(|exact| size == exact)
-            && sha256(&bytes) == *digest;
-        if intact {
-            return Ok(BlobRead::Intact(bytes));
+        let mismatch = if size > max_size || exact.is_some_and(|exact| size != exact) {
+            Mismatch::Size {
+                expected: exact.unwrap_or(max_size),
+                actual: size,
+            }
+        } else {
+            let actual = sha256(&bytes);
+            if actual == *digest {
+                return Ok(BlobRead::Intact(bytes));
+            }
+            Mismatch::Digest { actual }
+        };
+        if remove_corrupt {
+            tracing::warn!(path = %path.display(), %digest, "blob is corrupt: removed");
+            self.remove(digest)?;
         }
-        tracing::warn!(path = %path.display(), %digest, "blob is corrupt: removed");
-        self.remove(digest)?;
-        Ok(BlobRead::Corrupt)
+        Ok(BlobRead::Corrupt(mismatch))
     }
 
-    /// Stores `bytes` under their sha256 digest (a blob already there is kept) and returns
-    /// the digest.
+    /// Stores `bytes` under their sha256 digest (an intact blob already there is kept, a
+    /// corrupt one replaced) and returns the digest.
     pub fn write(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
         let digest = sha256(bytes);
         self.write_verified(&digest, bytes)?;
@@ -190,7 +230,12 @@ impl BlobDir {
     }
 
     fn write_verified(&self, digest: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
-        if self.contains(digest, Some(bytes.len() as u64)) {
+        let size = bytes.len() as u64;
+        // Hashing what is there costs less than writing and syncing it again, and finds a
+        // damaged copy of the same size.
+        if self.contains(digest, Some(size))
+            && let BlobRead::Intact(_) = self.read_checked(digest, size, Some(size), false)?
+        {
             return Ok(());
         }
         let mut writer = self.writer()?;
@@ -261,6 +306,11 @@ impl BlobWriter {
         self.file.file()
     }
 
+    /// The temporary path (for messages; it disappears at [`BlobWriter::finish`]).
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
     /// Checks the bytes against `expected` digest and size (when given) and renames the
     /// file into place under its digest; returns the digest.
     pub fn finish(
@@ -288,12 +338,10 @@ impl BlobWriter {
         }
         let dest = self.dir.path(&digest);
         let temp = self.file.path().to_owned();
+        // Synced, renamed, and the blob's directory synced: the one durability policy.
         self.file
             .commit(&dest)
             .map_err(|e| BlobError::io("rename into place", &temp, e))?;
-        if self.dir.temp.is_some() {
-            sync_dir(&self.dir.root.join(digest.algorithm().as_str()));
-        }
         Ok(digest)
     }
 }

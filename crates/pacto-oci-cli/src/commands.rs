@@ -281,12 +281,12 @@ async fn validate(source: &Path, out: &Output) -> Outcome {
     bundle
         .check_references()
         .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("invalid bundle"))?;
-    let references = bundle.contract.file_references().len();
+    let references = bundle.contract().file_references().len();
     out.emit(
         json!({
             "name": bundle.name(),
             "version": bundle.version(),
-            "files": bundle.files.len(),
+            "files": bundle.files().len(),
             "size": bundle.total_size(),
             "references": references,
             "valid": true,
@@ -296,7 +296,7 @@ async fn validate(source: &Path, out: &Output) -> Outcome {
                 "Valid: {}@{} ({} files, {} bytes; {} referenced files present)",
                 bundle.name(),
                 bundle.version(),
-                bundle.files.len(),
+                bundle.files().len(),
                 bundle.total_size(),
                 references
             )

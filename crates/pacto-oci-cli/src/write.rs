@@ -323,7 +323,7 @@ pub(crate) fn write_bundle(
     bundle: &Bundle,
     mode: WriteMode,
 ) -> Result<Vec<String>, WriteError> {
-    let names: Vec<String> = bundle.files.keys().cloned().collect();
+    let names: Vec<String> = bundle.files().keys().map(ToString::to_string).collect();
     for name in &names {
         confined(name)?;
     }
@@ -403,11 +403,13 @@ fn fill(dir: &Path, bundle: &Bundle) -> Result<(), WriteError> {
 /// Writes the files of `bundle` under `root`, creating every directory and file itself and
 /// following no symlink; records each path it created in `created`.
 fn write_tree(root: &Path, bundle: &Bundle, created: &mut Vec<PathBuf>) -> Result<(), WriteError> {
-    for (name, bytes) in &bundle.files {
-        let relative = confined(name)?;
+    for (name, bytes) in bundle.files() {
+        let relative = confined(name.as_str())?;
         let components: Vec<_> = relative.components().collect();
         let Some((file, parents)) = components.split_last() else {
-            return Err(WriteError::NotPlain { name: name.clone() });
+            return Err(WriteError::NotPlain {
+                name: name.to_string(),
+            });
         };
         let mut current = root.to_owned();
         for component in parents {
@@ -479,12 +481,12 @@ fn verify(root: &Path, bundle: &Bundle) -> Result<(), WriteError> {
             return Err(differs(format!("unexpected empty directory {prefix}")));
         }
     }
-    if !files.keys().eq(bundle.files.keys()) {
+    if !files.keys().eq(bundle.files().keys().map(|p| p.as_str())) {
         return Err(differs("other files than the bundle's".to_owned()));
     }
     for (relative, path) in &files {
         let bytes = fs::read(path).map_err(io_error(path))?;
-        if bundle.files.get(relative).map(|b| &b[..]) != Some(&bytes[..]) {
+        if bundle.file(relative).map(|b| &b[..]) != Some(&bytes[..]) {
             return Err(differs(format!("{relative} has other bytes")));
         }
     }

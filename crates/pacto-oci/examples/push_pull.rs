@@ -32,10 +32,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "resolved {constraint} to {} {}: {} files",
         resolved.reference,
         resolved.digest,
-        resolved.bundle.files.len()
+        resolved.bundle.files().len()
     );
     assert_eq!(
-        resolved.bundle.files, bundle.files,
+        resolved.bundle.files(),
+        bundle.files(),
         "pulled what was pushed"
     );
     Ok(())

@@ -98,7 +98,7 @@ pub(crate) async fn pack(
 
 /// Builds the config, layer and manifest for `bundle`, given its packed archive.
 pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
-    let contract = &bundle.contract;
+    let contract = bundle.contract();
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_NAME, contract.service.name.as_str());
     labels.insert(LABEL_VERSION, contract.service.version.as_str());

@@ -5,26 +5,29 @@
 //! content-addressed `blobs/sha256/<hex>` files, exactly as `skopeo copy ... oci:PATH:TAG` and
 //! `oras ... --oci-layout PATH:TAG` write them, so each reads what the others wrote.
 //!
-//! Writes are atomic: every file is written to a temporary name in its final directory,
-//! synced, then renamed; `index.json` is read, changed and replaced while holding an exclusive
-//! lock on the layout directory, so concurrent writers never lose each other's tags and a
-//! crash never leaves a half-written file under a real name.
+//! Writes are atomic ([`pacto_fs::write_atomic`], [`pacto_fs::BlobDir`]): every file is written
+//! to a temporary name in its final directory, synced, then renamed; `index.json` is read,
+//! changed and replaced while holding an exclusive lock on the layout directory, so concurrent
+//! writers never lose each other's tags and a crash never leaves a half-written file under a
+//! real name. Blobs are hashed on every read; a damaged one is reported, never deleted (the
+//! layout is the user's), and the next push of it replaces it.
 //!
-//! Files are created as readable as the umask allows (0644 under the usual 022, directories
-//! 0755), as `skopeo` and ORAS create them: a layout is often shared or served.
+//! Files are created as readable as the umask allows ([`Mode::Shared`]: 0644 under the usual
+//! 022, directories 0755), as `skopeo` and ORAS create them: a layout is often shared or
+//! served.
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
 use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
 use async_trait::async_trait;
 use bytes::Bytes;
-use pacto_archive::{Limits, sha256_digest};
+use pacto_archive::Limits;
 use pacto_contract::Bundle;
-use pacto_ref::{ArtifactRef, LayoutReference};
+use pacto_fs::{BlobDir, BlobError, BlobRead, Mismatch, Mode};
+use pacto_ref::{ArtifactRef, Digest, LayoutReference};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -57,43 +60,58 @@ fn layout(reference: &ArtifactRef) -> Result<&LayoutReference, StoreError> {
     }
 }
 
-fn blob_path(root: &Path, digest: &str) -> Option<PathBuf> {
-    let hex = artifact::checked_digest(digest)?.strip_prefix("sha256:")?;
-    Some(root.join("blobs").join("sha256").join(hex))
+/// The layout's `blobs/` directory: written as the umask allows, damaged blobs reported and
+/// left in place.
+fn blobs(root: &Path) -> BlobDir {
+    BlobDir::new(root.join("blobs"), Mode::Shared).keep_corrupt()
 }
 
-/// Writes `data` to `path` atomically (temp file in the same directory, fsync, rename), with
-/// the mode a plain file gets (0666 less the umask) rather than a temporary file's 0600.
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    let dir = path.parent().expect("layout files live in a directory");
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".tmp-");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        // The mode is given to open(2), which applies the umask.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
+/// A digest named by the layout's own files, if it is one a blob can have.
+fn blob_digest(digest: &str) -> Option<Digest> {
+    Digest::parse(artifact::checked_digest(digest)?).ok()
+}
+
+/// The store's error for a failed blob operation.
+fn blob_error(error: BlobError) -> StoreError {
+    match error {
+        BlobError::Io {
+            action,
+            path,
+            source,
+            ..
+        } => {
+            let action = match action {
+                "open" => "cannot open",
+                "read" => "cannot read",
+                "remove" => "cannot remove",
+                "create" => "cannot create",
+                "create a temporary file in" => "cannot create a temporary file in",
+                "rename into place" => "cannot rename into place",
+                _ => "cannot write",
+            };
+            StoreError::io(action, &path, source)
+        }
+        // Only digests this store computed are written, and only sha256 ones are read.
+        other => StoreError::Io {
+            action: "cannot store a blob",
+            path: String::new(),
+            source: std::io::Error::other(other),
+        },
     }
-    let mut temp = builder
-        .tempfile_in(dir)
-        .map_err(|e| StoreError::io("cannot create a temporary file in", dir, e))?;
-    temp.write_all(data)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|e| StoreError::io("cannot write", temp.path(), e))?;
-    temp.persist(path)
-        .map_err(|e| StoreError::io("cannot rename into place", path, e.error))?;
-    Ok(())
+}
+
+/// Writes `data` to `path` atomically, as readable as the umask allows.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
+    pacto_fs::write_atomic(path, data, Mode::Shared)
+        .map_err(|e| StoreError::io("cannot write", path, e))
 }
 
 /// Writes a blob unless an intact copy is already there.
 fn write_blob(root: &Path, digest: &str, data: &[u8]) -> Result<(), StoreError> {
-    let path = blob_path(root, digest).expect("digests we compute are valid");
-    if let Ok(existing) = std::fs::read(&path)
-        && sha256_digest(&existing) == digest
-    {
-        return Ok(());
-    }
-    write_atomic(&path, data)
+    let digest = blob_digest(digest).expect("digests we compute are valid");
+    blobs(root)
+        .write_expected(&digest, data)
+        .map_err(blob_error)
 }
 
 /// An exclusive lock on the layout directory, released on drop.
@@ -174,48 +192,25 @@ fn read_blob(
     size: u64,
     what: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    let path = blob_path(root, digest).ok_or_else(|| {
+    let parsed = blob_digest(digest).ok_or_else(|| {
         StoreError::invalid_bundle(
             display,
             format!("{what} digest {digest:?} is not sha256:<hex>"),
         )
     })?;
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::invalid_bundle(
-                display,
-                format!("{what} blob {digest} is missing from the layout"),
-            ));
+    let problem = match blobs(root).read_sized(&parsed, size).map_err(blob_error)? {
+        BlobRead::Intact(data) => return Ok(data),
+        BlobRead::Missing => format!("{what} blob {digest} is missing from the layout"),
+        BlobRead::Corrupt(Mismatch::Size { actual, .. }) => format!(
+            "{what} blob {digest} has {actual} bytes{}, its descriptor says {size}",
+            if actual > size { " or more" } else { "" }
+        ),
+        BlobRead::Corrupt(Mismatch::Digest { actual }) => {
+            format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}")
         }
-        Err(e) => return Err(StoreError::io("cannot open", &path, e)),
+        BlobRead::Corrupt(_) => format!("{what} blob {digest} does not match its descriptor"),
     };
-    let mut data = Vec::new();
-    file.take(size.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| StoreError::io("cannot read", &path, e))?;
-    if data.len() as u64 != size {
-        return Err(StoreError::invalid_bundle(
-            display,
-            format!(
-                "{what} blob {digest} has {} bytes{}, its descriptor says {size}",
-                data.len(),
-                if data.len() as u64 > size {
-                    " or more"
-                } else {
-                    ""
-                }
-            ),
-        ));
-    }
-    let actual = sha256_digest(&data);
-    if actual != digest {
-        return Err(StoreError::invalid_bundle(
-            display,
-            format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}"),
-        ));
-    }
-    Ok(data)
+    Err(StoreError::invalid_bundle(display, problem))
 }
 
 fn push_blocking(
@@ -226,7 +221,7 @@ fn push_blocking(
     force: bool,
 ) -> Result<PushStatus, StoreError> {
     let root = reference.path();
-    std::fs::create_dir_all(root.join("blobs").join("sha256"))
+    pacto_fs::create_dir_all(&root.join("blobs").join("sha256"), Mode::Shared)
         .map_err(|e| StoreError::io("cannot create", root, e))?;
     let _lock = DirLock::acquire(root)?;
     let marker = root.join("oci-layout");
@@ -273,9 +268,6 @@ fn push_blocking(
     }));
     let bytes = serde_json::to_vec(&index).expect("index serialises");
     write_atomic(&root.join("index.json"), &bytes)?;
-    if let Ok(dir) = File::open(root) {
-        let _ = dir.sync_all();
-    }
     Ok(status)
 }
 
@@ -296,9 +288,8 @@ fn pull_blocking(
         None => match reference.digest() {
             // A digest not in the index may still be a manifest blob of the layout.
             Some(digest) => {
-                let path =
-                    blob_path(root, digest).ok_or_else(|| not_found(display, "bad digest"))?;
-                let size = std::fs::metadata(&path)
+                let parsed = blob_digest(digest).ok_or_else(|| not_found(display, "bad digest"))?;
+                let size = std::fs::metadata(blobs(root).path(&parsed))
                     .map_err(|_| not_found(display, "manifest unknown"))?
                     .len();
                 (digest.to_owned(), size.min(MAX_MANIFEST_SIZE + 1))
@@ -324,15 +315,16 @@ fn pull_blocking(
     ))
 }
 
+/// Runs the layout's file work off the executor.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
+    pacto_fs::blocking(f)
         .await
-        .map_err(|e| StoreError::Io {
+        .map_err(|source| StoreError::Io {
             action: "layout task failed",
             path: String::new(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         })?
 }
 

@@ -4,10 +4,11 @@
 use crate::support::{MIB, RawHeader, Tar, YAML, gzip, gzip_level, pax_records, unpack_tar};
 use bytes::Bytes;
 use pacto_archive::{Limits, pack, unpack_bytes};
+use pacto_contract::BundlePath;
 use std::process::Command;
 
 fn keys(bundle: &pacto_contract::Bundle) -> Vec<&str> {
-    bundle.files.keys().map(String::as_str).collect()
+    bundle.files().keys().map(BundlePath::as_str).collect()
 }
 
 #[tokio::test]
@@ -23,7 +24,7 @@ async fn limits_are_inclusive() {
     let gz = gzip_level(&tar.finish(), flate2::Compression::fast());
     let bundle = unpack_bytes(&gz, &Limits::default()).await.unwrap();
     assert_eq!(bundle.total_size(), (50 * MIB) as u64);
-    assert_eq!(bundle.files["part-0"].len(), 10 * MIB);
+    assert_eq!(bundle.files()["part-0"].len(), 10 * MIB);
 
     // Exactly 10,000 entries: pacto.yaml, one directory and 9,998 files in it.
     let mut tar = Tar::with_contract();
@@ -32,7 +33,7 @@ async fn limits_are_inclusive() {
         tar.file(&format!("f/{i:04}"), b"");
     }
     let bundle = unpack_tar(&tar.finish()).await.unwrap();
-    assert_eq!(bundle.files.len(), 9_999);
+    assert_eq!(bundle.files().len(), 9_999);
     // Our own archive of it has exactly as many entries, and reads back.
     let packed = pack(&bundle, &Limits::default()).await.unwrap();
     assert_eq!(
@@ -97,7 +98,7 @@ async fn go_pacto_layers_are_read() {
         ["api/openapi.yaml", "docs/caf\u{e9}.md", "pacto.yaml"]
     );
     assert_eq!(
-        bundle.files["docs/caf\u{e9}.md"],
+        bundle.files()["docs/caf\u{e9}.md"],
         Bytes::from_static(b"menu!")
     );
     assert_eq!(bundle.name(), "orders");
@@ -119,7 +120,7 @@ async fn go_long_names_truncated_to_ascii_are_read() {
     );
     tar.entry(&go_header(field.as_bytes(), b'0', 1), b"x");
     let bundle = unpack_tar(&tar.finish()).await.unwrap();
-    assert!(bundle.files.contains_key(&long));
+    assert!(bundle.files().contains_key(long.as_str()));
 }
 
 #[tokio::test]

@@ -267,28 +267,3 @@ async fn pack_to_file_and_writer_match_pack() {
         pacto_archive::ArchiveError::Io { path: Some(p), .. } if p == missing_dir
     ));
 }
-
-#[tokio::test]
-async fn edited_bundles_are_checked_before_writing() {
-    let mut b = bundle(&[]);
-    b.files
-        .insert("../evil".into(), bytes::Bytes::from_static(b"x"));
-    assert!(matches!(
-        pack(&b, &Limits::default()).await.unwrap_err(),
-        pacto_archive::ArchiveError::InvalidPath { path, .. } if path == "../evil"
-    ));
-    let mut b = bundle(&[]);
-    b.files
-        .insert("./a".into(), bytes::Bytes::from_static(b"x"));
-    assert!(matches!(
-        pack(&b, &Limits::default()).await.unwrap_err(),
-        pacto_archive::ArchiveError::UnnormalisedPath { normalised, .. } if normalised == "a"
-    ));
-    let mut b = bundle(&[("a", b"file")]);
-    b.files
-        .insert("a/b".into(), bytes::Bytes::from_static(b"x"));
-    assert!(matches!(
-        pack(&b, &Limits::default()).await.unwrap_err(),
-        pacto_archive::ArchiveError::PathConflict { path, child, .. } if path == "a" && child == "a/b"
-    ));
-}

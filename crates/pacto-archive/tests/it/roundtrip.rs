@@ -22,7 +22,7 @@ async fn round_trip_keeps_every_byte() {
         .await
         .unwrap();
     assert_eq!(back, b);
-    assert_eq!(back.raw_yaml, Bytes::from_static(YAML.as_bytes()));
+    assert_eq!(back.raw_yaml(), &Bytes::from_static(YAML.as_bytes()));
     // And reading is not sensitive to how the bytes arrive.
     let reader = crate::support::Generated::new(
         packed
@@ -63,8 +63,8 @@ async fn raw_yaml_is_kept_byte_for_byte() {
     )
     .await
     .unwrap();
-    assert_eq!(back.raw_yaml.as_ref(), yaml.as_bytes());
-    assert_eq!(back.contract, b.contract);
+    assert_eq!(back.raw_yaml().as_ref(), yaml.as_bytes());
+    assert_eq!(back.contract(), b.contract());
 }
 
 /// Path components: short names, dot names, and long ones that need ustar prefixes or PAX.

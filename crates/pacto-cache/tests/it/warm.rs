@@ -20,7 +20,7 @@ fn cold_then_warm_costs_two_requests_then_none_then_one_head() {
     registry.clear_requests();
     let cold = rt.block_on(store.pull_pinned(&tag)).expect("cold pull");
     assert_eq!(cold.digest, digest);
-    assert_eq!(cold.bundle.files, original.files);
+    assert_eq!(cold.bundle.files(), original.files());
     assert_eq!(
         summary(&registry.requests()),
         [

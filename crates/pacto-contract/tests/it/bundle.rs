@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 use pacto_contract::{
-    Bundle, BundleError, CONTRACT_FILE, ContractError, LimitError, Limits, PathError,
+    Bundle, BundleBuilder, BundleError, BundlePath, CONTRACT_FILE, ContractError, LimitError,
+    Limits, PathError,
 };
 use std::collections::BTreeMap;
 use std::fs;
@@ -24,7 +25,7 @@ fn write(root: &Path, rel: &str, content: &str) {
 }
 
 fn keys(bundle: &Bundle) -> Vec<&str> {
-    bundle.files.keys().map(String::as_str).collect()
+    bundle.files().keys().map(BundlePath::as_str).collect()
 }
 
 #[test]
@@ -39,8 +40,10 @@ fn from_files_normalises_and_parses() {
         keys(&bundle),
         ["api/openapi.yaml", "docs/readme.md", "pacto.yaml"]
     );
-    assert_eq!(bundle.raw_yaml, Bytes::from_static(YAML.as_bytes()));
-    assert_eq!(bundle.files[CONTRACT_FILE], bundle.raw_yaml);
+    assert_eq!(bundle.raw_yaml(), &Bytes::from_static(YAML.as_bytes()));
+    assert_eq!(&bundle.files()[CONTRACT_FILE], bundle.raw_yaml());
+    assert_eq!(bundle.file(CONTRACT_FILE), Some(bundle.raw_yaml()));
+    assert_eq!(bundle.file("missing"), None);
     assert_eq!(bundle.name(), "svc");
     assert_eq!(bundle.version(), "1.2.3");
     assert_eq!(bundle.total_size(), (YAML.len() + 14 + 4) as u64);
@@ -144,7 +147,7 @@ fn from_dir_honours_pactoignore_and_defaults() {
         ["api/openapi.yaml", "keep/important.tmp", "pacto.yaml"]
     );
     assert_eq!(
-        bundle.files["pacto.yaml"],
+        bundle.files()["pacto.yaml"],
         Bytes::from_static(YAML.as_bytes())
     );
 }
@@ -325,4 +328,31 @@ fn from_dir_applies_every_limit_and_names_the_file() {
             .with_max_entries(10_000)
             .with_max_depth(128)
     );
+}
+
+#[test]
+fn the_builder_takes_checked_paths_once_each() {
+    let path = |p: &str| BundlePath::parse(p).unwrap();
+    let mut builder = BundleBuilder::new();
+    builder.insert(path("pacto.yaml"), YAML.into()).unwrap();
+    builder.insert(path("a/b.txt"), "b".into()).unwrap();
+    assert!(matches!(
+        builder.insert(path("./a/b.txt"), "again".into()),
+        Err(BundleError::DuplicatePath { path, .. }) if path == "a/b.txt"
+    ));
+    let bundle = builder.clone().build().unwrap();
+    assert_eq!(keys(&bundle), ["a/b.txt", "pacto.yaml"]);
+    assert_eq!(bundle.contract().service.name, "svc");
+
+    builder.insert(path("a/b.txt/c"), "c".into()).unwrap();
+    assert!(matches!(
+        builder.build(),
+        Err(BundleError::PathConflict { path, child, .. }) if path == "a/b.txt" && child == "a/b.txt/c"
+    ));
+    let mut no_contract = BundleBuilder::new();
+    no_contract.insert(path("a"), Bytes::new()).unwrap();
+    assert!(matches!(
+        no_contract.build(),
+        Err(BundleError::MissingContract)
+    ));
 }

@@ -1,6 +1,9 @@
 //! pacto-fs against a real file system.
 
-use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, Mode, blocking, sha256, write_atomic};
+use pacto_fs::{
+    AtomicFile, BlobDir, BlobError, BlobRead, Mismatch, Mode, blocking, sha256, write_atomic,
+};
+use std::future::Future as _;
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -62,13 +65,49 @@ fn a_damaged_or_oversized_blob_is_corrupt_and_removed() {
     let blobs = BlobDir::new(temp.path(), Mode::Shared);
     let digest = blobs.write(b"original").unwrap();
     std::fs::write(blobs.path(&digest), b"tampered").unwrap();
-    assert_eq!(blobs.read(&digest, 100).unwrap(), BlobRead::Corrupt);
+    assert_eq!(
+        blobs.read(&digest, 100).unwrap(),
+        BlobRead::Corrupt(Mismatch::Digest {
+            actual: sha256(b"tampered")
+        })
+    );
     assert!(!blobs.path(&digest).exists());
 
     let digest = blobs.write(b"0123456789").unwrap();
-    assert_eq!(blobs.read(&digest, 4).unwrap(), BlobRead::Corrupt);
+    assert_eq!(
+        blobs.read(&digest, 4).unwrap(),
+        BlobRead::Corrupt(Mismatch::Size {
+            expected: 4,
+            actual: 5
+        })
+    );
     let digest = blobs.write(b"0123456789").unwrap();
-    assert_eq!(blobs.read_sized(&digest, 9).unwrap(), BlobRead::Corrupt);
+    assert_eq!(
+        blobs.read_sized(&digest, 11).unwrap(),
+        BlobRead::Corrupt(Mismatch::Size {
+            expected: 11,
+            actual: 10
+        })
+    );
+}
+
+#[test]
+fn a_directory_that_keeps_corrupt_blobs_reports_them_and_a_write_repairs_them() {
+    let temp = tempfile::tempdir().unwrap();
+    let blobs = BlobDir::new(temp.path(), Mode::Shared).keep_corrupt();
+    let digest = blobs.write(b"original").unwrap();
+    std::fs::write(blobs.path(&digest), b"tampered").unwrap();
+    assert!(matches!(
+        blobs.read_sized(&digest, 8).unwrap(),
+        BlobRead::Corrupt(Mismatch::Digest { .. })
+    ));
+    assert_eq!(std::fs::read(blobs.path(&digest)).unwrap(), b"tampered");
+    // The same size, other bytes: a write hashes what is there and replaces it.
+    blobs.write_expected(&digest, b"original").unwrap();
+    assert_eq!(
+        blobs.read_sized(&digest, 8).unwrap(),
+        BlobRead::Intact(b"original".to_vec())
+    );
 }
 
 #[test]
@@ -185,4 +224,16 @@ async fn blocking_work_runs_off_the_executor_and_panics_propagate() {
         tokio::spawn(async { blocking(|| panic!("inside the blocking work")).await }).await;
     let error = outcome.expect_err("the panic reached the awaiting task");
     assert!(error.is_panic());
+}
+
+#[test]
+fn blocking_work_runs_inline_without_a_runtime() {
+    // A future polled by an executor that is not tokio's: no pool to hand the work to.
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = std::pin::pin!(blocking(|| 6 * 7));
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => assert_eq!(value.unwrap(), 42),
+        std::task::Poll::Pending => panic!("inline work is ready at the first poll"),
+    }
 }

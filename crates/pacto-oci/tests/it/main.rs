@@ -246,7 +246,7 @@ fn raised_limits_on_the_builder_apply_to_push_and_pull() {
             .block_on(relaxed.pull(&format!("{target}:1.0.0"), "", ResolveMode::RemoteAllowed))
             .unwrap();
         assert_eq!(pulled.digest, pushed.digest, "{target}");
-        assert_eq!(pulled.bundle.files["data/big.bin"], big, "{target}");
+        assert_eq!(pulled.bundle.files()["data/big.bin"], big, "{target}");
 
         let error = rt
             .block_on(strict.pull(&format!("{target}:1.0.0"), "", ResolveMode::RemoteAllowed))

@@ -71,7 +71,7 @@ fn basic_auth_over_tls_round_trip_and_request_counts() {
     );
     registry.clear_requests();
     let pulled = rt.block_on(puller.pull(&target)).expect("pull");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     assert_eq!(
         summary(&registry.requests()),
         vec![
@@ -281,7 +281,7 @@ fn rejected_credentials_on_a_public_pull_fall_back_to_anonymous() {
     let pulled = rt
         .block_on(stale.pull(&target))
         .expect("anonymous pull after the stale credential is rejected");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     let fallbacks = stale.credential_fallbacks();
     assert_eq!(
         fallbacks

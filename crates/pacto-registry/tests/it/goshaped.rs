@@ -100,7 +100,7 @@ fn a_go_pacto_artifact_pulls_fine() {
         .expect("a Go-shaped artifact pulls");
     assert_eq!(pulled.digest, pushed);
     assert_eq!(pulled.bundle.name(), "payments");
-    let names: Vec<&str> = pulled.bundle.files.keys().map(String::as_str).collect();
+    let names: Vec<&str> = pulled.bundle.files().keys().map(|p| p.as_str()).collect();
     assert_eq!(names, ["api/openapi.yaml", "pacto.yaml"]);
 }
 

@@ -45,7 +45,7 @@ fn skopeo_copies_our_layout_to_a_registry_and_back() {
     let pulled = rt
         .block_on(client().pull_pinned(&reference(&remote)))
         .expect("pull what skopeo pushed");
-    assert_eq!(pulled.bundle.files, original.files);
+    assert_eq!(pulled.bundle.files(), original.files());
     assert_eq!(
         pulled.digest, pushed.digest,
         "skopeo kept the manifest byte for byte"
@@ -65,7 +65,7 @@ fn skopeo_copies_our_layout_to_a_registry_and_back() {
             theirs.display()
         ))))
         .expect("pull the layout skopeo wrote");
-    assert_eq!(from_skopeo.bundle.files, original.files);
+    assert_eq!(from_skopeo.bundle.files(), original.files());
     assert_eq!(from_skopeo.digest, pushed.digest);
 }
 
@@ -101,7 +101,7 @@ fn skopeo_reads_what_our_client_pushed() {
     let pulled = rt
         .block_on(store.pull(&reference(&format!("oci-layout:{}:2.1.0", out.display()))))
         .expect("pull");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     // And skopeo can still read the layout after our write.
     skopeo(&["inspect", "--raw", &format!("oci:{}:extra", out.display())]);
 }

@@ -30,7 +30,7 @@ fn push_pull_resolve_list_round_trip() {
     let tagged = layout_ref(&dir, ":1.0.0");
     let pulled = rt.block_on(store.pull_pinned(&tagged)).expect("pull");
     assert_eq!(pulled.digest, pushed.digest);
-    assert_eq!(pulled.bundle.files, original.files);
+    assert_eq!(pulled.bundle.files(), original.files());
     assert_eq!(
         rt.block_on(store.resolve(&tagged)).expect("resolve"),
         pushed.digest
@@ -39,8 +39,8 @@ fn push_pull_resolve_list_round_trip() {
     assert_eq!(
         rt.block_on(store.pull(&by_digest))
             .expect("pull by digest")
-            .files,
-        original.files
+            .files(),
+        original.files()
     );
 
     rt.block_on(store.push(
@@ -149,6 +149,8 @@ fn corrupt_blobs_are_refused() {
     std::fs::write(&layer, &bytes).unwrap();
     let error = assert_kind(rt.block_on(store.pull(&target)), ErrorKind::InvalidBundle);
     assert!(error.to_string().contains("digest mismatch"), "{error}");
+    // The layout is the user's: a damaged blob is reported, not deleted.
+    assert_eq!(std::fs::read(&layer).unwrap(), bytes);
 
     bytes.push(0);
     std::fs::write(&layer, &bytes).unwrap();
@@ -161,6 +163,16 @@ fn corrupt_blobs_are_refused() {
         .join(pushed.digest.trim_start_matches("sha256:"));
     std::fs::write(&manifest, b"{}").unwrap();
     assert_kind(rt.block_on(store.pull(&target)), ErrorKind::InvalidBundle);
+
+    // Pushing the same bundle again rewrites what is damaged.
+    rt.block_on(store.push(
+        &target,
+        &bundle("payments", "1.0.0"),
+        PushOptions::default(),
+    ))
+    .expect("push again");
+    let repaired = rt.block_on(store.pull_pinned(&target)).expect("pull");
+    assert_eq!(repaired.layer, pulled.layer);
 }
 
 #[test]

@@ -37,10 +37,11 @@ fn push_then_pull_round_trips_with_exact_request_counts() {
     let pulled = rt.block_on(client.pull_pinned(&target)).expect("pull");
     assert_eq!(pulled.digest, pushed.digest);
     assert_eq!(
-        pulled.bundle.files, original.files,
+        pulled.bundle.files(),
+        original.files(),
         "every file byte for byte"
     );
-    assert_eq!(pulled.bundle.raw_yaml, original.raw_yaml);
+    assert_eq!(pulled.bundle.raw_yaml(), original.raw_yaml());
     assert_eq!(
         summary(&registry.requests()),
         vec![
@@ -87,7 +88,7 @@ fn push_then_pull_round_trips_with_exact_request_counts() {
     let pinned = rt
         .block_on(client.pull_pinned(&by_digest))
         .expect("pull by digest");
-    assert_eq!(pinned.bundle.files, original.files);
+    assert_eq!(pinned.bundle.files(), original.files());
 }
 
 #[test]

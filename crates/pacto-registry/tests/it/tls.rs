@@ -60,7 +60,7 @@ fn a_self_signed_ca_certificate_in_the_ca_file_is_trusted() {
     rt.block_on(client.push(&target, &original, PushOptions::default()))
         .expect("push over TLS with the self-signed certificate trusted");
     let pulled = rt.block_on(client.pull(&target)).expect("pull");
-    assert_eq!(pulled.files, original.files);
+    assert_eq!(pulled.files(), original.files());
     // Everything went over TLS: distribution's TLS listener logs no plain-http request.
     assert!(registry.requests().iter().all(|r| r.status != 400));
 }
