@@ -26,6 +26,7 @@ const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
 
 /// A packed layer held in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Packed {
     /// The tar+gzip bytes: the layer blob.
     pub bytes: Bytes,
@@ -39,6 +40,7 @@ pub struct Packed {
 
 /// A packed layer written to a file or writer: its digests and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayerInfo {
     /// `sha256:<hex>` of the tar+gzip bytes written.
     pub digest: String,

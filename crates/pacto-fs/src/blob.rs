@@ -90,6 +90,7 @@ impl BlobRead {
 pub enum Mismatch {
     /// The file is not the size asked for, or is larger than the most asked for. Reading
     /// stops one byte past the limit, so `actual` is at most `expected + 1`.
+    #[non_exhaustive]
     Size {
         /// The exact size, or the most, that was asked for.
         expected: u64,
@@ -97,6 +98,7 @@ pub enum Mismatch {
         actual: u64,
     },
     /// The bytes hash to another digest.
+    #[non_exhaustive]
     Digest {
         /// What they hash to.
         actual: Digest,

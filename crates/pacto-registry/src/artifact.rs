@@ -43,6 +43,7 @@ pub const LABEL_PACTO_VERSION: &str = "io.pacto.pactoVersion";
 
 /// Everything a push uploads, built deterministically from a bundle.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Artifact {
     /// The manifest bytes, exactly as uploaded.
     pub manifest: Bytes,
@@ -156,6 +157,7 @@ fn descriptor(media_type: &str, digest: &str, size: u64) -> OciDescriptor {
 
 /// The one layer of an accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayerDescriptor {
     /// `sha256:<hex>`, validated.
     pub digest: String,

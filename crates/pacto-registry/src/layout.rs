@@ -205,7 +205,7 @@ fn read_blob(
             "{what} blob {digest} has {actual} bytes{}, its descriptor says {size}",
             if actual > size { " or more" } else { "" }
         ),
-        BlobRead::Corrupt(Mismatch::Digest { actual }) => {
+        BlobRead::Corrupt(Mismatch::Digest { actual, .. }) => {
             format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}")
         }
         BlobRead::Corrupt(_) => format!("{what} blob {digest} does not match its descriptor"),
