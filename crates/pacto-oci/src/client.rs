@@ -11,6 +11,7 @@ use pacto_registry::{
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Configures a [`Client`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the
@@ -226,8 +227,8 @@ impl ClientBuilder {
         Ok(Client {
             resolver,
             registry,
-            keychain: self.keychain,
-            insecure_hosts: self.insecure_hosts,
+            keychain: Arc::new(self.keychain),
+            insecure_hosts: self.insecure_hosts.into(),
             timeout: self.timeout,
             limits: self.limits,
         })
@@ -258,12 +259,15 @@ fn split_hosts(list: &str) -> Vec<String> {
 }
 
 /// Pushes, pulls and resolves Pacto bundles in registries and OCI layouts, through the cache.
-#[derive(Debug)]
+///
+/// Cheap to clone, `Send + Sync + 'static`: clones share connections, tokens, the cache and
+/// the credential-fallback record, so one client built at start-up serves every task.
+#[derive(Debug, Clone)]
 pub struct Client {
     resolver: Resolver<AnyStore>,
     registry: RegistryClient,
-    keychain: KeychainConfig,
-    insecure_hosts: Vec<String>,
+    keychain: Arc<KeychainConfig>,
+    insecure_hosts: Arc<[String]>,
     timeout: Option<Duration>,
     limits: Limits,
 }
@@ -424,7 +428,7 @@ impl Client {
                 .trim_start_matches("https://")
                 .trim_start_matches("http://")
                 .trim_end_matches('/'),
-            &ParseOptions::untagged().with_insecure_hosts(&self.insecure_hosts),
+            &ParseOptions::untagged().with_insecure_hosts(&*self.insecure_hosts),
         )?;
         self.bounded(registry, async {
             Ok(self
