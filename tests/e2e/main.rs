@@ -35,5 +35,6 @@ mod limits;
 mod mirrors;
 mod resolve;
 mod security;
+mod settings;
 mod transport_edges;
 mod validate;
