@@ -5,6 +5,7 @@
 //! future that can be `tokio::spawn`ed (a future that is not `Send` fails to build this
 //! target, naming the function).
 
+mod clone;
 mod errors;
 mod resolve;
 mod send;

@@ -37,6 +37,7 @@ mod limits;
 mod mirrors;
 mod resolve;
 mod security;
+mod settings;
 mod transport_edges;
 mod uploads;
 mod validate;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub enum ArchiveError {
     /// A file is too large for a ustar size field (8 GiB).
     #[error("cannot pack {path:?}: {size} bytes is more than a tar header can describe")]
+    #[non_exhaustive]
     FileTooLarge {
         /// The file.
         path: String,
@@ -22,6 +23,7 @@ pub enum ArchiveError {
     OverLimit(#[from] LimitError),
     /// Writing the archive failed (the destination file or writer).
     #[error("cannot write the archive to {}", path.as_ref().map_or_else(|| "the writer".to_owned(), |p| p.display().to_string()))]
+    #[non_exhaustive]
     Io {
         /// The destination file, if writing to a file.
         path: Option<PathBuf>,
@@ -54,6 +56,7 @@ pub enum NameExtension {
 #[non_exhaustive]
 pub enum ExtensionProblem {
     /// The extension is larger than any legitimate one.
+    #[non_exhaustive]
     TooLarge {
         /// Its size in bytes.
         size: u64,
@@ -61,6 +64,7 @@ pub enum ExtensionProblem {
         limit: u64,
     },
     /// Extension headers add up to more than [`crate::Limits::max_total_size`].
+    #[non_exhaustive]
     TooMuchInTotal {
         /// The limit in bytes.
         limit: u64,
@@ -108,24 +112,28 @@ impl std::fmt::Display for ExtensionProblem {
 pub enum UnpackError {
     /// A path with a `..` component.
     #[error("archive entry {entry:?} has a '..' path component, which would leave the bundle")]
+    #[non_exhaustive]
     PathTraversal {
         /// The entry's path.
         entry: String,
     },
     /// An absolute path.
     #[error("archive entry {entry:?} has an absolute path")]
+    #[non_exhaustive]
     AbsolutePath {
         /// The entry's path.
         entry: String,
     },
     /// A backslash in a path.
     #[error("archive entry {entry:?} has a backslash in its path")]
+    #[non_exhaustive]
     Backslash {
         /// The entry's path.
         entry: String,
     },
     /// Another path rule: empty, `.` or empty component, NUL byte, or too long.
     #[error("archive entry {entry:?} has an invalid path")]
+    #[non_exhaustive]
     InvalidPath {
         /// The entry's path.
         entry: String,
@@ -135,12 +143,14 @@ pub enum UnpackError {
     },
     /// A path that is not UTF-8.
     #[error("archive entry {entry_lossy:?} has a path that is not UTF-8")]
+    #[non_exhaustive]
     NonUtf8Name {
         /// The path with invalid bytes replaced by U+FFFD.
         entry_lossy: String,
     },
     /// An entry that is neither a regular file nor a directory.
     #[error("archive entry {entry:?} is a {kind}; bundles hold regular files and directories only")]
+    #[non_exhaustive]
     UnsupportedEntryType {
         /// The entry's path.
         entry: String,
@@ -149,6 +159,7 @@ pub enum UnpackError {
     },
     /// A file over [`crate::Limits::max_file_size`].
     #[error("archive entry {entry:?} is {size} bytes, over the {limit}-byte file limit")]
+    #[non_exhaustive]
     FileTooLarge {
         /// The entry's path.
         entry: String,
@@ -159,6 +170,7 @@ pub enum UnpackError {
     },
     /// Files adding up to more than [`crate::Limits::max_total_size`].
     #[error("archive entry {entry:?} takes the bundle over its {limit}-byte total size limit")]
+    #[non_exhaustive]
     TotalTooLarge {
         /// The entry that crossed the limit.
         entry: String,
@@ -168,12 +180,14 @@ pub enum UnpackError {
     /// More entries than [`crate::Limits::max_entries`]: files plus distinct directories
     /// (listed or only implied by paths), plus a `./` root entry and global headers.
     #[error("archive has more than {limit} entries (files and directories)")]
+    #[non_exhaustive]
     TooManyEntries {
         /// The limit.
         limit: u64,
     },
     /// A path with more components than [`crate::Limits::max_depth`].
     #[error("archive entry {entry:?} is {depth} levels deep, over the {limit}-level depth limit")]
+    #[non_exhaustive]
     TooDeep {
         /// The entry's path.
         entry: String,
@@ -184,12 +198,14 @@ pub enum UnpackError {
     },
     /// Two entries with the same path.
     #[error("archive has two entries for {entry:?}")]
+    #[non_exhaustive]
     DuplicatePath {
         /// The path given twice.
         entry: String,
     },
     /// An entry below a path that is a regular file.
     #[error("archive entry {entry:?} is below {file:?}, which is a regular file")]
+    #[non_exhaustive]
     PathConflict {
         /// The entry.
         entry: String,
@@ -202,6 +218,7 @@ pub enum UnpackError {
         "archive entry {entry:?} has a PAX size of {pax_size} bytes but a header size of \
          {header_size} bytes"
     )]
+    #[non_exhaustive]
     PaxSizeMismatch {
         /// The entry's path.
         entry: String,
@@ -215,6 +232,7 @@ pub enum UnpackError {
     #[error(
         "archive entry {entry:?} has a header name of {header_name:?}, which its {extension:?} extension overrides"
     )]
+    #[non_exhaustive]
     NameOverride {
         /// The name the extension gives.
         entry: String,
@@ -226,6 +244,7 @@ pub enum UnpackError {
     /// A PAX record that changes how an entry's data is read (`GNU.sparse.*`), or a
     /// `path`, `linkpath` or `size` in a global header.
     #[error("archive entry {entry:?} has the PAX record {key:?}, which pacto does not accept")]
+    #[non_exhaustive]
     ForbiddenPaxKey {
         /// The entry (or the global header's own name).
         entry: String,
@@ -234,6 +253,7 @@ pub enum UnpackError {
     },
     /// A broken PAX or GNU extension header.
     #[error("archive extension header {entry:?} is invalid: {problem}")]
+    #[non_exhaustive]
     BadExtension {
         /// The extension header's own name.
         entry: String,
@@ -242,6 +262,7 @@ pub enum UnpackError {
     },
     /// A directory entry that carries data.
     #[error("archive directory entry {entry:?} carries {size} bytes of data")]
+    #[non_exhaustive]
     DirectoryWithData {
         /// The entry's path.
         entry: String,
@@ -250,6 +271,7 @@ pub enum UnpackError {
     },
     /// A file whose data ends before its header's size.
     #[error("archive entry {entry:?} is truncated: {actual} of {expected} bytes")]
+    #[non_exhaustive]
     TruncatedEntry {
         /// The entry's path.
         entry: String,
@@ -264,6 +286,7 @@ pub enum UnpackError {
     /// The gzip or tar framing is corrupt (bad gzip header, deflate data or checksum; bad
     /// tar header checksum or numeric field).
     #[error("the layer is not a valid tar+gzip stream")]
+    #[non_exhaustive]
     Corrupt {
         /// What the decoder reported.
         #[source]
@@ -280,6 +303,7 @@ pub enum UnpackError {
     #[error(
         "the tar archive has data after its end-of-archive marker (at byte {offset} of the tar)"
     )]
+    #[non_exhaustive]
     DataAfterArchiveEnd {
         /// Offset in the uncompressed tar of the first refused byte.
         offset: u64,
@@ -289,6 +313,7 @@ pub enum UnpackError {
     MissingContract,
     /// `pacto.yaml` does not parse as a Pacto contract.
     #[error("the archive's pacto.yaml is not a valid Pacto contract")]
+    #[non_exhaustive]
     InvalidContract {
         /// Why it does not parse.
         #[source]
@@ -296,6 +321,7 @@ pub enum UnpackError {
     },
     /// The files do not form a bundle for another reason.
     #[error("the archive's files are not a valid bundle")]
+    #[non_exhaustive]
     InvalidBundle {
         /// Why.
         #[source]
@@ -303,6 +329,7 @@ pub enum UnpackError {
     },
     /// Reading from the caller's reader failed. Not the artifact's fault.
     #[error("reading the layer failed")]
+    #[non_exhaustive]
     Read {
         /// The reader's error.
         #[source]

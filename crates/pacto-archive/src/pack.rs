@@ -27,6 +27,7 @@ const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
 
 /// A packed layer held in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Packed {
     /// The tar+gzip bytes: the layer blob.
     pub bytes: Bytes,
@@ -40,6 +41,7 @@ pub struct Packed {
 
 /// A packed layer written to a file or writer: its digests and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayerInfo {
     /// The sha256 of the tar+gzip bytes written.
     pub digest: Digest,
@@ -152,10 +154,10 @@ fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, Ar
         if split_ustar(path.as_bytes()).is_none() {
             extensions += pax_record_len(b"path".len() + path.len()) as u64;
             if extensions > limits.max_total_size {
-                return Err(ArchiveError::OverLimit(LimitError::TotalTooLarge {
-                    path: path.to_owned(),
-                    limit: limits.max_total_size,
-                }));
+                return Err(ArchiveError::OverLimit(LimitError::total_too_large(
+                    path,
+                    limits.max_total_size,
+                )));
             }
         }
     }

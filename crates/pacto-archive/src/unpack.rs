@@ -55,7 +55,7 @@ where
     check_end(&mut archive, &delivered, end_of_entries).await?;
     state.files.build().map_err(|e| match e {
         BundleError::MissingContract => UnpackError::MissingContract,
-        BundleError::InvalidContract { source } => UnpackError::InvalidContract { source },
+        BundleError::InvalidContract { source, .. } => UnpackError::InvalidContract { source },
         source => UnpackError::InvalidBundle { source },
     })
 }

@@ -51,6 +51,7 @@ pub const LABEL_PACTO_VERSION: &str = "io.pacto.pactoVersion";
 
 /// Everything a push uploads, built deterministically from a bundle.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Artifact {
     /// The manifest bytes, exactly as uploaded.
     pub manifest: Bytes,
@@ -147,6 +148,7 @@ fn descriptor(media_type: &str, digest: &Digest, size: u64) -> OciDescriptor {
 
 /// The one layer of an accepted manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LayerDescriptor {
     /// The layer's digest (sha256: the one algorithm pulls verify).
     pub digest: Digest,

@@ -42,16 +42,11 @@ fn candidates(c: &mut Criterion) {
         }
     }
     let keychain = Keychain::with_config(
-        CredentialOptions {
-            token: Some(Secret::new("token")),
-            ..CredentialOptions::default()
-        },
-        KeychainConfig {
-            pacto_config: Some(config),
-            docker_config_dir: Some(dir.path().join("docker")),
-            enable_gh: false,
-            ..KeychainConfig::default()
-        },
+        CredentialOptions::default().with_token("token"),
+        KeychainConfig::default()
+            .with_pacto_config(config)
+            .with_docker_config_dir(dir.path().join("docker"))
+            .with_gh(false),
     );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -156,6 +156,7 @@ impl fmt::Display for Source {
 
 /// One credential to try against a registry, tagged with its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Candidate {
     /// Where the credential came from.
     pub source: Source,

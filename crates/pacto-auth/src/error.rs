@@ -21,6 +21,7 @@ pub enum ConfigError {
     #[error(
         "registry name {registry:?} is not valid: give a registry host such as ghcr.io or localhost:5000"
     )]
+    #[non_exhaustive]
     InvalidRegistry {
         /// The name as given.
         registry: String,
@@ -28,6 +29,7 @@ pub enum ConfigError {
 
     /// The user name is empty or contains `:` (which basic credentials cannot carry).
     #[error("the user name for {registry} must be non-empty and must not contain ':'")]
+    #[non_exhaustive]
     InvalidUsername {
         /// The normalised registry.
         registry: String,
@@ -35,6 +37,7 @@ pub enum ConfigError {
 
     /// The password is empty.
     #[error("the password for {registry} is empty: give a password or access token")]
+    #[non_exhaustive]
     EmptyPassword {
         /// The normalised registry.
         registry: String,
@@ -43,6 +46,7 @@ pub enum ConfigError {
     /// The file exists but cannot be read (permissions, a directory in its place,
     /// a symlink loop, an I/O error).
     #[error("cannot read pacto config {}: fix its permissions or move it away, then retry", path.display())]
+    #[non_exhaustive]
     Read {
         /// The config file.
         path: PathBuf,
@@ -56,6 +60,7 @@ pub enum ConfigError {
         "pacto config {} is not valid JSON (line {line}, column {column}): fix or remove the file, then retry",
         path.display()
     )]
+    #[non_exhaustive]
     Parse {
         /// The config file.
         path: PathBuf,
@@ -73,6 +78,7 @@ pub enum ConfigError {
         "pacto config {} is not in the expected format ({reason}): fix or remove the file, then retry",
         path.display()
     )]
+    #[non_exhaustive]
     Format {
         /// The config file.
         path: PathBuf,
@@ -82,6 +88,7 @@ pub enum ConfigError {
 
     /// The directory that should hold the file cannot be created.
     #[error("cannot create the pacto config directory {}: check its parent's permissions", path.display())]
+    #[non_exhaustive]
     CreateDir {
         /// The directory.
         path: PathBuf,
@@ -95,6 +102,7 @@ pub enum ConfigError {
         "cannot write pacto config {}: make sure its directory is writable (the existing file is unchanged)",
         path.display()
     )]
+    #[non_exhaustive]
     Write {
         /// The file being replaced (the symlink's target when the config is a symlink).
         path: PathBuf,

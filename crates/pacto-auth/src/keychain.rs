@@ -25,8 +25,22 @@ pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(5);
 const GH_USERNAME: &str = "x-access-token";
 
 /// Where the keychain looks, for callers (and tests) that must not depend on the
-/// process environment. Build it with `..KeychainConfig::default()`.
+/// process environment.
+///
+/// The struct is `#[non_exhaustive]`: start from [`KeychainConfig::default`] (the default
+/// locations, every source on) and change what you need with the `with_*` methods.
+///
+/// ```
+/// use pacto_auth::KeychainConfig;
+/// use std::time::Duration;
+/// let config = KeychainConfig::default()
+///     .with_pacto_config("/etc/pacto/config.json")
+///     .with_gh(false)
+///     .with_helper_timeout(Duration::from_secs(2));
+/// assert!(config.enable_docker && !config.enable_gh);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeychainConfig {
     /// Pacto's config file; `None` means [`pacto_config_path`](crate::pacto_config_path)
     /// (`$XDG_CONFIG_HOME/pacto/config.json`, else `~/.config/pacto/config.json`).
@@ -59,6 +73,71 @@ impl Default for KeychainConfig {
             enable_gh: true,
             enable_docker: true,
         }
+    }
+}
+
+impl KeychainConfig {
+    /// No stored source at all (no pacto config, no `gh`, no Docker config): a keychain with
+    /// this config offers the explicit [`CredentialOptions`] only.
+    pub fn explicit_only() -> Self {
+        KeychainConfig::default()
+            .with_pacto_login(false)
+            .with_gh(false)
+            .with_docker(false)
+    }
+
+    /// This config with pacto's config file at `path` (instead of
+    /// [`pacto_config_path`](crate::pacto_config_path)).
+    #[must_use]
+    pub fn with_pacto_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pacto_config = Some(path.into());
+        self
+    }
+
+    /// This config with Docker's `config.json` looked for in `dir` (instead of
+    /// `$DOCKER_CONFIG`, else `~/.docker`).
+    #[must_use]
+    pub fn with_docker_config_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.docker_config_dir = Some(dir.into());
+        self
+    }
+
+    /// This config with `gh` and each docker credential helper killed and skipped after
+    /// `timeout` (default [`DEFAULT_HELPER_TIMEOUT`]).
+    #[must_use]
+    pub fn with_helper_timeout(mut self, timeout: Duration) -> Self {
+        self.helper_timeout = timeout;
+        self
+    }
+
+    /// This config with programs searched for (and run) on `path` instead of the
+    /// process's `PATH`.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<OsString>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// This config with pacto's config file read (`true`, the default) or not.
+    #[must_use]
+    pub fn with_pacto_login(mut self, enabled: bool) -> Self {
+        self.enable_pacto_login = enabled;
+        self
+    }
+
+    /// This config with `gh auth token` asked (`true`, the default) or not.
+    #[must_use]
+    pub fn with_gh(mut self, enabled: bool) -> Self {
+        self.enable_gh = enabled;
+        self
+    }
+
+    /// This config with Docker's config and credential helpers used (`true`, the default)
+    /// or not.
+    #[must_use]
+    pub fn with_docker(mut self, enabled: bool) -> Self {
+        self.enable_docker = enabled;
+        self
     }
 }
 
@@ -176,11 +255,17 @@ impl Keychain {
         }
     }
 
+    /// The pacto config file this keychain reads (source `"pacto login"`), `None` when that
+    /// source is off or has no location; `pacto login` should write the same file.
+    pub fn pacto_config_path(&self) -> Option<&Path> {
+        self.inner.pacto_config.as_ref().map(PactoConfigFile::path)
+    }
+
     /// The credentials to try against `mirror`, a pull-through cache standing in for other
     /// registries: [`Keychain::candidates`] for the mirror's own host, except that unscoped
     /// explicit credentials (meant for the registries being mirrored) are left out. A mirror
     /// gets explicit credentials only when they are scoped to it by name
-    /// ([`CredentialOptions::for_hosts`](crate::CredentialOptions::for_hosts)).
+    /// ([`CredentialOptions::with_hosts`](crate::CredentialOptions::with_hosts)).
     pub async fn mirror_candidates(&self, mirror: &str) -> Vec<Candidate> {
         let mut candidates = self.candidates(mirror).await;
         if self.inner.explicit_hosts.is_none() {

@@ -8,7 +8,7 @@
 //!    `PACTO_REGISTRY_USERNAME` with `PACTO_REGISTRY_PASSWORD`): a token wins
 //!    (`"env token"`), a user name and password count only together
 //!    (`"env user/pass"`); with `PACTO_REGISTRY_HOSTS` (or
-//!    [`CredentialOptions::for_hosts`]) only for the registries listed;
+//!    [`CredentialOptions::with_hosts`]) only for the registries listed;
 //! 2. pacto's own config, written by `pacto login` (`"pacto login"`,
 //!    [`PactoConfigFile`]);
 //! 3. the GitHub CLI, `gh auth token`, for `ghcr.io` and `docker.pkg.github.com`

@@ -20,7 +20,20 @@ pub const ENV_HOSTS: &str = "PACTO_REGISTRY_HOSTS";
 /// credentials, as in Go pacto; with it, only to those registries (and to the token
 /// services they name). A token wins over a user name and password; a user name and
 /// password count only when both are set. Empty strings count as unset, as in Go pacto.
+///
+/// The struct is `#[non_exhaustive]`: start from [`CredentialOptions::default`] (none) or
+/// [`CredentialOptions::from_env`] and set what you need with the `with_*` methods.
+///
+/// ```
+/// use pacto_auth::CredentialOptions;
+/// let options = CredentialOptions::default()
+///     .with_username("ci")
+///     .with_password("s3cret")
+///     .with_hosts(["ghcr.io"]);
+/// assert!(options.applies_to("ghcr.io") && !options.applies_to("quay.io"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CredentialOptions {
     /// The user name (`PACTO_REGISTRY_USERNAME`).
     pub username: Option<String>,
@@ -57,9 +70,31 @@ impl CredentialOptions {
         }
     }
 
+    /// These options with the user name set to `username` (used with a password).
+    #[must_use]
+    pub fn with_username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// These options with the password set to `password` (used with a user name).
+    #[must_use]
+    pub fn with_password(mut self, password: impl Into<Secret>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// These options with the bearer token set to `token` (tried before a user name and
+    /// password).
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
     /// The same credentials, offered only to `hosts` (see [`hosts`](Self::hosts)).
     #[must_use]
-    pub fn for_hosts<I, S>(mut self, hosts: I) -> Self
+    pub fn with_hosts<I, S>(mut self, hosts: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -72,6 +107,17 @@ impl CredentialOptions {
                 .collect(),
         );
         self
+    }
+
+    /// The former name of [`with_hosts`](Self::with_hosts).
+    #[deprecated(note = "renamed `with_hosts`, as every option setter")]
+    #[must_use]
+    pub fn for_hosts<I, S>(self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.with_hosts(hosts)
     }
 
     /// Whether these credentials may be offered to `registry` (any form
@@ -177,7 +223,7 @@ mod tests {
         assert!(CredentialOptions::default().applies_to("anything.example"));
         let none = CredentialOptions::from_lookup(|name| (name == ENV_HOSTS).then(|| " , ".into()));
         assert_eq!(none.hosts, None, "a list of nothing is unset");
-        let flags = CredentialOptions::default().for_hosts(["Docker.io"]);
+        let flags = CredentialOptions::default().with_hosts(["Docker.io"]);
         assert_eq!(
             flags.hosts.as_deref(),
             Some(&["index.docker.io".to_owned()][..])

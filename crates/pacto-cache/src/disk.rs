@@ -243,6 +243,7 @@ fn blob_error(error: BlobError, blob: &Path) -> CacheError {
             action,
             path,
             source,
+            ..
         } => CacheError::io(action, path, source),
         other => CacheError::io(
             "store",

@@ -14,6 +14,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum CacheError {
     /// A file or directory of the cache could not be read, written or removed.
     #[error("cannot {action} {} in the cache directory", path.display())]
+    #[non_exhaustive]
     Io {
         /// What was being done (`"read"`, `"remove"`, ...).
         action: &'static str,
@@ -25,6 +26,7 @@ pub enum CacheError {
     },
     /// The background task doing the disk work was cancelled (the runtime shut down).
     #[error("cache {operation} did not finish")]
+    #[non_exhaustive]
     Interrupted {
         /// The operation (`"verify"`, `"prune"`, ...).
         operation: &'static str,

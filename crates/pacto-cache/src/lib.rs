@@ -181,8 +181,25 @@ pub struct PruneReport {
 
 /// A [`BundleStore`] that caches another one in memory and on disk; see the
 /// [crate documentation](crate).
+///
+/// Cheap to clone (its state is behind an [`Arc`]); clones share the inner store, the memory
+/// tier, the disk tier and [`CachedStore::disable_cache`].
 #[derive(Debug)]
 pub struct CachedStore<S> {
+    shared: Arc<Shared<S>>,
+}
+
+impl<S> Clone for CachedStore<S> {
+    fn clone(&self) -> Self {
+        CachedStore {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// What every clone of a [`CachedStore`] shares.
+#[derive(Debug)]
+struct Shared<S> {
     inner: S,
     disk: Option<Disk>,
     read_disk: AtomicBool,
@@ -232,38 +249,40 @@ impl<S: BundleStore> CachedStore<S> {
             debug!("no cache directory (no home directory): caching in memory only");
         }
         CachedStore {
-            inner,
-            disk: dir.map(Disk::new),
-            read_disk: AtomicBool::new(true),
-            memory: Mutex::new(Memory::new(config.memory_budget_bytes)),
-            max_layer_size: pacto_artifact::max_layer_size(&config.limits),
-            limits: config.limits,
+            shared: Arc::new(Shared {
+                inner,
+                disk: dir.map(Disk::new),
+                read_disk: AtomicBool::new(true),
+                memory: Mutex::new(Memory::new(config.memory_budget_bytes)),
+                max_layer_size: pacto_artifact::max_layer_size(&config.limits),
+                limits: config.limits,
+            }),
         }
     }
 
     /// The store being cached.
     pub fn inner(&self) -> &S {
-        &self.inner
+        &self.shared.inner
     }
 
     /// The cache root on disk (e.g. `~/.cache/pacto/oci`), `None` when caching in memory
     /// only. The layout lives in a versioned subdirectory (`v1/`).
     pub fn cache_dir(&self) -> Option<&Path> {
-        self.disk.as_ref().map(Disk::root)
+        self.shared.disk.as_ref().map(Disk::root)
     }
 
     /// Go pacto's `DisableCache` (`--no-cache`): stop reading the disk cache (a cold start),
     /// keep writing it, and forget everything held in memory. Later pulls are cached in
     /// memory again.
     pub fn disable_cache(&self) {
-        self.read_disk.store(false, Ordering::SeqCst);
+        self.shared.read_disk.store(false, Ordering::SeqCst);
         self.memory().clear();
     }
 
     /// Whether the disk cache is read (false after [`CachedStore::disable_cache`] or without
     /// a disk tier).
     pub fn reads_disk(&self) -> bool {
-        self.disk.is_some() && self.read_disk.load(Ordering::SeqCst)
+        self.shared.disk.is_some() && self.shared.read_disk.load(Ordering::SeqCst)
     }
 
     /// The cached bundle for `reference`, never touching the inner store for a remote
@@ -277,7 +296,7 @@ impl<S: BundleStore> CachedStore<S> {
     pub async fn pull_local(&self, reference: &ArtifactRef) -> Result<Option<Pulled>, StoreError> {
         let remote = match reference {
             ArtifactRef::Layout(_) => {
-                return match self.inner.pull_pinned(reference).await {
+                return match self.shared.inner.pull_pinned(reference).await {
                     Ok(pulled) => Ok(Some(pulled)),
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e),
@@ -309,7 +328,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// called). An `oci-layout:` repository lists its layout's tags.
     pub async fn local_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
         let remote = match repository {
-            ArtifactRef::Layout(_) => return self.inner.list_tags(repository).await,
+            ArtifactRef::Layout(_) => return self.shared.inner.list_tags(repository).await,
             ArtifactRef::Remote(remote) => remote,
         };
         let name = remote.repository_name();
@@ -320,7 +339,7 @@ impl<S: BundleStore> CachedStore<S> {
             .filter(|id| id.repository == name)
             .filter_map(|id| id.tag().map(str::to_owned))
             .collect();
-        if let (Some(disk), true) = (self.disk.clone(), self.reads_disk()) {
+        if let (Some(disk), true) = (self.shared.disk.clone(), self.reads_disk()) {
             let on_disk = blocking("listing", move || disk.tags(&name)).await;
             match on_disk {
                 Ok(on_disk) => tags.extend(on_disk),
@@ -334,7 +353,7 @@ impl<S: BundleStore> CachedStore<S> {
 
     /// Every reference cached on disk, sorted by reference (empty without a disk tier).
     pub async fn entries(&self) -> Result<Vec<CacheEntry>, CacheError> {
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return Ok(Vec::new());
         };
         blocking("listing", move || disk.entries()).await?
@@ -345,10 +364,10 @@ impl<S: BundleStore> CachedStore<S> {
     /// records, and temporary files left by writers that died (files still being written
     /// by a live process are kept).
     pub async fn verify(&self) -> Result<VerifyReport, CacheError> {
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return Ok(VerifyReport::default());
         };
-        let max_layer_size = self.max_layer_size;
+        let max_layer_size = self.shared.max_layer_size;
         blocking("verify", move || disk.verify(max_layer_size)).await?
     }
 
@@ -357,7 +376,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// this prune released them, as another process may be about to name them) and
     /// temporary files left by writers that died. `prune(0)` empties the disk cache.
     pub async fn prune(&self, max_bytes: u64) -> Result<PruneReport, CacheError> {
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return Ok(PruneReport::default());
         };
         blocking("prune", move || disk.prune(max_bytes)).await?
@@ -366,7 +385,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Empties the memory tier and removes the whole disk layout.
     pub async fn clear(&self) -> Result<(), CacheError> {
         self.memory().clear();
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return Ok(());
         };
         blocking("clear", move || disk.clear()).await?
@@ -375,7 +394,10 @@ impl<S: BundleStore> CachedStore<S> {
     // ---- internals -------------------------------------------------------------------
 
     fn memory(&self) -> MutexGuard<'_, Memory> {
-        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .memory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The digest this store already knows `id` by, and the bundle when memory still has it.
@@ -447,16 +469,16 @@ impl<S: BundleStore> CachedStore<S> {
         if !self.reads_disk() {
             return None;
         }
-        let disk = self.disk.clone()?;
+        let disk = self.shared.disk.clone()?;
         let id = id.clone();
         blocking("lookup", move || disk.find(&id)).await.ok()?
     }
 
     /// Verified blobs of manifest `digest` from disk, unpacked.
     async fn load(&self, digest: &Digest, shown: &str) -> Option<Pulled> {
-        let disk = self.disk.clone()?;
+        let disk = self.shared.disk.clone()?;
         let (owned_digest, owned_shown, max) =
-            (digest.clone(), shown.to_owned(), self.max_layer_size);
+            (digest.clone(), shown.to_owned(), self.shared.max_layer_size);
         let blobs = blocking("read", move || disk.load(&owned_digest, &owned_shown, max))
             .await
             .ok()??;
@@ -464,24 +486,26 @@ impl<S: BundleStore> CachedStore<S> {
     }
 
     async fn assemble(&self, digest: &Digest, shown: &str, blobs: Blobs) -> Option<Pulled> {
-        let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.limits).await {
+        let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.shared.limits)
+            .await
+        {
             Ok(bundle) => bundle,
             Err(e) => {
                 debug!(reference = shown, %digest, error = %e, "cached layer does not unpack under the current limits: miss");
                 return None;
             }
         };
-        Some(Pulled {
+        Some(Pulled::new(
             bundle,
-            digest: digest.clone(),
-            manifest: blobs.manifest,
-            layer: blobs.layer,
-            layer_digest: blobs.layer_digest,
-        })
+            digest.clone(),
+            blobs.manifest,
+            blobs.layer_digest,
+            blobs.layer,
+        ))
     }
 
     fn touch(&self, found: &Found) {
-        if let Some(disk) = &self.disk {
+        if let Some(disk) = &self.shared.disk {
             disk.touch(&found.path);
         }
     }
@@ -489,7 +513,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Writes `pulled` to disk as the entry for `id`; logs and carries on when it cannot.
     /// If this future is dropped mid-write, the record is not written.
     async fn save(&self, id: &RefId, pulled: &Pulled) {
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return;
         };
         let flag = Arc::new(AtomicBool::new(false));
@@ -520,7 +544,7 @@ impl<S: BundleStore> CachedStore<S> {
         id: &RefId,
         reference: &ArtifactRef,
     ) -> Result<Pulled, StoreError> {
-        let pulled = self.inner.pull_pinned(reference).await?;
+        let pulled = self.shared.inner.pull_pinned(reference).await?;
         self.save(id, &pulled).await;
         self.remember(id, &pulled);
         Ok(pulled)
@@ -534,7 +558,7 @@ impl<S: BundleStore> CachedStore<S> {
         found: &Found,
     ) -> Result<Pulled, StoreError> {
         let shown = reference.to_string();
-        match self.inner.resolve(reference).await {
+        match self.shared.inner.resolve(reference).await {
             Ok(digest) => {
                 if let Some(pulled) = self.load(&digest, &shown).await {
                     if digest == found.record.digest {
@@ -573,7 +597,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// Records `id` -> `pulled` on disk for blobs already there (a moved tag, or a digest
     /// reference served from blobs cached under a tag).
     async fn record_existing_blobs(&self, id: &RefId, pulled: &Pulled) {
-        let Some(disk) = self.disk.clone() else {
+        let Some(disk) = self.shared.disk.clone() else {
             return;
         };
         let (id, digest) = (id.clone(), pulled.digest.clone());
@@ -600,7 +624,7 @@ impl<S: BundleStore> CachedStore<S> {
             memory.refs.remove(&id);
             memory.tags.remove(&id.repository);
         }
-        if let Some(disk) = self.disk.clone()
+        if let Some(disk) = self.shared.disk.clone()
             && let Err(e) = blocking("write", move || disk.forget(&id)).await
         {
             warn!(error = %e, "cannot drop a stale cache record");
@@ -609,11 +633,10 @@ impl<S: BundleStore> CachedStore<S> {
 }
 
 fn needs_tag(reference: &ArtifactRef) -> StoreError {
-    StoreError::InvalidReference {
-        reference: reference.to_string(),
-        reason: "the cache is looked up by tag or digest; resolve an untagged reference first"
-            .into(),
-    }
+    StoreError::invalid_reference(
+        reference,
+        "the cache is looked up by tag or digest; resolve an untagged reference first",
+    )
 }
 
 #[async_trait]
@@ -626,7 +649,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         bundle: &Bundle,
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
-        let outcome = self.inner.push(reference, bundle, options).await?;
+        let outcome = self.shared.inner.push(reference, bundle, options).await?;
         if outcome.status != PushStatus::Unchanged {
             self.invalidate(&outcome.reference).await;
         }
@@ -637,10 +660,10 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// otherwise pulls through the inner store and caches the result.
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         let ArtifactRef::Remote(remote) = reference else {
-            return self.inner.pull_pinned(reference).await;
+            return self.shared.inner.pull_pinned(reference).await;
         };
         let Some(id) = RefId::new(remote) else {
-            return self.inner.pull_pinned(reference).await;
+            return self.shared.inner.pull_pinned(reference).await;
         };
         let shown = reference.to_string();
         if let Some(pulled) = self.recall(&id, &shown).await {
@@ -667,7 +690,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// when it is unreachable a tag cached on disk answers with a warning.
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         let Some(id) = reference.as_remote().and_then(RefId::new) else {
-            return self.inner.resolve(reference).await;
+            return self.shared.inner.resolve(reference).await;
         };
         if let Some((digest, _)) = self.known(&id) {
             return Ok(digest);
@@ -681,9 +704,9 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
             {
                 return Ok(digest.clone());
             }
-            return self.inner.resolve(reference).await;
+            return self.shared.inner.resolve(reference).await;
         }
-        match self.inner.resolve(reference).await {
+        match self.shared.inner.resolve(reference).await {
             Err(e) if e.kind() == ErrorKind::Unreachable => match self.find(&id).await {
                 Some(found) => {
                     warn!(
@@ -704,13 +727,13 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// errors are not cached.
     async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
         let Some(remote) = repository.as_remote() else {
-            return self.inner.list_tags(repository).await;
+            return self.shared.inner.list_tags(repository).await;
         };
         let name = remote.repository_name();
         if let Some(tags) = self.memory().tags.get(&name) {
             return Ok(tags.clone());
         }
-        let tags = self.inner.list_tags(repository).await?;
+        let tags = self.shared.inner.list_tags(repository).await?;
         self.memory().tags.insert(name, tags.clone());
         Ok(tags)
     }

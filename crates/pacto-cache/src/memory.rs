@@ -154,13 +154,13 @@ mod tests {
         let bundle = Bundle::from_files(files).expect("valid bundle");
         let fixed = bundle.total_size() as usize + 1;
         assert!(size >= fixed, "size {size} below the fixed part {fixed}");
-        Arc::new(Pulled {
+        Arc::new(Pulled::new(
             bundle,
-            digest: d(digest),
-            manifest: Bytes::from_static(b"m"),
-            layer: Bytes::from(vec![0u8; size - fixed]),
-            layer_digest: d("layer"),
-        })
+            d(digest),
+            Bytes::from_static(b"m"),
+            d("layer"),
+            Bytes::from(vec![0u8; size - fixed]),
+        ))
     }
 
     #[test]

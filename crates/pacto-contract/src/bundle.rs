@@ -104,6 +104,7 @@ impl BundleBuilder {
 pub enum BundleError {
     /// Reading the bundle directory failed.
     #[error("cannot read {}", path.display())]
+    #[non_exhaustive]
     Io {
         /// The file or directory that could not be read.
         path: PathBuf,
@@ -113,6 +114,7 @@ pub enum BundleError {
     },
     /// The path given as the bundle directory is not a directory.
     #[error("{} is not a directory; point at the directory that holds pacto.yaml", path.display())]
+    #[non_exhaustive]
     NotADirectory {
         /// The path given.
         path: PathBuf,
@@ -123,6 +125,7 @@ pub enum BundleError {
          or list it in .pactoignore",
         path.display()
     )]
+    #[non_exhaustive]
     Symlink {
         /// The link.
         path: PathBuf,
@@ -132,18 +135,21 @@ pub enum BundleError {
         "{} is not a regular file or directory; remove it or list it in .pactoignore",
         path.display()
     )]
+    #[non_exhaustive]
     NotRegularFile {
         /// The offending entry.
         path: PathBuf,
     },
     /// A file or directory name in the bundle directory is not UTF-8.
     #[error("{} has a name that is not UTF-8; rename it or list it in .pactoignore", path.display())]
+    #[non_exhaustive]
     NonUtf8Name {
         /// The offending entry.
         path: PathBuf,
     },
     /// `.pactoignore` has a line that is not a valid gitignore pattern.
     #[error("{} has an invalid pattern; fix or remove the line", path.display())]
+    #[non_exhaustive]
     Ignore {
         /// The ignore file.
         path: PathBuf,
@@ -153,6 +159,7 @@ pub enum BundleError {
     },
     /// A file path is not a valid bundle path.
     #[error("invalid bundle path {path:?}")]
+    #[non_exhaustive]
     InvalidPath {
         /// The path as given.
         path: String,
@@ -162,12 +169,14 @@ pub enum BundleError {
     },
     /// Two paths name the same file once normalised (`./a` and `a`).
     #[error("bundle path {path:?} is given twice")]
+    #[non_exhaustive]
     DuplicatePath {
         /// The normalised path.
         path: String,
     },
     /// A path is both a file and the directory of another file.
     #[error("bundle path {path:?} is a file and also the directory of {child:?}")]
+    #[non_exhaustive]
     PathConflict {
         /// The path used as both.
         path: String,
@@ -179,6 +188,7 @@ pub enum BundleError {
     MissingContract,
     /// `pacto.yaml` does not parse as a Pacto contract.
     #[error("pacto.yaml is not a valid Pacto contract")]
+    #[non_exhaustive]
     InvalidContract {
         /// Why it does not parse.
         #[source]

@@ -86,6 +86,7 @@ impl Default for Limits {
 pub enum LimitError {
     /// A file over [`Limits::max_file_size`].
     #[error("bundle file {path:?} is {size} bytes, over the {limit}-byte per-file limit")]
+    #[non_exhaustive]
     FileTooLarge {
         /// The file.
         path: String,
@@ -96,6 +97,7 @@ pub enum LimitError {
     },
     /// Files adding up to more than [`Limits::max_total_size`].
     #[error("bundle file {path:?} takes the bundle over its {limit}-byte total size limit")]
+    #[non_exhaustive]
     TotalTooLarge {
         /// The file that crossed the limit.
         path: String,
@@ -107,6 +109,7 @@ pub enum LimitError {
         "bundle file {path:?} takes the bundle over its limit of {limit} entries (files and \
          directories)"
     )]
+    #[non_exhaustive]
     TooManyEntries {
         /// The file whose entry (or whose new directory) crossed the limit.
         path: String,
@@ -115,6 +118,7 @@ pub enum LimitError {
     },
     /// A path with more components than [`Limits::max_depth`].
     #[error("bundle file {path:?} is {depth} levels deep, over the {limit}-level depth limit")]
+    #[non_exhaustive]
     TooDeep {
         /// The file.
         path: String,
@@ -123,6 +127,17 @@ pub enum LimitError {
         /// The limit.
         limit: u64,
     },
+}
+
+impl LimitError {
+    /// [`LimitError::TotalTooLarge`]: `path` takes the bundle over the total size `limit`
+    /// (for codecs that count bytes beyond the files, as an archive's PAX records).
+    pub fn total_too_large(path: impl Into<String>, limit: u64) -> Self {
+        LimitError::TotalTooLarge {
+            path: path.into(),
+            limit,
+        }
+    }
 }
 
 /// Counts a bundle's files against [`Limits`] as they are added, exactly as an archive of

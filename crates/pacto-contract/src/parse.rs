@@ -22,12 +22,14 @@ pub const MAX_DEPTH: usize = 64;
 pub enum ContractError {
     /// The bytes are not UTF-8.
     #[error("pacto.yaml is not valid UTF-8 (invalid byte at offset {offset}); save it as UTF-8")]
+    #[non_exhaustive]
     NotUtf8 {
         /// Offset of the first byte that is not valid UTF-8.
         offset: usize,
     },
     /// The YAML does not parse, or its root is not a mapping.
     #[error("parse error at line {line}, column {column}: {message}")]
+    #[non_exhaustive]
     Syntax {
         /// 1-based line of the error.
         line: u64,
@@ -38,12 +40,14 @@ pub enum ContractError {
     },
     /// A required field is missing, `null` or empty.
     #[error("parse error at {path}: {path} is required")]
+    #[non_exhaustive]
     MissingField {
         /// Dotted path of the field, e.g. `service.name`.
         path: String,
     },
     /// A field has the wrong type or an invalid value.
     #[error("parse error at {path} (line {line}, column {column}): {message}")]
+    #[non_exhaustive]
     InvalidField {
         /// Path of the field, e.g. `interfaces[0].port`.
         path: String,
@@ -60,6 +64,7 @@ pub enum ContractError {
         "pacto.yaml is too complex to parse safely (line {line}, column {column}): {message}; \
          reduce alias use or nesting"
     )]
+    #[non_exhaustive]
     TooComplex {
         /// 1-based line where the bound was crossed.
         line: u64,

@@ -17,42 +17,49 @@ pub enum PathError {
     Empty,
     /// The path starts with `/`.
     #[error("bundle path {path:?} is absolute; bundle paths are relative to the bundle root")]
+    #[non_exhaustive]
     Absolute {
         /// The path as given.
         path: String,
     },
     /// The path contains a backslash, which is a separator on Windows.
     #[error("bundle path {path:?} contains a backslash; use '/' as the separator")]
+    #[non_exhaustive]
     Backslash {
         /// The path as given.
         path: String,
     },
     /// A component is `..`.
     #[error("bundle path {path:?} has a '..' component, which would leave the bundle")]
+    #[non_exhaustive]
     ParentComponent {
         /// The path as given.
         path: String,
     },
     /// A component other than a leading one is `.`.
     #[error("bundle path {path:?} has a '.' component; write the path without it")]
+    #[non_exhaustive]
     CurrentComponent {
         /// The path as given.
         path: String,
     },
     /// Two separators in a row, or a trailing separator.
     #[error("bundle path {path:?} has an empty component ('//' or a trailing '/')")]
+    #[non_exhaustive]
     EmptyComponent {
         /// The path as given.
         path: String,
     },
     /// The path contains a NUL byte.
     #[error("bundle path {path:?} contains a NUL byte")]
+    #[non_exhaustive]
     Nul {
         /// The path as given.
         path: String,
     },
     /// The path is longer than [`MAX_PATH_LEN`].
     #[error("bundle path of {len} bytes is longer than the {limit}-byte limit")]
+    #[non_exhaustive]
     TooLong {
         /// Length of the path in bytes.
         len: usize,

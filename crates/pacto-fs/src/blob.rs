@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 pub enum BlobError {
     /// A file-system operation failed.
     #[error("cannot {action} {}", .path.display())]
+    #[non_exhaustive]
     Io {
         /// What was being done (`"create"`, `"write"`, `"rename into place"`, ...).
         action: &'static str,
@@ -24,6 +25,7 @@ pub enum BlobError {
     },
     /// The bytes do not hash to the digest they were written under.
     #[error("blob content does not match its digest: expected {expected}, got {actual}")]
+    #[non_exhaustive]
     DigestMismatch {
         /// The digest the blob was meant to have.
         expected: Digest,
@@ -32,6 +34,7 @@ pub enum BlobError {
     },
     /// The blob does not have the size it was meant to have.
     #[error("blob {digest} has {actual} bytes, expected {expected}")]
+    #[non_exhaustive]
     SizeMismatch {
         /// The blob.
         digest: Digest,
@@ -42,6 +45,7 @@ pub enum BlobError {
     },
     /// Only sha256 blobs can be verified.
     #[error("cannot verify {digest}: only sha256 blobs are supported")]
+    #[non_exhaustive]
     UnsupportedAlgorithm {
         /// The blob.
         digest: Digest,
@@ -86,6 +90,7 @@ impl BlobRead {
 pub enum Mismatch {
     /// The file is not the size asked for, or is larger than the most asked for. Reading
     /// stops one byte past the limit, so `actual` is at most `expected + 1`.
+    #[non_exhaustive]
     Size {
         /// The exact size, or the most, that was asked for.
         expected: u64,
@@ -93,6 +98,7 @@ pub enum Mismatch {
         actual: u64,
     },
     /// The bytes hash to another digest.
+    #[non_exhaustive]
     Digest {
         /// What they hash to.
         actual: Digest,

@@ -3,6 +3,7 @@
 use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::auth::Source;
+use pacto_oci::env::{self, InvalidSetting, Settings};
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
@@ -15,35 +16,28 @@ type Outcome = Result<ExitCode, Error>;
 pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
     let result = match cli.command {
         Command::Semver(command) => semver(command, out),
-        Command::Ref(RefCommand::Parse { reference }) => parse_ref(&cli.global, &reference, out),
+        Command::Ref(RefCommand::Parse { reference }) => match settings(&cli.global) {
+            Err(invalid) => return out.usage(&invalid),
+            Ok(settings) => parse_ref(&settings, &reference, out),
+        },
         Command::Pack { dir, output } => pack(&dir, output, out).await,
         Command::Validate { source } => validate(&source, out).await,
-        command => match client(&cli.global) {
-            Ok(client) => {
-                let result = dispatch(command, &cli.global, &client, out).await;
-                warn_credential_fallbacks(&client, &cli.global, out);
-                result
-            }
-            Err(error) => Err(error),
+        command => match settings(&cli.global) {
+            Err(invalid) => return out.usage(&invalid),
+            Ok(settings) => match client(&cli.global, settings) {
+                Ok(client) => {
+                    let result = dispatch(command, &cli.global, &client, out).await;
+                    warn_credential_fallbacks(&client, &cli.global, out);
+                    result
+                }
+                Err(error) => Err(error),
+            },
         },
     };
     match result {
         Ok(code) => code,
         Err(error) => out.fail(&error),
     }
-}
-
-fn insecure_hosts(global: &Global) -> Vec<String> {
-    let mut hosts = global.plain_http.clone();
-    if let Ok(list) = std::env::var("PACTO_INSECURE_REGISTRIES") {
-        hosts.extend(
-            list.split(',')
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    hosts
 }
 
 /// One line per registry that rejected the explicit credentials while a stored credential
@@ -67,37 +61,65 @@ fn warn_credential_fallbacks(client: &Client, global: &Global, out: &Output) {
     }
 }
 
-fn client(global: &Global) -> Result<Client, Error> {
-    let mut credentials = CredentialOptions {
-        username: global.username.clone(),
-        password: global.password.clone().map(Secret::new),
-        token: global.token.clone().map(Secret::new),
-        hosts: None,
+/// The `PACTO_*` settings (read as `Client::from_env` reads them) with the flags laid over
+/// them: a flag replaces its variable, which is then not read at all (so a flag mends an
+/// unusable variable); `--plain-http` hosts are added to the variable's.
+fn settings(global: &Global) -> Result<Settings, InvalidSetting> {
+    let replaced = |name: &str| match name {
+        env::NO_CACHE => global.no_cache,
+        env::CACHE_DIR => global.cache_dir.is_some(),
+        env::CA_FILE => global.ca_file.is_some(),
+        env::CONCURRENCY => global.concurrency.is_some(),
+        env::TIMEOUT => global.timeout.is_some(),
+        env::MIRRORS => !global.mirrors.is_empty(),
+        env::MIRROR_DIGESTS_ONLY => global.mirror_digests_only,
+        _ => false,
     };
-    if !global.registry_hosts.is_empty() {
-        credentials = credentials.for_hosts(&global.registry_hosts);
-    }
-    let mut builder = Client::builder()
-        .credentials(credentials)
-        .no_cache(global.no_cache)
-        .concurrency(global.concurrency.max(1));
-    if let Some(timeout) = global.timeout {
-        builder = builder.timeout(timeout);
-    }
-    for host in insecure_hosts(global) {
-        builder = builder.plain_http(host);
-    }
-    if let Some(ca) = &global.ca_file {
-        builder = builder.ca_file(ca);
+    let mut settings =
+        Settings::from_lookup(|name| (!replaced(name)).then(|| std::env::var_os(name)).flatten())?;
+    if global.no_cache {
+        settings.no_cache = Some(true);
     }
     if let Some(dir) = &global.cache_dir {
-        builder = builder.cache_dir(dir);
+        settings.cache_dir = Some(dir.clone());
     }
-    for (registry, mirror) in &global.mirrors {
-        builder = builder.mirror(registry, mirror);
+    let from_env = std::mem::take(&mut settings.insecure_hosts);
+    settings.insecure_hosts = global.plain_http.iter().cloned().chain(from_env).collect();
+    if let Some(ca) = &global.ca_file {
+        settings.ca_file = Some(ca.clone());
     }
-    builder
-        .mirror_digests_only(global.mirror_digests_only)
+    if let Some(concurrency) = global.concurrency {
+        settings.concurrency = Some(concurrency);
+    }
+    if let Some(timeout) = global.timeout {
+        settings.timeout = Some(timeout);
+    }
+    if !global.mirrors.is_empty() {
+        settings.mirrors = global.mirrors.clone();
+    }
+    if global.mirror_digests_only {
+        settings.mirror_digests_only = Some(true);
+    }
+    Ok(settings)
+}
+
+fn client(global: &Global, settings: Settings) -> Result<Client, Error> {
+    let mut credentials = CredentialOptions::default();
+    if let Some(username) = &global.username {
+        credentials = credentials.with_username(username);
+    }
+    if let Some(password) = &global.password {
+        credentials = credentials.with_password(password.as_str());
+    }
+    if let Some(token) = &global.token {
+        credentials = credentials.with_token(token.as_str());
+    }
+    if !global.registry_hosts.is_empty() {
+        credentials = credentials.with_hosts(&global.registry_hosts);
+    }
+    Client::builder()
+        .credentials(credentials)
+        .settings(settings)
         .build()
 }
 
@@ -583,11 +605,8 @@ fn semver(command: SemverCommand, out: &Output) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_ref(global: &Global, reference: &str, out: &Output) -> Outcome {
-    let options = ParseOptions {
-        insecure_hosts: insecure_hosts(global),
-        ..ParseOptions::untagged()
-    };
+fn parse_ref(settings: &Settings, reference: &str, out: &Output) -> Outcome {
+    let options = ParseOptions::untagged().with_insecure_hosts(&settings.insecure_hosts);
     let parsed = ArtifactRef::parse(reference, &options)?;
     let document = match &parsed {
         ArtifactRef::Layout(layout) => json!({

@@ -59,18 +59,20 @@ pub(crate) struct Global {
     /// No progress and no human text; errors still go to stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
-    /// Do not read the disk cache (writes continue).
-    #[arg(long, global = true, env = "PACTO_NO_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
+    /// Do not read the disk cache (writes continue) (env PACTO_NO_CACHE=on/off).
+    #[arg(long, global = true)]
     pub(crate) no_cache: bool,
-    /// Cache root [default: $XDG_CACHE_HOME/pacto/oci, else ~/.cache/pacto/oci].
-    #[arg(long, global = true, env = "PACTO_CACHE_DIR", value_name = "DIR")]
+    /// Cache root [default: $XDG_CACHE_HOME/pacto/oci, else ~/.cache/pacto/oci] (env
+    /// PACTO_CACHE_DIR).
+    #[arg(long, global = true, value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
     /// Talk plain HTTP to HOST (repeatable; env PACTO_INSECURE_REGISTRIES, comma-separated).
     #[arg(long = "plain-http", global = true, value_name = "HOST")]
     pub(crate) plain_http: Vec<String>,
     /// Extra trusted root certificates (PEM); a server certificate that is itself in the file
-    /// (self-signed, as `openssl req -x509` makes) is trusted too, for its names and dates.
-    #[arg(long, global = true, env = "PACTO_CA_FILE", value_name = "PEM")]
+    /// (self-signed, as `openssl req -x509` makes) is trusted too, for its names and dates
+    /// (env PACTO_CA_FILE).
+    #[arg(long, global = true, value_name = "PEM")]
     pub(crate) ca_file: Option<PathBuf>,
     /// Registry user name, tried before any stored credential.
     #[arg(long, global = true, env = "PACTO_REGISTRY_USERNAME", value_name = "U")]
@@ -104,38 +106,37 @@ pub(crate) struct Global {
     )]
     pub(crate) registry_hosts: Vec<String>,
     /// Bound the command's network work (e.g. 30s, 5m, 1h) [default: none; a transfer under
-    /// 1 KiB/s for 30 s is aborted anyway].
+    /// 1 KiB/s for 30 s is aborted anyway] (env PACTO_TIMEOUT).
     #[arg(
         long,
         global = true,
-        env = "PACTO_TIMEOUT",
         value_name = "DURATION",
-        value_parser = parse_timeout
+        value_parser = pacto_oci::registry::parse_duration
     )]
     pub(crate) timeout: Option<Duration>,
     /// Read REGISTRY through the pull-through cache MIRROR first (repeatable, tried in order,
-    /// then the registry; writes always go to the registry).
+    /// then the registry; writes always go to the registry) (env PACTO_REGISTRY_MIRRORS,
+    /// comma-separated).
     #[arg(
         long = "mirror",
         global = true,
-        env = "PACTO_REGISTRY_MIRRORS",
         value_delimiter = ',',
         value_name = "REGISTRY=MIRROR",
-        value_parser = parse_mirror
+        value_parser = pacto_oci::env::parse_mirror
     )]
     pub(crate) mirrors: Vec<(String, String)>,
-    /// Resolve tags at the registry; take only content named by digest from mirrors.
-    #[arg(long, global = true, env = "PACTO_MIRROR_DIGESTS_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    /// Resolve tags at the registry; take only content named by digest from mirrors (env
+    /// PACTO_MIRROR_DIGESTS_ONLY=on/off).
+    #[arg(long, global = true)]
     pub(crate) mirror_digests_only: bool,
-    /// Parallel transfers for multi-artifact commands.
+    /// Parallel transfers for multi-artifact commands [default: 8] (env PACTO_CONCURRENCY).
     #[arg(
         long,
         global = true,
-        env = "PACTO_CONCURRENCY",
-        default_value_t = 8,
-        value_name = "N"
+        value_name = "N",
+        value_parser = pacto_oci::env::parse_concurrency
     )]
-    pub(crate) concurrency: usize,
+    pub(crate) concurrency: Option<usize>,
     /// Where the explicit credentials came from, for warnings (not an option).
     #[arg(skip)]
     pub(crate) origins: CredentialOrigins,
@@ -146,10 +147,6 @@ pub(crate) struct Global {
 pub(crate) struct CredentialOrigins {
     pub(crate) token_flag: bool,
     pub(crate) password_flag: bool,
-}
-
-fn parse_timeout(text: &str) -> Result<Duration, String> {
-    pacto_oci::registry::parse_duration(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,11 +325,6 @@ pub(crate) enum RefCommand {
         /// The reference.
         reference: String,
     },
-}
-
-/// `REGISTRY=MIRROR`, for clap.
-fn parse_mirror(entry: &str) -> Result<(String, String), String> {
-    pacto_oci::parse_mirror(entry).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -181,6 +181,14 @@ impl Output {
         ExitCode::from(exit_code(error.kind()))
     }
 
+    /// A `PACTO_*` variable that cannot be used: a usage error (exit 2), as an invalid flag
+    /// value is, naming the variable and what it should be.
+    pub(crate) fn usage(&self, invalid: &pacto_oci::env::InvalidSetting) -> ExitCode {
+        let problem = invalid.problem.to_string();
+        self.error("usage", &format!("{invalid}: {problem}"), &[problem]);
+        ExitCode::from(2)
+    }
+
     /// Prints `error: message` on stderr (with `caused by:` lines at `-v`), and the JSON
     /// error document on stdout with `--json`.
     pub(crate) fn error(&self, kind: &str, message: &str, causes: &[String]) {

@@ -1,5 +1,6 @@
 //! [`Client`]: the layers wired together the way the CLI wires them.
 
+use crate::env::Settings;
 use crate::{Error, ErrorKind};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
@@ -7,24 +8,32 @@ use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::{
     AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
-    RegistryClient, StoreError, TimeLimit,
+    RegistryClient, RetryPolicy, StoreError, TimeLimit,
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Configures a [`Client`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the
-/// CLI documents; setters override them.
+/// Configures a [`Client`]: every layer option a program needs, or a prebuilt
+/// [`Keychain`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the CLI
+/// documents ([`crate::env`]); setters called after it override them.
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     credentials: CredentialOptions,
-    keychain: KeychainConfig,
+    keychain_config: KeychainConfig,
+    keychain: Option<Keychain>,
     insecure_hosts: Vec<String>,
     ca_files: Vec<PathBuf>,
     cache_dir: Option<PathBuf>,
+    memory_budget: u64,
     no_cache: bool,
     concurrency: usize,
     timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    user_agent: Option<String>,
     low_speed: Option<LowSpeedLimit>,
     limits: Limits,
     mirrors: Vec<(String, String)>,
@@ -35,13 +44,19 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             credentials: CredentialOptions::default(),
-            keychain: KeychainConfig::default(),
+            keychain_config: KeychainConfig::default(),
+            keychain: None,
             insecure_hosts: Vec::new(),
             ca_files: Vec::new(),
             cache_dir: None,
+            memory_budget: pacto_cache::DEFAULT_MEMORY_BUDGET,
             no_cache: false,
             concurrency: pacto_resolver::DEFAULT_CONCURRENCY,
             timeout: None,
+            connect_timeout: None,
+            read_timeout: None,
+            retry: None,
+            user_agent: None,
             low_speed: Some(LowSpeedLimit::default()),
             limits: Limits::default(),
             mirrors: Vec::new(),
@@ -50,57 +65,43 @@ impl Default for ClientBuilder {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 impl ClientBuilder {
-    /// A builder from the environment: `PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD`,
-    /// `PACTO_REGISTRY_TOKEN`, `PACTO_REGISTRY_HOSTS` (comma list),
-    /// `PACTO_INSECURE_REGISTRIES` (comma list), `PACTO_CA_FILE`, `PACTO_CACHE_DIR`,
-    /// `PACTO_NO_CACHE` (`1`/`true`), `PACTO_CONCURRENCY`, `PACTO_TIMEOUT` (`30s`, `5m`, ...;
-    /// an invalid value is ignored with a warning, the CLI refuses it).
-    pub fn from_env() -> Self {
-        let mut builder = ClientBuilder {
-            credentials: CredentialOptions::from_env(),
-            ..ClientBuilder::default()
-        };
-        if let Some(hosts) = env("PACTO_INSECURE_REGISTRIES") {
-            builder.insecure_hosts = split_hosts(&hosts);
+    /// A builder from the environment, as the CLI starts: the explicit credentials of
+    /// [`CredentialOptions::from_env`] (`PACTO_REGISTRY_USERNAME`, `PACTO_REGISTRY_PASSWORD`,
+    /// `PACTO_REGISTRY_TOKEN`, `PACTO_REGISTRY_HOSTS`) and the [`Settings`] of
+    /// [`Settings::from_env`] (`PACTO_INSECURE_REGISTRIES`, `PACTO_CA_FILE`,
+    /// `PACTO_CACHE_DIR`, `PACTO_NO_CACHE`, `PACTO_CONCURRENCY`, `PACTO_TIMEOUT`,
+    /// `PACTO_REGISTRY_MIRRORS`, `PACTO_MIRROR_DIGESTS_ONLY`). A variable set to a value
+    /// that cannot be used is an error (kind [`ErrorKind::Other`], source
+    /// [`InvalidSetting`](crate::env::InvalidSetting)), as it is for the CLI.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(ClientBuilder::default()
+            .credentials(CredentialOptions::from_env())
+            .settings(Settings::from_env()?))
+    }
+
+    /// Applies what `settings` sets (from [`Settings::from_env`], or built by hand); what
+    /// it leaves unset keeps its current value. Hosts, CA files and mirrors are added.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        if let Some(no_cache) = settings.no_cache {
+            self.no_cache = no_cache;
         }
-        if let Some(file) = env("PACTO_CA_FILE") {
-            builder.ca_files.push(file.into());
+        if let Some(dir) = settings.cache_dir {
+            self.cache_dir = Some(dir);
         }
-        builder.cache_dir = env("PACTO_CACHE_DIR").map(PathBuf::from);
-        builder.no_cache = env("PACTO_NO_CACHE").is_some_and(|v| {
-            matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
-        });
-        if let Some(n) = env("PACTO_CONCURRENCY").and_then(|v| v.trim().parse().ok()) {
-            builder.concurrency = n;
+        self.insecure_hosts.extend(settings.insecure_hosts);
+        self.ca_files.extend(settings.ca_file);
+        if let Some(concurrency) = settings.concurrency {
+            self.concurrency = concurrency;
         }
-        if let Some(text) = env("PACTO_TIMEOUT") {
-            match pacto_registry::parse_duration(&text) {
-                Ok(timeout) => builder.timeout = Some(timeout),
-                Err(error) => tracing::warn!(%error, "ignoring PACTO_TIMEOUT"),
-            }
+        if let Some(timeout) = settings.timeout {
+            self.timeout = Some(timeout);
         }
-        if let Some(list) = env("PACTO_REGISTRY_MIRRORS") {
-            for entry in split_hosts(&list) {
-                match parse_mirror(&entry) {
-                    Ok((registry, mirror)) => builder.mirrors.push((registry, mirror)),
-                    Err(error) => {
-                        tracing::warn!(%error, "ignoring an entry of PACTO_REGISTRY_MIRRORS")
-                    }
-                }
-            }
+        self.mirrors.extend(settings.mirrors);
+        if let Some(digests_only) = settings.mirror_digests_only {
+            self.mirror_digests_only = digests_only;
         }
-        builder.mirror_digests_only = env("PACTO_MIRROR_DIGESTS_ONLY").is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            )
-        });
-        builder
+        self
     }
 
     /// Explicit credentials, tried before every other source (flags override the environment
@@ -113,7 +114,16 @@ impl ClientBuilder {
     /// Where the keychain looks (pacto config, docker config, `gh`); tests point it at
     /// temporary files.
     pub fn keychain_config(mut self, config: KeychainConfig) -> Self {
-        self.keychain = config;
+        self.keychain_config = config;
+        self
+    }
+
+    /// A prebuilt keychain, used as is instead of one made from
+    /// [`credentials`](Self::credentials) and [`keychain_config`](Self::keychain_config);
+    /// [`Client::login`] writes the pacto config file it reads
+    /// ([`Keychain::pacto_config_path`]).
+    pub fn keychain(mut self, keychain: Keychain) -> Self {
+        self.keychain = Some(keychain);
         self
     }
 
@@ -135,13 +145,21 @@ impl ClientBuilder {
         self
     }
 
-    /// Do not read the disk cache (writes continue), as Go pacto's `--no-cache`.
-    pub fn no_cache(mut self, no_cache: bool) -> Self {
-        self.no_cache = self.no_cache || no_cache;
+    /// Keep at most `bytes` of bundles in the memory cache (default
+    /// [`DEFAULT_MEMORY_BUDGET`](pacto_cache::DEFAULT_MEMORY_BUDGET), 256 MiB).
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
         self
     }
 
-    /// Parallel pulls for [`Client::fetch_all`] (default 8).
+    /// `true`: do not read the disk cache (writes continue), as Go pacto's `--no-cache`;
+    /// `false` (the default): read it, whatever `PACTO_NO_CACHE` said before.
+    pub fn no_cache(mut self, no_cache: bool) -> Self {
+        self.no_cache = no_cache;
+        self
+    }
+
+    /// Parallel pulls for [`Client::fetch_all`] (default 8; 0 counts as 1).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency;
         self
@@ -153,6 +171,33 @@ impl ClientBuilder {
     /// operation fails as unreachable, saying the deadline was reached.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Time allowed to establish a connection (default 10 s,
+    /// [`RegistryClientBuilder::connect_timeout`](pacto_registry::RegistryClientBuilder::connect_timeout)).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Longest silence allowed while reading an answer (default 30 s,
+    /// [`RegistryClientBuilder::read_timeout`](pacto_registry::RegistryClientBuilder::read_timeout)).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// How requests are retried (default [`RetryPolicy::default`]: 3 retries, backing off
+    /// from 200 ms).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// The `User-Agent` header (default `pacto-oci/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
         self
     }
 
@@ -191,7 +236,16 @@ impl ClientBuilder {
 
     /// Wires the keychain, registry client, layout store, cache and resolver.
     pub fn build(self) -> Result<Client, Error> {
-        let keychain = Keychain::with_config(self.credentials, self.keychain.clone());
+        let (keychain, pacto_config) = match self.keychain {
+            Some(keychain) => {
+                let path = keychain.pacto_config_path().map(Arc::from);
+                (keychain, path)
+            }
+            None => (
+                Keychain::with_config(self.credentials, self.keychain_config.clone()),
+                self.keychain_config.pacto_config.as_deref().map(Arc::from),
+            ),
+        };
         let mut registry = RegistryClient::builder()
             .keychain(keychain)
             .limits(self.limits)
@@ -199,22 +253,33 @@ impl ClientBuilder {
         if let Some(timeout) = self.timeout {
             registry = registry.timeout(timeout);
         }
+        if let Some(timeout) = self.connect_timeout {
+            registry = registry.connect_timeout(timeout);
+        }
+        if let Some(timeout) = self.read_timeout {
+            registry = registry.read_timeout(timeout);
+        }
+        if let Some(retry) = self.retry {
+            registry = registry.retry(retry);
+        }
+        if let Some(user_agent) = self.user_agent {
+            registry = registry.user_agent(user_agent);
+        }
         for file in &self.ca_files {
             registry = registry.ca_file(file);
         }
-        let host_options = ParseOptions {
-            insecure_hosts: self.insecure_hosts.clone(),
-            ..ParseOptions::untagged()
-        };
+        let parse_options = ParseOptions::untagged().with_insecure_hosts(&self.insecure_hosts);
         for (of, mirror) in &self.mirrors {
-            let mirror = pacto_ref::Registry::parse(mirror, &host_options)
+            let mirror = pacto_ref::Registry::parse(mirror, &parse_options)
                 .map_err(|e| Error::from(e).with_context("invalid mirror"))?;
             registry = registry.mirror(of.clone(), mirror);
         }
         let registry = registry
             .mirror_digests_only(self.mirror_digests_only)
             .build()?;
-        let mut cache = CacheConfig::default().with_limits(self.limits);
+        let mut cache = CacheConfig::default()
+            .with_limits(self.limits)
+            .with_memory_budget(self.memory_budget);
         if let Some(dir) = &self.cache_dir {
             cache = cache.with_dir(dir);
         }
@@ -222,54 +287,31 @@ impl ClientBuilder {
         if self.no_cache {
             cache.disable_cache();
         }
-        let parse_options = ParseOptions {
-            insecure_hosts: self.insecure_hosts.clone(),
-            ..ParseOptions::untagged()
-        };
         let resolver = Resolver::new(cache)
             .with_concurrency(self.concurrency)
-            .with_parse_options(parse_options);
+            .with_parse_options(parse_options.clone());
         Ok(Client {
             resolver,
             registry,
-            keychain: self.keychain,
-            insecure_hosts: self.insecure_hosts,
+            pacto_config,
+            parse_options: Arc::new(parse_options),
             timeout: self.timeout,
             limits: self.limits,
         })
     }
 }
 
-/// `REGISTRY=MIRROR` (as `--mirror` and `PACTO_REGISTRY_MIRRORS` take it).
-pub fn parse_mirror(entry: &str) -> Result<(String, String), Error> {
-    match entry.split_once('=') {
-        Some((registry, mirror)) if !registry.trim().is_empty() && !mirror.trim().is_empty() => {
-            Ok((registry.trim().to_owned(), mirror.trim().to_owned()))
-        }
-        _ => Err(Error::message(
-            ErrorKind::InvalidReference,
-            format!(
-                "invalid mirror {entry:?}: expected REGISTRY=MIRROR, e.g. docker.io=mirror.corp:5000"
-            ),
-        )),
-    }
-}
-
-fn split_hosts(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Pushes, pulls and resolves Pacto bundles in registries and OCI layouts, through the cache.
-#[derive(Debug)]
+///
+/// Cheap to clone, `Send + Sync + 'static`: clones share connections, tokens, the cache and
+/// the credential-fallback record, so one client built at start-up serves every task.
+#[derive(Debug, Clone)]
 pub struct Client {
     resolver: Resolver<AnyStore>,
     registry: RegistryClient,
-    keychain: KeychainConfig,
-    insecure_hosts: Vec<String>,
+    /// The pacto config file `login` and `logout` write (`None`: the default location).
+    pacto_config: Option<Arc<Path>>,
+    parse_options: Arc<ParseOptions>,
     timeout: Option<Duration>,
     limits: Limits,
 }
@@ -280,9 +322,10 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from the environment, as the CLI starts.
+    /// A client configured from the environment, as the CLI starts
+    /// ([`ClientBuilder::from_env`]).
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::from_env().build()
+        ClientBuilder::from_env()?.build()
     }
 
     /// Runs `operation` on `reference` within the client's timeout, if it has one.
@@ -301,12 +344,7 @@ impl Client {
                     Ok(ArtifactRef::Remote(remote)) => remote.registry().name().to_owned(),
                     _ => reference.to_owned(),
                 };
-                Err(StoreError::TimedOut {
-                    reference: reference.to_owned(),
-                    registry,
-                    limit: TimeLimit::Deadline { timeout },
-                }
-                .into())
+                Err(StoreError::timed_out(reference, registry, TimeLimit::deadline(timeout)).into())
             }
         }
     }
@@ -351,7 +389,7 @@ impl Client {
             Ok(self
                 .resolver
                 .cache()
-                .push(&parsed, bundle, PushOptions { force })
+                .push(&parsed, bundle, PushOptions::default().with_force(force))
                 .await?)
         })
         .await
@@ -435,10 +473,7 @@ impl Client {
                 .trim_start_matches("https://")
                 .trim_start_matches("http://")
                 .trim_end_matches('/'),
-            &ParseOptions {
-                insecure_hosts: self.insecure_hosts.clone(),
-                ..ParseOptions::untagged()
-            },
+            &self.parse_options,
         )?;
         self.bounded(registry, async {
             Ok(self
@@ -461,8 +496,8 @@ impl Client {
     }
 
     fn config_file(&self) -> Result<PactoConfigFile, Error> {
-        Ok(match &self.keychain.pacto_config {
-            Some(path) => PactoConfigFile::at(path),
+        Ok(match &self.pacto_config {
+            Some(path) => PactoConfigFile::at(&**path),
             None => PactoConfigFile::default_location()?,
         })
     }

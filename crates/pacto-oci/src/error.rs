@@ -219,3 +219,9 @@ impl From<pacto_ref::InvalidReference> for Error {
         Error::new(ErrorKind::InvalidReference, error)
     }
 }
+
+impl From<crate::env::InvalidSetting> for Error {
+    fn from(error: crate::env::InvalidSetting) -> Self {
+        Error::new(ErrorKind::Other, error)
+    }
+}

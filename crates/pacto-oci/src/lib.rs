@@ -44,6 +44,7 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod env;
 mod error;
 
 pub use pacto_archive as archive;
@@ -56,10 +57,10 @@ pub use pacto_ref as refs;
 pub use pacto_registry as registry;
 pub use pacto_resolver as resolver;
 
-pub use client::{Client, ClientBuilder, parse_mirror};
+pub use client::{Client, ClientBuilder};
 pub use error::{Error, ErrorKind};
 pub use pacto_auth::{CredentialOptions, Secret};
 pub use pacto_contract::{Bundle, Contract, Limits};
 pub use pacto_ref::ArtifactRef;
-pub use pacto_registry::{CredentialFallback, LowSpeedLimit, PushOutcome, PushStatus};
+pub use pacto_registry::{CredentialFallback, LowSpeedLimit, PushOutcome, PushStatus, RetryPolicy};
 pub use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved};

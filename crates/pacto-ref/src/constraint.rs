@@ -43,6 +43,7 @@ pub struct Constraint {
 pub enum InvalidConstraint {
     /// An `||`-separated segment is not a list of comparisons.
     #[error("invalid version constraint {input:?}: {}", improper_detail(segment))]
+    #[non_exhaustive]
     Improper {
         /// The constraint text as given.
         input: String,
@@ -52,6 +53,7 @@ pub enum InvalidConstraint {
     /// A comparison is well-formed but its version is not a valid semantic version
     /// (`1x`, `1.2.3-01`, a number beyond 64 bits).
     #[error("invalid version constraint {input:?}: {comparison:?} does not name a valid version")]
+    #[non_exhaustive]
     BadVersion {
         /// The constraint text as given.
         input: String,

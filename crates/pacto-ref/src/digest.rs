@@ -72,12 +72,14 @@ pub struct Digest {
 pub enum InvalidDigest {
     /// No `algorithm:` prefix.
     #[error("invalid digest {input:?}: expected algorithm:hex")]
+    #[non_exhaustive]
     Form {
         /// The input.
         input: String,
     },
     /// An algorithm other than sha256 or sha512.
     #[error("invalid digest {input:?}: unsupported digest algorithm {algorithm:?}")]
+    #[non_exhaustive]
     Algorithm {
         /// The input.
         input: String,
@@ -86,6 +88,7 @@ pub enum InvalidDigest {
     },
     /// Not exactly the algorithm's number of lowercase hex digits.
     #[error("invalid digest {input:?}: {algorithm} needs {expected} lowercase hex digits")]
+    #[non_exhaustive]
     Encoding {
         /// The input.
         input: String,

@@ -24,6 +24,7 @@ pub enum SelectError {
     NoSemverTags,
     /// Some tags are versions, but none satisfies the constraint.
     #[error("no semver tag matches constraint {constraint:?}")]
+    #[non_exhaustive]
     NoMatchingVersion {
         /// The constraint as given.
         constraint: String,

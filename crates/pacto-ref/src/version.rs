@@ -41,12 +41,14 @@ pub enum InvalidVersion {
         "invalid version {input:?}: expected [v]MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD], \
          e.g. \"1.2.3\" or \"v1.2.3-rc.1\""
     )]
+    #[non_exhaustive]
     Malformed {
         /// The text that was parsed.
         input: String,
     },
     /// A major, minor or patch number does not fit in 64 bits.
     #[error("invalid version {input:?}: the number {segment} does not fit in 64 bits")]
+    #[non_exhaustive]
     NumberTooLarge {
         /// The text that was parsed.
         input: String,
@@ -57,6 +59,7 @@ pub enum InvalidVersion {
     #[error(
         "invalid version {input:?}: numeric pre-release identifier {identifier:?} has a leading zero"
     )]
+    #[non_exhaustive]
     LeadingZeroInPrerelease {
         /// The text that was parsed.
         input: String,

@@ -264,26 +264,17 @@ impl RegistryClient {
         registry: &pacto_ref::Registry,
         credential: pacto_auth::Credential,
     ) -> Result<(), StoreError> {
-        let (username, password, token) = match credential {
+        let explicit = match credential {
             pacto_auth::Credential::Basic { username, password } => {
-                (Some(username), Some(password), None)
+                pacto_auth::CredentialOptions::default()
+                    .with_username(username)
+                    .with_password(password)
             }
-            pacto_auth::Credential::Bearer { token } => (None, None, Some(token)),
+            pacto_auth::Credential::Bearer { token } => {
+                pacto_auth::CredentialOptions::default().with_token(token)
+            }
         };
-        let keychain = Keychain::with_config(
-            pacto_auth::CredentialOptions {
-                username,
-                password,
-                token,
-                hosts: None,
-            },
-            pacto_auth::KeychainConfig {
-                enable_pacto_login: false,
-                enable_gh: false,
-                enable_docker: false,
-                ..pacto_auth::KeychainConfig::default()
-            },
-        );
+        let keychain = Keychain::with_config(explicit, pacto_auth::KeychainConfig::explicit_only());
         let transport = Transport::new(TransportConfig {
             keychain,
             ..self.transport.config().clone()

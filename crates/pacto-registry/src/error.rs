@@ -13,7 +13,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub use pacto_ref::ErrorKind;
 
 /// The registry's own error code and message, as sent in its `{"errors":[...]}` body.
+///
+/// The struct is `#[non_exhaustive]`: make one with [`RegistryMessage::new`] and the
+/// `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RegistryMessage {
     /// HTTP status of the answer.
     pub status: u16,
@@ -21,6 +25,31 @@ pub struct RegistryMessage {
     pub code: Option<String>,
     /// The registry's message for that code, if any.
     pub message: Option<String>,
+}
+
+impl RegistryMessage {
+    /// An answer with HTTP status `status` and no error code or message.
+    pub fn new(status: u16) -> Self {
+        RegistryMessage {
+            status,
+            code: None,
+            message: None,
+        }
+    }
+
+    /// This answer with the registry's error code (`MANIFEST_UNKNOWN`, `DENIED`, ...).
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// This answer with the registry's message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
 }
 
 impl fmt::Display for RegistryMessage {
@@ -43,6 +72,7 @@ pub enum CertificateProblem {
     /// that is not among the trusted ones.
     UnknownIssuer,
     /// It is not valid for the name or address the registry was reached under.
+    #[non_exhaustive]
     NameMismatch {
         /// The name or address asked for.
         expected: String,
@@ -58,6 +88,7 @@ pub enum CertificateProblem {
     /// It is not meant for TLS servers (extended key usage).
     InvalidPurpose,
     /// Any other certificate failure, as the TLS library words it.
+    #[non_exhaustive]
     Other {
         /// The TLS library's description.
         description: String,
@@ -96,12 +127,20 @@ impl fmt::Display for CertificateProblem {
 #[non_exhaustive]
 pub enum TimeLimit {
     /// The operation's deadline ([`RegistryClientBuilder::timeout`](crate::RegistryClientBuilder::timeout)).
+    #[non_exhaustive]
     Deadline {
         /// The time the operation was given.
         timeout: Duration,
     },
     /// The low-speed limit ([`RegistryClientBuilder::low_speed_limit`](crate::RegistryClientBuilder::low_speed_limit)).
     LowSpeed(LowSpeedLimit),
+}
+
+impl TimeLimit {
+    /// The deadline `timeout` given to a whole operation.
+    pub fn deadline(timeout: Duration) -> Self {
+        TimeLimit::Deadline { timeout }
+    }
 }
 
 impl fmt::Display for TimeLimit {
@@ -130,6 +169,7 @@ impl fmt::Display for TimeLimit {
 pub enum StoreError {
     /// The reference could not be parsed, or names a store of another kind.
     #[error("invalid OCI reference \"{reference}\": {reason}")]
+    #[non_exhaustive]
     InvalidReference {
         /// The reference as given.
         reference: String,
@@ -138,6 +178,7 @@ pub enum StoreError {
     },
     /// Nothing exists at the reference.
     #[error("{reference} not found: {detail}")]
+    #[non_exhaustive]
     NotFound {
         /// The reference that was looked up.
         reference: String,
@@ -146,6 +187,7 @@ pub enum StoreError {
     },
     /// Every credential source was rejected, or none was accepted.
     #[error("{}", auth_message(.reference, .registry, .tried, .rejected, .detail))]
+    #[non_exhaustive]
     Authentication {
         /// The reference being accessed.
         reference: String,
@@ -160,6 +202,7 @@ pub enum StoreError {
     },
     /// The registry could not be reached or kept failing.
     #[error("registry {registry} unreachable for {reference}: {detail}")]
+    #[non_exhaustive]
     Unreachable {
         /// The reference being accessed.
         reference: String,
@@ -175,6 +218,7 @@ pub enum StoreError {
     #[error(
         "registry {registry} unreachable for {reference}: its TLS certificate was refused: {problem}"
     )]
+    #[non_exhaustive]
     Certificate {
         /// The reference being accessed.
         reference: String,
@@ -186,6 +230,7 @@ pub enum StoreError {
     /// A deadline or the low-speed limit ended the operation; kind
     /// [`ErrorKind::Unreachable`], transient.
     #[error("registry {registry} unreachable for {reference}: {limit}")]
+    #[non_exhaustive]
     TimedOut {
         /// The reference being accessed.
         reference: String,
@@ -197,6 +242,7 @@ pub enum StoreError {
     /// The registry answered with something no client could use (a tag listing that loops or
     /// exceeds the bounds); kind [`ErrorKind::Other`].
     #[error("registry {registry} sent an unusable answer for {reference}: {reason}")]
+    #[non_exhaustive]
     InvalidResponse {
         /// The reference being accessed.
         reference: String,
@@ -207,6 +253,7 @@ pub enum StoreError {
     },
     /// The artifact is not a valid Pacto bundle (its manifest, config or index breaks a rule).
     #[error("artifact at {reference} is not a valid Pacto bundle: {reason}")]
+    #[non_exhaustive]
     InvalidBundle {
         /// The reference pulled.
         reference: String,
@@ -216,6 +263,7 @@ pub enum StoreError {
     /// The artifact's layer is not a valid bundle archive: the archive's refusal is the
     /// source; kind [`ErrorKind::InvalidBundle`].
     #[error("artifact at {reference} is not a valid Pacto bundle")]
+    #[non_exhaustive]
     Unpack {
         /// The reference pulled.
         reference: String,
@@ -225,6 +273,7 @@ pub enum StoreError {
     },
     /// The tag already holds a different artifact.
     #[error("{reference} already holds a different artifact ({existing}, pushing {pushing})")]
+    #[non_exhaustive]
     Conflict {
         /// The tagged reference.
         reference: String,
@@ -238,6 +287,7 @@ pub enum StoreError {
     /// compare-and-swap, so of two concurrent pushes to one tag the last manifest upload
     /// wins; this is how the loser learns of it.
     #[error("{}", race_message(.reference, .pushed, .now.as_ref()))]
+    #[non_exhaustive]
     PushRace {
         /// The tagged reference.
         reference: String,
@@ -248,6 +298,7 @@ pub enum StoreError {
     },
     /// The registry answered in a way no rule above covers.
     #[error("registry error for {reference}: {registry_message}")]
+    #[non_exhaustive]
     Registry {
         /// The reference being accessed.
         reference: String,
@@ -256,6 +307,7 @@ pub enum StoreError {
     },
     /// A local I/O failure (layout directory, temp files).
     #[error("{action} {path}")]
+    #[non_exhaustive]
     Io {
         /// What was being done (`"cannot write"`, ...).
         action: &'static str,
@@ -268,6 +320,7 @@ pub enum StoreError {
     /// The bundle could not be packed for a push: nothing was uploaded or written. An
     /// invalid bundle (a limit, a path) when [`pacto_archive::ArchiveError::is_invalid_bundle`].
     #[error("cannot pack the bundle for {reference}")]
+    #[non_exhaustive]
     Pack {
         /// The reference being pushed.
         reference: String,
@@ -358,14 +411,88 @@ impl StoreError {
         }
     }
 
-    pub(crate) fn invalid_bundle(reference: impl fmt::Display, reason: impl Into<String>) -> Self {
+    // Constructors, for `BundleStore` implementations and wrappers outside this crate (the
+    // struct variants are `#[non_exhaustive]`, so they cannot be written as literals there).
+
+    /// [`StoreError::InvalidReference`]: `reference` was refused for `reason`.
+    pub fn invalid_reference(reference: impl fmt::Display, reason: impl Into<String>) -> Self {
+        StoreError::InvalidReference {
+            reference: reference.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// [`StoreError::NotFound`]: nothing exists at `reference`; `detail` says what the store
+    /// answered.
+    pub fn not_found(reference: impl fmt::Display, detail: impl Into<String>) -> Self {
+        StoreError::NotFound {
+            reference: reference.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// [`StoreError::Unreachable`]: `registry` could not be reached for `reference`;
+    /// `transient` when a later attempt may succeed.
+    pub fn unreachable(
+        reference: impl fmt::Display,
+        registry: impl Into<String>,
+        transient: bool,
+        detail: impl Into<String>,
+    ) -> Self {
+        StoreError::Unreachable {
+            reference: reference.to_string(),
+            registry: registry.into(),
+            transient,
+            detail: detail.into(),
+        }
+    }
+
+    /// [`StoreError::TimedOut`]: `limit` ended the operation on `reference` at `registry`.
+    pub fn timed_out(
+        reference: impl fmt::Display,
+        registry: impl Into<String>,
+        limit: TimeLimit,
+    ) -> Self {
+        StoreError::TimedOut {
+            reference: reference.to_string(),
+            registry: registry.into(),
+            limit,
+        }
+    }
+
+    /// [`StoreError::InvalidResponse`]: `registry` answered something unusable for
+    /// `reference`, for `reason`.
+    pub fn invalid_response(
+        reference: impl fmt::Display,
+        registry: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        StoreError::InvalidResponse {
+            reference: reference.to_string(),
+            registry: registry.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// [`StoreError::InvalidBundle`]: the artifact at `reference` breaks `reason`.
+    pub fn invalid_bundle(reference: impl fmt::Display, reason: impl Into<String>) -> Self {
         StoreError::InvalidBundle {
             reference: reference.to_string(),
             reason: reason.into(),
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+    /// [`StoreError::Conflict`]: the tag of `reference` holds `existing`, not `pushing`.
+    pub fn conflict(reference: impl fmt::Display, existing: Digest, pushing: Digest) -> Self {
+        StoreError::Conflict {
+            reference: reference.to_string(),
+            existing,
+            pushing,
+        }
+    }
+
+    /// [`StoreError::Io`]: `action` (`"cannot write"`, ...) on `path` failed with `source`.
+    pub fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         StoreError::Io {
             action,
             path: path.display().to_string(),

@@ -73,6 +73,7 @@ fn blob_error(error: BlobError) -> StoreError {
             action,
             path,
             source,
+            ..
         } => {
             let action = match action {
                 "open" => "cannot open",
@@ -200,7 +201,7 @@ fn read_blob(
             "{what} blob {digest} has {actual} bytes{}, its descriptor says {size}",
             if actual > size { " or more" } else { "" }
         ),
-        BlobRead::Corrupt(Mismatch::Digest { actual }) => {
+        BlobRead::Corrupt(Mismatch::Digest { actual, .. }) => {
             format!("{what} digest mismatch: expected {digest}, the bytes hash to {actual}")
         }
         BlobRead::Corrupt(_) => format!("{what} blob {digest} does not match its descriptor"),

@@ -72,6 +72,7 @@ impl PushStatus {
 
 /// The result of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PushOutcome {
     /// The reference written, with the tag that was used.
     pub reference: ArtifactRef,
@@ -81,15 +82,41 @@ pub struct PushOutcome {
     pub status: PushStatus,
 }
 
+impl PushOutcome {
+    /// What a push of `reference` (with the tag it used) did, `digest` being the manifest
+    /// digest; for [`BundleStore`] implementations of your own.
+    pub fn new(reference: ArtifactRef, digest: Digest, status: PushStatus) -> Self {
+        PushOutcome {
+            reference,
+            digest,
+            status,
+        }
+    }
+}
+
 /// Options for [`BundleStore::push`].
+///
+/// The struct is `#[non_exhaustive]`: start from [`PushOptions::default`] and change what
+/// you need with the `with_*` methods.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PushOptions {
     /// Overwrite a tag that holds a different artifact.
     pub force: bool,
 }
 
+impl PushOptions {
+    /// These options with `force` set: overwrite a tag that holds a different artifact.
+    #[must_use]
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+}
+
 /// A pulled bundle with the exact bytes it came from.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Pulled {
     /// The unpacked, validated bundle.
     pub bundle: Bundle,
@@ -101,6 +128,28 @@ pub struct Pulled {
     pub layer: Bytes,
     /// The layer's digest.
     pub layer_digest: Digest,
+}
+
+impl Pulled {
+    /// A pulled `bundle` with the bytes it came from: `manifest`, whose digest is `digest`
+    /// (what the reference meant), and `layer`, whose digest is `layer_digest`. Callers
+    /// vouch that the bytes were verified against the digests and that `bundle` is `layer`
+    /// unpacked (a cache stores these bytes as they are).
+    pub fn new(
+        bundle: Bundle,
+        digest: Digest,
+        manifest: Bytes,
+        layer_digest: Digest,
+        layer: Bytes,
+    ) -> Self {
+        Pulled {
+            bundle,
+            digest,
+            manifest,
+            layer,
+            layer_digest,
+        }
+    }
 }
 
 /// A place bundles are pushed to and pulled from.

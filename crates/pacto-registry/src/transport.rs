@@ -28,7 +28,21 @@ use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
 /// How requests are retried.
-#[derive(Debug, Clone)]
+///
+/// The struct is `#[non_exhaustive]`: start from [`RetryPolicy::default`] (3 retries, 200 ms
+/// doubling to at most 10 s) or [`RetryPolicy::none`] and change what you need with the
+/// `with_*` methods.
+///
+/// ```
+/// use pacto_registry::RetryPolicy;
+/// use std::time::Duration;
+/// let quick = RetryPolicy::default()
+///     .with_max_retries(1)
+///     .with_base_delay(Duration::from_millis(10));
+/// assert_eq!(quick.max_delay, Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries after the first attempt (so at most `max_retries + 1` attempts).
     pub max_retries: u32,
@@ -48,6 +62,34 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// No retries: every request is tried once.
+    pub fn none() -> Self {
+        RetryPolicy::default().with_max_retries(0)
+    }
+
+    /// This policy with at most `retries` retries after the first attempt.
+    #[must_use]
+    pub fn with_max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// This policy with the first backoff set to `delay` (doubled on every retry).
+    #[must_use]
+    pub fn with_base_delay(mut self, delay: Duration) -> Self {
+        self.base_delay = delay;
+        self
+    }
+
+    /// This policy with no single wait, a registry's `Retry-After` included, over `delay`.
+    #[must_use]
+    pub fn with_max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+}
+
 /// The low-speed limit: a transfer that moves fewer than `bytes_per_second` on average over
 /// `window` is aborted ([`StoreError::TimedOut`]), so a server that trickles or stalls cannot
 /// hold a command (curl's `--speed-limit`/`--speed-time`).
@@ -56,12 +98,26 @@ impl Default for RetryPolicy {
 /// request with a body, the time that body takes at `bytes_per_second`); from then on every
 /// `window` must bring `bytes_per_second * window` bytes of the answer's body. A request whose
 /// answer does not begin in time is retried like a stalled one; a body that is too slow is not.
+///
+/// The struct is `#[non_exhaustive]`: make one with [`LowSpeedLimit::new`] (or
+/// [`LowSpeedLimit::default`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LowSpeedLimit {
     /// The slowest acceptable average speed.
     pub bytes_per_second: u64,
     /// The span the average is taken over.
     pub window: Duration,
+}
+
+impl LowSpeedLimit {
+    /// At least `bytes_per_second` on average over every `window`.
+    pub const fn new(bytes_per_second: u64, window: Duration) -> Self {
+        LowSpeedLimit {
+            bytes_per_second,
+            window,
+        }
+    }
 }
 
 impl Default for LowSpeedLimit {
@@ -260,7 +316,7 @@ impl Transport {
         Ok(Transport {
             http,
             keychain: config.keychain.clone(),
-            retry: config.retry.clone(),
+            retry: config.retry,
             config,
             hosts: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),

@@ -20,6 +20,7 @@ pub enum ResolveError {
     Unresolvable(Box<Unresolvable>),
     /// Offline, the cache does not hold what was asked for.
     #[error("{reference} not found: {detail}")]
+    #[non_exhaustive]
     NotFound {
         /// The reference being resolved.
         reference: String,
@@ -46,6 +47,7 @@ pub enum NotCached {
         "the cached versions that match ({}) could not be read; resolve it with network access",
         .unreadable.join(", ")
     )]
+    #[non_exhaustive]
     Unreadable {
         /// The matching tags whose cached copies are unusable, best first.
         unreadable: Vec<String>,

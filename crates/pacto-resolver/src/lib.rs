@@ -44,6 +44,7 @@ use pacto_cache::CachedStore;
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest, ParseOptions, SelectError, filter_semver_tags};
 use pacto_registry::{BundleStore, Pulled};
+use std::sync::Arc;
 use tracing::{debug, warn};
 
 /// Pulls [`Resolver::fetch_all_versions`] runs at once unless told otherwise.
@@ -101,11 +102,23 @@ pub struct FetchFailure {
 }
 
 /// Resolves references to bundles over a [`CachedStore`]; see the [crate documentation](crate).
+///
+/// Cheap to clone: clones share the cache (and so the store behind it).
 #[derive(Debug)]
 pub struct Resolver<S> {
     cache: CachedStore<S>,
     concurrency: usize,
-    parse_options: ParseOptions,
+    parse_options: Arc<ParseOptions>,
+}
+
+impl<S> Clone for Resolver<S> {
+    fn clone(&self) -> Self {
+        Resolver {
+            cache: self.cache.clone(),
+            concurrency: self.concurrency,
+            parse_options: Arc::clone(&self.parse_options),
+        }
+    }
 }
 
 impl<S: BundleStore> Resolver<S> {
@@ -114,7 +127,7 @@ impl<S: BundleStore> Resolver<S> {
         Resolver {
             cache,
             concurrency: DEFAULT_CONCURRENCY,
-            parse_options: ParseOptions::untagged(),
+            parse_options: Arc::new(ParseOptions::untagged()),
         }
     }
 
@@ -128,7 +141,7 @@ impl<S: BundleStore> Resolver<S> {
     /// Parses references with `options` (e.g. the hosts to speak plain HTTP to). Keep
     /// `default_tag` at `None` so that untagged references are resolved by semver.
     pub fn with_parse_options(mut self, options: ParseOptions) -> Self {
-        self.parse_options = options;
+        self.parse_options = Arc::new(options);
         self
     }
 

@@ -25,7 +25,7 @@ fn file(name: &str) -> Vec<u8> {
 async fn parent_traversal() {
     let err = refused(&file("../x")).await;
     assert!(
-        matches!(&err, UnpackError::PathTraversal { entry } if entry == "../x"),
+        matches!(&err, UnpackError::PathTraversal { entry, .. } if entry == "../x"),
         "{err:?}"
     );
     assert!(err.to_string().contains("\"../x\""), "{err}");
@@ -35,7 +35,7 @@ async fn parent_traversal() {
 async fn absolute_path() {
     let err = refused(&file("/etc/passwd")).await;
     assert!(
-        matches!(&err, UnpackError::AbsolutePath { entry } if entry == "/etc/passwd"),
+        matches!(&err, UnpackError::AbsolutePath { entry, .. } if entry == "/etc/passwd"),
         "{err:?}"
     );
 }
@@ -44,7 +44,7 @@ async fn absolute_path() {
 async fn traversal_in_the_middle() {
     let err = refused(&file("a/../../b")).await;
     assert!(
-        matches!(&err, UnpackError::PathTraversal { entry } if entry == "a/../../b"),
+        matches!(&err, UnpackError::PathTraversal { entry, .. } if entry == "a/../../b"),
         "{err:?}"
     );
 }
@@ -57,7 +57,7 @@ async fn traversal_through_the_ustar_prefix() {
     tar.entry(&header, b"x");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::PathTraversal { entry } if entry == "../etc/passwd"),
+        matches!(&err, UnpackError::PathTraversal { entry, .. } if entry == "../etc/passwd"),
         "{err:?}"
     );
 }
@@ -89,7 +89,7 @@ async fn traversal_in_a_directory_entry() {
     let tar = Tar::with_contract().dir("../up/").finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::PathTraversal { entry } if entry == "../up/"),
+        matches!(&err, UnpackError::PathTraversal { entry, .. } if entry == "../up/"),
         "{err:?}"
     );
 }
@@ -98,7 +98,7 @@ async fn traversal_in_a_directory_entry() {
 async fn backslash() {
     let err = refused(&file("..\\windows\\x")).await;
     assert!(
-        matches!(&err, UnpackError::Backslash { entry } if entry == "..\\windows\\x"),
+        matches!(&err, UnpackError::Backslash { entry, .. } if entry == "..\\windows\\x"),
         "{err:?}"
     );
 }
@@ -128,7 +128,7 @@ async fn non_utf8_name() {
     tar.entry(&RawHeader::ustar(b"caf\xe9.md", b'0', 1), b"x");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::NonUtf8Name { entry_lossy } if entry_lossy == "caf\u{fffd}.md"),
+        matches!(&err, UnpackError::NonUtf8Name { entry_lossy, .. } if entry_lossy == "caf\u{fffd}.md"),
         "{err:?}"
     );
 }
@@ -140,7 +140,7 @@ async fn refused_type(typeflag: u8, kind: &str) {
     tar.entry(&header, b"");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::UnsupportedEntryType { entry, kind: k } if entry == "special" && k == kind),
+        matches!(&err, UnpackError::UnsupportedEntryType { entry, kind: k, .. } if entry == "special" && k == kind),
         "{err:?}"
     );
 }
@@ -183,7 +183,7 @@ async fn file_one_byte_over_the_limit() {
     let tar = Tar::with_contract().file("big.bin", &big).finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::FileTooLarge { entry, size, limit }
+        matches!(&err, UnpackError::FileTooLarge { entry, size, limit, .. }
             if entry == "big.bin" && *size == (10 * MIB + 1) as u64 && *limit == (10 * MIB) as u64),
         "{err:?}"
     );
@@ -200,7 +200,7 @@ async fn six_files_of_ten_mib() {
     let err = unpack_reader(gzip_pieces(pieces)).await.unwrap_err();
     // pacto.yaml plus five parts is over 50 MiB by the YAML's size: the fifth part crosses.
     assert!(
-        matches!(&err, UnpackError::TotalTooLarge { entry, limit }
+        matches!(&err, UnpackError::TotalTooLarge { entry, limit, .. }
             if entry == "part-4.bin" && *limit == (50 * MIB) as u64),
         "{err:?}"
     );
@@ -214,7 +214,7 @@ async fn ten_thousand_and_one_entries() {
     }
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(err, UnpackError::TooManyEntries { limit: 10_000 }),
+        matches!(err, UnpackError::TooManyEntries { limit: 10_000, .. }),
         "{err:?}"
     );
 }
@@ -229,7 +229,7 @@ async fn implied_directories_count_as_entries() {
     }
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(err, UnpackError::TooManyEntries { limit: 10_000 }),
+        matches!(err, UnpackError::TooManyEntries { limit: 10_000, .. }),
         "{err:?}"
     );
 }
@@ -248,7 +248,7 @@ async fn extension_headers_add_up_to_a_limit() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, UnpackError::BadExtension { problem: ExtensionProblem::TooMuchInTotal { limit }, .. } if limit == MIB as u64),
+        matches!(err, UnpackError::BadExtension { problem: ExtensionProblem::TooMuchInTotal { limit, .. }, .. } if limit == MIB as u64),
         "{err:?}"
     );
 }
@@ -311,7 +311,7 @@ async fn duplicate_path() {
         .finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::DuplicatePath { entry } if entry == "a.txt"),
+        matches!(&err, UnpackError::DuplicatePath { entry, .. } if entry == "a.txt"),
         "{err:?}"
     );
 }
@@ -324,7 +324,7 @@ async fn duplicate_contract() {
         .finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::DuplicatePath { entry } if entry == "pacto.yaml"),
+        matches!(&err, UnpackError::DuplicatePath { entry, .. } if entry == "pacto.yaml"),
         "{err:?}"
     );
 }
@@ -334,7 +334,7 @@ async fn duplicate_directory() {
     let tar = Tar::with_contract().dir("api").dir("api/").finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::DuplicatePath { entry } if entry == "api"),
+        matches!(&err, UnpackError::DuplicatePath { entry, .. } if entry == "api"),
         "{err:?}"
     );
 }
@@ -347,7 +347,7 @@ async fn file_used_as_a_directory() {
         .finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::PathConflict { entry, file } if entry == "api/x" && file == "api"),
+        matches!(&err, UnpackError::PathConflict { entry, file, .. } if entry == "api/x" && file == "api"),
         "{err:?}"
     );
     let tar = Tar::with_contract()
@@ -356,7 +356,7 @@ async fn file_used_as_a_directory() {
         .finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::PathConflict { entry, file } if entry == "api/x" && file == "api"),
+        matches!(&err, UnpackError::PathConflict { entry, file, .. } if entry == "api/x" && file == "api"),
         "{err:?}"
     );
     let tar = Tar::with_contract()
@@ -365,7 +365,7 @@ async fn file_used_as_a_directory() {
         .finish();
     let err = refused(&tar).await;
     assert!(
-        matches!(&err, UnpackError::DuplicatePath { entry } if entry == "api"),
+        matches!(&err, UnpackError::DuplicatePath { entry, .. } if entry == "api"),
         "{err:?}"
     );
 }
@@ -376,7 +376,7 @@ async fn directory_with_data() {
     tar.entry(&RawHeader::ustar(b"docs", b'5', 5), b"hello");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::DirectoryWithData { entry, size: 5 } if entry == "docs"),
+        matches!(&err, UnpackError::DirectoryWithData { entry, size: 5, .. } if entry == "docs"),
         "{err:?}"
     );
 }
@@ -389,7 +389,7 @@ async fn truncated_entry() {
     // No padding, no end marker: the stream just stops (inside valid gzip).
     let err = refused(&tar.bytes).await;
     assert!(
-        matches!(&err, UnpackError::TruncatedEntry { entry, expected: 4096, actual: 1000 } if entry == "cut.bin"),
+        matches!(&err, UnpackError::TruncatedEntry { entry, expected: 4096, actual: 1000, .. } if entry == "cut.bin"),
         "{err:?}"
     );
 }
@@ -417,7 +417,7 @@ async fn data_after_end_of_archive() {
     tar.extend_from_slice(&second);
     let err = refused(&tar).await;
     assert!(
-        matches!(err, UnpackError::DataAfterArchiveEnd { offset: o } if o == offset),
+        matches!(err, UnpackError::DataAfterArchiveEnd { offset: o, .. } if o == offset),
         "{err:?}"
     );
 }
@@ -535,7 +535,7 @@ async fn pax_path_override() {
     tar.file("innocent.txt", b"x");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::NameOverride { entry, header_name, extension: NameExtension::PaxPath }
+        matches!(&err, UnpackError::NameOverride { entry, header_name, extension: NameExtension::PaxPath, .. }
             if entry == "pacto.lock" && header_name == "innocent.txt"),
         "{err:?}"
     );
@@ -554,7 +554,7 @@ async fn pax_size_override_smaller_than_header() {
     );
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::PaxSizeMismatch { entry, header_size, pax_size: 0 }
+        matches!(&err, UnpackError::PaxSizeMismatch { entry, header_size, pax_size: 0, .. }
             if entry == "cover.txt" && *header_size == inner.len() as u64),
         "{err:?}"
     );
@@ -568,7 +568,7 @@ async fn pax_size_override_larger_than_header() {
     tar.file("hidden.txt", b"only some readers see me");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::PaxSizeMismatch { entry, header_size: 0, pax_size: 1024 } if entry == "cover.txt"),
+        matches!(&err, UnpackError::PaxSizeMismatch { entry, header_size: 0, pax_size: 1024, .. } if entry == "cover.txt"),
         "{err:?}"
     );
 }
@@ -679,7 +679,7 @@ async fn gnu_long_name_that_disagrees_with_the_header() {
     tar.entry(&RawHeader::gnu(b"innocent.txt", b'0', 1), b"x");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::NameOverride { entry, header_name, extension: NameExtension::GnuLongName }
+        matches!(&err, UnpackError::NameOverride { entry, header_name, extension: NameExtension::GnuLongName, .. }
             if entry == "pacto.lock" && header_name == "innocent.txt"),
         "{err:?}"
     );
@@ -694,7 +694,7 @@ async fn gnu_long_name_hiding_a_traversal() {
     tar.entry(&RawHeader::gnu(&long.as_bytes()[..100], b'0', 1), b"x");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::PathTraversal { entry } if *entry == long),
+        matches!(&err, UnpackError::PathTraversal { entry, .. } if *entry == long),
         "{err:?}"
     );
 }
@@ -773,7 +773,7 @@ async fn gnu_long_name_tricks() {
     tar.entry(&RawHeader::gnu(&long.as_bytes()[..100], b'2', 0), b"");
     let err = refused(&tar.finish()).await;
     assert!(
-        matches!(&err, UnpackError::UnsupportedEntryType { entry, kind } if *entry == long && kind == "symlink"),
+        matches!(&err, UnpackError::UnsupportedEntryType { entry, kind, .. } if *entry == long && kind == "symlink"),
         "{err:?}"
     );
     // GNU long link names are only for links.
@@ -806,7 +806,8 @@ async fn invalid_yaml() {
         matches!(
             err,
             UnpackError::InvalidContract {
-                source: ContractError::Syntax { line: 1, .. }
+                source: ContractError::Syntax { line: 1, .. },
+                ..
             }
         ),
         "{err:?}"
@@ -820,7 +821,7 @@ async fn missing_required_fields() {
         .finish();
     let err = refused(&tar).await;
     match err {
-        UnpackError::InvalidContract { source } => assert_eq!(
+        UnpackError::InvalidContract { source, .. } => assert_eq!(
             source.to_string(),
             "parse error at service.version: service.version is required"
         ),
@@ -852,7 +853,8 @@ async fn yaml_bomb_in_the_contract() {
         matches!(
             err,
             UnpackError::InvalidContract {
-                source: ContractError::TooComplex { .. }
+                source: ContractError::TooComplex { .. },
+                ..
             }
         ),
         "{err:?}"
@@ -868,7 +870,7 @@ async fn read_errors_are_not_the_artifacts_fault() {
     };
     let err = unpack(reader, &Limits::default()).await.unwrap_err();
     assert!(
-        matches!(&err, UnpackError::Read { source } if source.kind() == std::io::ErrorKind::ConnectionReset),
+        matches!(&err, UnpackError::Read { source, .. } if source.kind() == std::io::ErrorKind::ConnectionReset),
         "{err:?}"
     );
     assert!(!err.is_invalid_bundle());
@@ -902,7 +904,7 @@ async fn lowered_limits_apply() {
     let limits = Limits::default().with_max_entries(2);
     let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
-        matches!(err, UnpackError::TooManyEntries { limit: 2 }),
+        matches!(err, UnpackError::TooManyEntries { limit: 2, .. }),
         "{err:?}"
     );
 }

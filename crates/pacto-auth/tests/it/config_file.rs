@@ -184,7 +184,7 @@ fn login_and_logout_fail_closed_on_an_unparseable_file() {
                     assert_eq!(path, &env.pacto_config());
                     assert_eq!(line, want_line, "{op:?} {contents:?}");
                 }
-                (Some(ConfigError::Format { path, reason }), Want::Format(want_reason)) => {
+                (Some(ConfigError::Format { path, reason, .. }), Want::Format(want_reason)) => {
                     assert_eq!(path, &env.pacto_config());
                     assert_eq!(reason, want_reason, "{op:?} {contents:?}");
                 }
@@ -216,6 +216,7 @@ fn login_and_logout_fail_closed_on_an_unreadable_file() {
             Some(ConfigError::Read {
                 path: named,
                 source,
+                ..
             }) => {
                 assert_eq!(named, &path);
                 assert_eq!(source.kind(), std::io::ErrorKind::IsADirectory, "{op:?}");
@@ -277,31 +278,31 @@ fn login_rejects_unusable_input_without_touching_the_file() {
             "",
             "user",
             "pass",
-            |e| matches!(e, ConfigError::InvalidRegistry { registry } if registry.is_empty()),
+            |e| matches!(e, ConfigError::InvalidRegistry { registry, .. } if registry.is_empty()),
         ),
         (
             "https:///v2/",
             "user",
             "pass",
-            |e| matches!(e, ConfigError::InvalidRegistry { registry } if registry == "https:///v2/"),
+            |e| matches!(e, ConfigError::InvalidRegistry { registry, .. } if registry == "https:///v2/"),
         ),
         (
             "ghcr.io",
             "",
             "pass",
-            |e| matches!(e, ConfigError::InvalidUsername { registry } if registry == "ghcr.io"),
+            |e| matches!(e, ConfigError::InvalidUsername { registry, .. } if registry == "ghcr.io"),
         ),
         (
             "GHCR.io",
             "us:er",
             "pass",
-            |e| matches!(e, ConfigError::InvalidUsername { registry } if registry == "ghcr.io"),
+            |e| matches!(e, ConfigError::InvalidUsername { registry, .. } if registry == "ghcr.io"),
         ),
         (
             "ghcr.io",
             "user",
             "",
-            |e| matches!(e, ConfigError::EmptyPassword { registry } if registry == "ghcr.io"),
+            |e| matches!(e, ConfigError::EmptyPassword { registry, .. } if registry == "ghcr.io"),
         ),
     ];
     for (registry, user, pass, is_expected) in table {

@@ -145,12 +145,9 @@ fn options_from_a_lookup_and_flags_over_env() {
     let from_env = CredentialOptions::from_lookup(env_vars);
     assert_eq!(
         from_env,
-        CredentialOptions {
-            username: Some("env-user".to_owned()),
-            password: Some(Secret::new("env-pass")),
-            token: None,
-            hosts: None,
-        }
+        CredentialOptions::default()
+            .with_username("env-user")
+            .with_password("env-pass")
     );
     assert_eq!(
         from_env.candidate().map(|c| c.source),
@@ -158,25 +155,16 @@ fn options_from_a_lookup_and_flags_over_env() {
     );
 
     // A flag overrides its own variable only; empty flags do not override.
-    let flags = CredentialOptions {
-        username: Some("flag-user".to_owned()),
-        password: Some(Secret::new("")),
-        token: None,
-        hosts: None,
-    };
+    let flags = CredentialOptions::default()
+        .with_username("flag-user")
+        .with_password("");
     assert_eq!(
         flags.or(from_env.clone()),
-        CredentialOptions {
-            username: Some("flag-user".to_owned()),
-            password: Some(Secret::new("env-pass")),
-            token: None,
-            hosts: None,
-        }
+        CredentialOptions::default()
+            .with_username("flag-user")
+            .with_password("env-pass")
     );
-    let token_flag = CredentialOptions {
-        token: Some(Secret::new("flag-token")),
-        ..CredentialOptions::default()
-    };
+    let token_flag = CredentialOptions::default().with_token("flag-token");
     let merged = token_flag.or(from_env);
     assert_eq!(
         merged.candidate().map(|c| (c.source, c.credential)),

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use pacto_auth::{Candidate, Credential, CredentialOptions, Keychain, KeychainConfig, Source};
+use pacto_auth::{Candidate, Credential, CredentialOptions, Keychain, Source};
 
 use crate::support::{Capture, Env, read_to_string};
 
@@ -85,10 +85,7 @@ async fn gh_without_a_token_gives_nothing() {
     let env = Env::new();
     let keychain = Keychain::with_config(
         CredentialOptions::default(),
-        KeychainConfig {
-            path: Some(env.bin().into_os_string()),
-            ..env.config()
-        },
+        env.config().with_path(env.bin().into_os_string()),
     );
     assert_eq!(keychain.candidates("ghcr.io").await, []);
 }
@@ -103,10 +100,7 @@ async fn a_hanging_gh_is_killed_after_the_timeout() {
     ));
     let keychain = Keychain::with_config(
         CredentialOptions::default(),
-        KeychainConfig {
-            helper_timeout: Duration::from_secs(1),
-            ..env.config()
-        },
+        env.config().with_helper_timeout(Duration::from_secs(1)),
     );
     let capture = Capture::start();
 
@@ -175,13 +169,7 @@ async fn cred_helpers_win_over_creds_store() {
             "credHelpers":{"ghcr.io":"ghcr","localhost:5000":""},
             "auths":{"ghcr.io":{"auth":"ZmlsZTpmaWxl"},"localhost:5000":{"auth":"bG86bG8="}}}"#,
     );
-    let keychain = Keychain::with_config(
-        CredentialOptions::default(),
-        KeychainConfig {
-            enable_gh: false,
-            ..env.config()
-        },
-    );
+    let keychain = Keychain::with_config(CredentialOptions::default(), env.config().with_gh(false));
 
     assert_eq!(
         docker_only(&keychain.candidates("ghcr.io").await),
@@ -312,10 +300,7 @@ async fn a_hanging_helper_is_killed_after_the_timeout() {
     env.write_docker_config(r#"{"credsStore":"hang"}"#);
     let keychain = Keychain::with_config(
         CredentialOptions::default(),
-        KeychainConfig {
-            helper_timeout: Duration::from_secs(1),
-            ..env.config()
-        },
+        env.config().with_helper_timeout(Duration::from_secs(1)),
     );
     let capture = Capture::start();
 
@@ -352,13 +337,7 @@ async fn helper_answers_are_cached_per_registry() {
     env.helper("store", r#"echo '{"Username":"u","Secret":"s"}'"#);
     env.helper("broken", "exit 1");
     env.write_docker_config(r#"{"credsStore":"store","credHelpers":{"ghcr.io":"broken"}}"#);
-    let keychain = Keychain::with_config(
-        CredentialOptions::default(),
-        KeychainConfig {
-            enable_gh: false,
-            ..env.config()
-        },
-    );
+    let keychain = Keychain::with_config(CredentialOptions::default(), env.config().with_gh(false));
 
     for _ in 0..20 {
         for registry in ["quay.io", "docker.io", "index.docker.io", "ghcr.io"] {
@@ -409,10 +388,7 @@ async fn a_hanging_helper_is_killed_with_every_process_it_started() {
     env.write_docker_config(r#"{"credsStore":"family"}"#);
     let keychain = Keychain::with_config(
         CredentialOptions::default(),
-        KeychainConfig {
-            helper_timeout: Duration::from_millis(500),
-            ..env.config()
-        },
+        env.config().with_helper_timeout(Duration::from_millis(500)),
     );
     assert_eq!(keychain.candidates("quay.io").await, []);
     let children: Vec<String> = read_to_string(&pids).lines().map(str::to_owned).collect();

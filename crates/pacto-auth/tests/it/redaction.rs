@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use pacto_auth::{
-    ConfigError, Credential, CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret,
-};
+use pacto_auth::{ConfigError, Credential, CredentialOptions, Keychain, PactoConfigFile, Secret};
 
 use crate::support::{Capture, Env, ReadOnlyDir, mkdir, write};
 
@@ -80,18 +78,14 @@ async fn no_secret_in_any_output_or_log_line_at_trace_level() {
             "auths":{{"https://index.docker.io/v1/":{{"auth":"{docker_auth}"}},
                       "id.example.com":{{"identitytoken":"SECRET-identity-11"}}}}}}"#
     ));
-    let options = CredentialOptions {
-        username: Some("env-user".to_owned()),
-        password: Some(Secret::new(ENV_PASS)),
-        token: Some(Secret::new(ENV_TOKEN)),
-        hosts: None,
-    };
+    let options = CredentialOptions::default()
+        .with_username("env-user")
+        .with_password(ENV_PASS)
+        .with_token(ENV_TOKEN);
     let keychain = Keychain::with_config(
         options.clone(),
-        KeychainConfig {
-            helper_timeout: std::time::Duration::from_secs(1),
-            ..env.config()
-        },
+        env.config()
+            .with_helper_timeout(std::time::Duration::from_secs(1)),
     );
     let file = PactoConfigFile::at(env.pacto_config());
     let mut rendered = String::new();
@@ -240,12 +234,10 @@ async fn no_secret_in_any_output_or_log_line_at_trace_level() {
 fn debug_and_display_redact() {
     let credential = Credential::basic("alice", "SECRET-basic");
     let bearer = Credential::bearer("SECRET-bearer");
-    let options = CredentialOptions {
-        username: Some("alice".to_owned()),
-        password: Some(Secret::new("SECRET-pass")),
-        token: Some(Secret::new("SECRET-token")),
-        hosts: None,
-    };
+    let options = CredentialOptions::default()
+        .with_username("alice")
+        .with_password("SECRET-pass")
+        .with_token("SECRET-token");
     let keychain = Keychain::with_config(options.clone(), Env::new().config());
     let table = [
         (format!("{}", Secret::new("SECRET-x")), "<redacted>".to_owned()),

@@ -2,8 +2,7 @@
 //! fake `gh` for the full ordering).
 
 use pacto_auth::{
-    Candidate, Credential, CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret,
-    Source,
+    Candidate, Credential, CredentialOptions, Keychain, PactoConfigFile, Secret, Source,
 };
 
 use crate::support::{Env, mkdir};
@@ -13,12 +12,17 @@ fn options(
     password: Option<&str>,
     token: Option<&str>,
 ) -> CredentialOptions {
-    CredentialOptions {
-        username: username.map(str::to_owned),
-        password: password.map(Secret::new),
-        token: token.map(Secret::new),
-        hosts: None,
+    let mut options = CredentialOptions::default();
+    if let Some(username) = username {
+        options = options.with_username(username);
     }
+    if let Some(password) = password {
+        options = options.with_password(password);
+    }
+    if let Some(token) = token {
+        options = options.with_token(token);
+    }
+    options
 }
 
 fn summary(candidates: &[Candidate]) -> Vec<(Source, Credential)> {
@@ -150,12 +154,10 @@ async fn disabled_sources_are_not_consulted() {
     env.write_docker_config(r#"{"auths":{"ghcr.io":{"auth":"ZDpw"}}}"#);
     let keychain = Keychain::with_config(
         CredentialOptions::default(),
-        KeychainConfig {
-            enable_pacto_login: false,
-            enable_gh: false,
-            enable_docker: false,
-            ..env.config()
-        },
+        env.config()
+            .with_pacto_login(false)
+            .with_gh(false)
+            .with_docker(false),
     );
 
     assert_eq!(keychain.candidates("ghcr.io").await, []);
@@ -338,7 +340,7 @@ async fn explicit_credentials_scoped_to_hosts_reach_only_those() {
         .login("other.example", "pacto-user", &Secret::new("pacto-pass"))
         .unwrap_or_else(|e| panic!("login: {e}"));
     let keychain = env.keychain(
-        options(Some("env-user"), Some("env-pass"), None).for_hosts(["docker.io", "ghcr.io"]),
+        options(Some("env-user"), Some("env-pass"), None).with_hosts(["docker.io", "ghcr.io"]),
     );
     for listed in [
         "index.docker.io",

@@ -66,13 +66,11 @@ impl Env {
 
     /// Every location explicit, nothing from the process environment.
     pub(crate) fn config(&self) -> KeychainConfig {
-        KeychainConfig {
-            pacto_config: Some(self.pacto_config()),
-            docker_config_dir: Some(self.docker_dir()),
-            helper_timeout: Duration::from_secs(10),
-            path: Some(self.path()),
-            ..KeychainConfig::default()
-        }
+        KeychainConfig::default()
+            .with_pacto_config(self.pacto_config())
+            .with_docker_config_dir(self.docker_dir())
+            .with_helper_timeout(Duration::from_secs(10))
+            .with_path(self.path())
     }
 
     pub(crate) fn keychain(&self, options: CredentialOptions) -> Keychain {

@@ -74,10 +74,7 @@ pub(crate) fn reference(text: &str) -> ArtifactRef {
 /// A registry client that does not retry, so an unreachable registry fails fast.
 pub(crate) fn client() -> RegistryClient {
     RegistryClient::builder()
-        .retry(RetryPolicy {
-            max_retries: 0,
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::none())
         .build()
         .expect("client builds")
 }
@@ -104,7 +101,7 @@ pub(crate) fn push(
     bundle: &Bundle,
 ) -> Digest {
     let target = reference(&format!("{}/{repository}:{tag}", registry.host()));
-    rt.block_on(client().push(&target, bundle, PushOptions { force: true }))
+    rt.block_on(client().push(&target, bundle, PushOptions::default().with_force(true)))
         .expect("push")
         .digest
 }
@@ -162,13 +159,13 @@ pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
         .await
         .expect("pack");
     let artifact = pacto_registry::artifact::build(bundle, &packed);
-    Pulled {
-        bundle: bundle.clone(),
-        digest: artifact.manifest_digest,
-        manifest: artifact.manifest,
-        layer: artifact.layer,
-        layer_digest: artifact.layer_digest,
-    }
+    Pulled::new(
+        bundle.clone(),
+        artifact.manifest_digest,
+        artifact.manifest,
+        artifact.layer_digest,
+        artifact.layer,
+    )
 }
 
 /// A store serving fixed artifacts by reference text and counting every call, for tests that
@@ -198,10 +195,7 @@ impl MapStore {
             .unwrap()
             .get(&reference.to_string())
             .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                reference: reference.to_string(),
-                detail: "not in the map".into(),
-            })
+            .ok_or_else(|| StoreError::not_found(reference, "not in the map"))
     }
 }
 
@@ -214,10 +208,10 @@ impl BundleStore for MapStore {
         _: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Err(StoreError::InvalidReference {
-            reference: reference.to_string(),
-            reason: "read-only test store".into(),
-        })
+        Err(StoreError::invalid_reference(
+            reference,
+            "read-only test store",
+        ))
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {

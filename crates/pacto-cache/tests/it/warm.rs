@@ -171,7 +171,7 @@ fn a_moved_tag_is_pulled_again_and_a_push_through_the_cache_invalidates_it() {
     // A push through the cache makes it forget the tag (and the tag list).
     assert_eq!(rt.block_on(store.list_tags(&tag)).expect("tags").len(), 2);
     let pushed = rt
-        .block_on(store.push(&tag, &second, PushOptions { force: true }))
+        .block_on(store.push(&tag, &second, PushOptions::default().with_force(true)))
         .expect("push through the cache");
     assert_eq!(pushed.status, PushStatus::Overwritten);
     registry.clear_requests();

@@ -165,10 +165,9 @@ fn required_fields_are_reported_by_path() {
     ];
     for (yaml, path) in table {
         let err = parse(yaml.as_bytes()).unwrap_err();
-        assert_eq!(
-            err,
-            ContractError::MissingField { path: path.into() },
-            "yaml {yaml:?}"
+        assert!(
+            matches!(&err, ContractError::MissingField { path: p, .. } if p == path),
+            "yaml {yaml:?}: {err:?}"
         );
         assert_eq!(
             err.to_string(),
@@ -185,6 +184,7 @@ fn yaml_syntax_errors_carry_line_and_column() {
             line,
             column,
             message,
+            ..
         } => {
             assert_eq!((line, column), (5, 11), "{message}");
             assert!(!message.is_empty());
@@ -246,10 +246,10 @@ fn not_utf8_is_refused_with_its_offset() {
     let mut bytes = minimal("").into_bytes();
     bytes.extend_from_slice(b"metadata: {k: \xff}\n");
     let offset = bytes.iter().position(|b| *b == 0xff).unwrap();
-    assert_eq!(
+    assert!(matches!(
         parse(&bytes).unwrap_err(),
-        ContractError::NotUtf8 { offset }
-    );
+        ContractError::NotUtf8 { offset: at, .. } if at == offset
+    ));
 }
 
 #[test]

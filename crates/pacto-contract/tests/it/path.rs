@@ -75,13 +75,10 @@ fn length_limit_is_inclusive() {
     let at_limit = "a".repeat(MAX_PATH_LEN);
     assert_eq!(normal_form(&at_limit).as_deref(), Ok(at_limit.as_str()));
     let over = "a".repeat(MAX_PATH_LEN + 1);
-    assert_eq!(
+    assert!(matches!(
         normal_form(&over),
-        Err(PathError::TooLong {
-            len: MAX_PATH_LEN + 1,
-            limit: MAX_PATH_LEN
-        })
-    );
+        Err(PathError::TooLong { len, limit, .. }) if len == MAX_PATH_LEN + 1 && limit == MAX_PATH_LEN
+    ));
 }
 
 #[test]
@@ -107,12 +104,10 @@ fn a_path_is_its_text() {
     assert_eq!(path.parents().collect::<Vec<_>>(), ["api/v1", "api"]);
     let top = BundlePath::try_from("pacto.yaml").unwrap();
     assert_eq!((top.depth(), top.parents().count()), (1, 0));
-    assert_eq!(
+    assert!(matches!(
         BundlePath::try_from("a/../b".to_owned()),
-        Err(PathError::ParentComponent {
-            path: "a/../b".into()
-        })
-    );
+        Err(PathError::ParentComponent { path, .. }) if path == "a/../b"
+    ));
     assert_eq!(String::from(top), "pacto.yaml");
 }
 

@@ -1,5 +1,7 @@
 //! The facade: its example against the real registry, and its error kinds.
 
+mod builder;
+
 use pacto_oci::{Bundle, Client, ErrorKind, ResolveMode};
 use pacto_test_support::{RegistryOptions, TestRegistry};
 use std::path::{Path, PathBuf};
@@ -59,18 +61,12 @@ fn errors_carry_the_go_kinds() {
     let registry = TestRegistry::start(RegistryOptions::tls_basic("alice", "right"));
     let temp = tempfile::tempdir().unwrap();
     let client = Client::builder()
-        .credentials(pacto_oci::CredentialOptions {
-            username: Some("alice".into()),
-            password: Some(pacto_oci::Secret::new("wrong")),
-            token: None,
-            hosts: None,
-        })
-        .keychain_config(pacto_oci::auth::KeychainConfig {
-            enable_pacto_login: false,
-            enable_docker: false,
-            enable_gh: false,
-            ..Default::default()
-        })
+        .credentials(
+            pacto_oci::CredentialOptions::default()
+                .with_username("alice")
+                .with_password("wrong"),
+        )
+        .keychain_config(pacto_oci::auth::KeychainConfig::explicit_only())
         .ca_file(registry.ca_file().unwrap())
         .cache_dir(temp.path())
         .build()
@@ -167,9 +163,7 @@ fn certificate_and_deadline_failures_are_unreachable_with_their_data() {
     assert!(error.is_transient());
     assert_eq!(
         error.store_error().and_then(|e| e.time_limit()),
-        Some(TimeLimit::Deadline {
-            timeout: Duration::from_secs(1)
-        })
+        Some(TimeLimit::deadline(Duration::from_secs(1)))
     );
     assert_eq!(error.to_string(), "cannot pull");
     let store = error

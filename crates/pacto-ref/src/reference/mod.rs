@@ -91,7 +91,23 @@ impl fmt::Display for SchemePolicy {
 }
 
 /// How to parse remote references (ggcr `name.Option`s plus pacto's insecure host list).
+///
+/// The struct is `#[non_exhaustive]`: start from [`ParseOptions::default`] (ggcr's
+/// defaults) or [`ParseOptions::untagged`] and change what you need with the `with_*`
+/// methods.
+///
+/// ```
+/// use pacto_ref::{ParseOptions, Reference, Scheme};
+/// let options = ParseOptions::untagged()
+///     .with_default_registry("ghcr.io")
+///     .with_insecure_hosts(["registry.internal:5000"]);
+/// let r = Reference::parse_with("acme/payments", &options).unwrap();
+/// assert_eq!(r.to_string(), "ghcr.io/acme/payments");
+/// let r = Reference::parse_with("registry.internal:5000/acme/payments", &options).unwrap();
+/// assert_eq!(r.registry().scheme(), Scheme::Http);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParseOptions {
     /// The registry for references that name none (ggcr `WithDefaultRegistry`); an empty
     /// string means [`DEFAULT_REGISTRY`].
@@ -129,6 +145,47 @@ impl ParseOptions {
             default_tag: None,
             ..Self::default()
         }
+    }
+
+    /// These options with references that name no registry going to `registry` (ggcr
+    /// `WithDefaultRegistry`; empty: [`DEFAULT_REGISTRY`]).
+    #[must_use]
+    pub fn with_default_registry(mut self, registry: impl Into<String>) -> Self {
+        self.default_registry = registry.into();
+        self
+    }
+
+    /// These options with references that name neither tag nor digest getting `tag` (ggcr
+    /// `WithDefaultTag`); [`ParseOptions::untagged`] keeps them untagged instead.
+    #[must_use]
+    pub fn with_default_tag(mut self, tag: impl Into<String>) -> Self {
+        self.default_tag = Some(tag.into());
+        self
+    }
+
+    /// These options with ggcr's strict validation on or off.
+    #[must_use]
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// These options with every registry insecure (plain http, ggcr `name.Insecure`) or not.
+    #[must_use]
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.insecure = insecure;
+        self
+    }
+
+    /// These options with `hosts` (and only them) spoken to over plain http.
+    #[must_use]
+    pub fn with_insecure_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.insecure_hosts = hosts.into_iter().map(Into::into).collect();
+        self
     }
 
     fn default_registry(&self) -> &str {

@@ -126,14 +126,8 @@ fn split_reference_error(msg: &str) -> (&str, &str, &str) {
 fn options_for(prefix: &str) -> ParseOptions {
     match prefix {
         "W" => ParseOptions::default(),
-        "S" => ParseOptions {
-            strict: true,
-            ..ParseOptions::default()
-        },
-        "I" => ParseOptions {
-            insecure: true,
-            ..ParseOptions::default()
-        },
+        "S" => ParseOptions::default().with_strict(true),
+        "I" => ParseOptions::default().with_insecure(true),
         _ => {
             let inner = prefix
                 .strip_prefix("D[")
@@ -143,18 +137,12 @@ fn options_for(prefix: &str) -> ParseOptions {
                 .strip_prefix("WithDefaultRegistry(")
                 .and_then(|a| a.strip_suffix(')'))
             {
-                ParseOptions {
-                    default_registry: go_quoted(arg).0,
-                    ..ParseOptions::default()
-                }
+                ParseOptions::default().with_default_registry(go_quoted(arg).0)
             } else if let Some(arg) = inner
                 .strip_prefix("WithDefaultTag(")
                 .and_then(|a| a.strip_suffix(')'))
             {
-                ParseOptions {
-                    default_tag: Some(go_quoted(arg).0),
-                    ..ParseOptions::default()
-                }
+                ParseOptions::default().with_default_tag(go_quoted(arg).0)
             } else {
                 panic!("unknown option {inner:?}")
             }
@@ -274,10 +262,7 @@ fn go_containerregistry_vectors() {
         } else if line.starts_with("NewRegistry(") {
             check_new_registry_line(n, line);
         } else if let Some(msg) = line.strip_prefix("strict empty reg  ") {
-            let opts = ParseOptions {
-                strict: true,
-                ..ParseOptions::default()
-            };
+            let opts = ParseOptions::default().with_strict(true);
             let e = Registry::parse("", &opts).expect_err("strict empty registry");
             assert_eq!(e.reason(), msg, "line {n}");
         } else if ["W \"", "S \"", "I \"", "D["]
@@ -386,12 +371,12 @@ fn check_best_line(n: usize, line: &str) {
     let expected = rest.strip_prefix(" -> ").expect("` -> `");
     let got = best_tag(&tags, &constraint);
     if expected == "NO MATCH" {
-        assert_eq!(
-            got,
-            Err(SelectError::NoMatchingVersion {
-                constraint: constraint.clone()
-            }),
-            "line {n}: {constraint:?}"
+        assert!(
+            matches!(
+                &got,
+                Err(SelectError::NoMatchingVersion { constraint: c, .. }) if *c == constraint
+            ),
+            "line {n}: {constraint:?}: {got:?}"
         );
     } else if let Some(msg) = expected
         .strip_prefix("ERROR(")

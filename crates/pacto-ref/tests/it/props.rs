@@ -134,7 +134,7 @@ proptest! {
             Err(SelectError::NoSemverTags) => {
                 prop_assert!(parsed.iter().all(Option::is_none));
             }
-            Err(SelectError::NoMatchingVersion { constraint }) => {
+            Err(SelectError::NoMatchingVersion { constraint, .. }) => {
                 prop_assert!(matching.is_empty());
                 prop_assert!(parsed.iter().any(Option::is_some));
                 prop_assert_eq!(constraint, c);
@@ -272,7 +272,7 @@ proptest! {
         tags in prop::collection::vec(prop_oneof![biased(), version_tag()], 0..6),
     ) {
         let opts = ParseOptions::default();
-        let strict = ParseOptions { strict: true, ..ParseOptions::untagged() };
+        let strict = ParseOptions::untagged().with_strict(true);
         let _ = Reference::parse(&s);
         let _ = Reference::parse_with(&s, &strict);
         let _ = ArtifactRef::parse(&s, &opts);

@@ -94,30 +94,21 @@ fn untagged_options_keep_references_untagged() {
     let hub = Reference::parse_with("ubuntu", &opts).unwrap();
     assert_eq!(hub.to_string(), "index.docker.io/library/ubuntu");
     // Strict validation still demands a tag.
-    let strict = ParseOptions {
-        strict: true,
-        ..ParseOptions::untagged()
-    };
+    let strict = ParseOptions::untagged().with_strict(true);
     let e = Reference::parse_with("ghcr.io/org/svc", &strict).unwrap_err();
     assert_eq!(
         e.tag_form_reason(),
         Some("tag must be between 1 and 128 characters in length: ")
     );
     // An empty default registry means Docker Hub.
-    let empty_default = ParseOptions {
-        default_registry: String::new(),
-        ..ParseOptions::default()
-    };
+    let empty_default = ParseOptions::default().with_default_registry(String::new());
     let r = Reference::parse_with("ubuntu", &empty_default).unwrap();
     assert_eq!(r.registry().name(), DEFAULT_REGISTRY);
 }
 
 #[test]
 fn strict_validation_wants_the_library_namespace() {
-    let strict = ParseOptions {
-        strict: true,
-        ..ParseOptions::default()
-    };
+    let strict = ParseOptions::default().with_strict(true);
     let e = Reference::parse_with("index.docker.io/ubuntu:latest", &strict).unwrap_err();
     assert_eq!(
         e.tag_form_reason(),
@@ -146,14 +137,8 @@ fn tag_and_digest_replacement() {
 #[test]
 fn scheme_policy_per_host() {
     let plain = ParseOptions::default();
-    let listed = ParseOptions {
-        insecure_hosts: vec![" gcr.io ".into(), "docker.io".into()],
-        ..ParseOptions::default()
-    };
-    let all = ParseOptions {
-        insecure: true,
-        ..ParseOptions::default()
-    };
+    let listed = ParseOptions::default().with_insecure_hosts([" gcr.io ", "docker.io"]);
+    let all = ParseOptions::default().with_insecure(true);
     let cases: [(&str, &ParseOptions, Scheme, SchemePolicy); 12] = [
         ("gcr.io/p/i", &plain, Scheme::Https, SchemePolicy::HttpsOnly),
         (

@@ -154,12 +154,7 @@ fn versions_compare_by_precedence_only() {
 #[test]
 fn invalid_versions_name_the_input() {
     let e = Version::parse("1.2.x").unwrap_err();
-    assert_eq!(
-        e,
-        InvalidVersion::Malformed {
-            input: "1.2.x".into()
-        }
-    );
+    assert!(matches!(&e, InvalidVersion::Malformed { input, .. } if input == "1.2.x"));
     assert!(
         e.to_string()
             .starts_with("invalid version \"1.2.x\": expected")
@@ -255,20 +250,17 @@ fn best_tag_edge_cases() {
         Err(SelectError::InvalidConstraint(_))
     ));
     let c = Constraint::parse("<1").unwrap();
-    assert_eq!(
+    assert!(matches!(
         best_tag_matching(&tags, Some(&c)),
-        Err(SelectError::NoMatchingVersion {
-            constraint: "<1".into()
-        })
-    );
+        Err(SelectError::NoMatchingVersion { constraint, .. }) if constraint == "<1"
+    ));
     assert_eq!(best_tag_matching(&tags, None).as_deref(), Ok("v2.0.0-rc.1"));
     let owned: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
     assert_eq!(best_tag(&owned, "~1").as_deref(), Ok("1.5.0"));
     assert_eq!(
-        SelectError::NoMatchingVersion {
-            constraint: "^9".into()
-        }
-        .to_string(),
+        best_tag_matching(&tags, Some(&Constraint::parse("^9").unwrap()))
+            .unwrap_err()
+            .to_string(),
         "no semver tag matches constraint \"^9\""
     );
 }

@@ -9,27 +9,20 @@ use std::path::Path;
 /// A keychain that reads only what the test gives it: explicit options, and optionally a
 /// pacto config file and a docker config directory.
 fn keychain(options: CredentialOptions, pacto: Option<&Path>, docker: Option<&Path>) -> Keychain {
-    Keychain::with_config(
-        options,
-        KeychainConfig {
-            pacto_config: pacto.map(Path::to_path_buf),
-            docker_config_dir: docker.map(Path::to_path_buf),
-            enable_pacto_login: pacto.is_some(),
-            enable_docker: docker.is_some(),
-            enable_gh: false,
-            path: Some(std::ffi::OsString::new()),
-            ..KeychainConfig::default()
-        },
-    )
+    let mut config = KeychainConfig::explicit_only().with_path("");
+    if let Some(pacto) = pacto {
+        config = config.with_pacto_config(pacto).with_pacto_login(true);
+    }
+    if let Some(docker) = docker {
+        config = config.with_docker_config_dir(docker).with_docker(true);
+    }
+    Keychain::with_config(options, config)
 }
 
 fn user_pass(user: &str, pass: &str) -> CredentialOptions {
-    CredentialOptions {
-        username: Some(user.to_owned()),
-        password: Some(Secret::new(pass)),
-        token: None,
-        hosts: None,
-    }
+    CredentialOptions::default()
+        .with_username(user)
+        .with_password(pass)
 }
 
 fn client_for(registry: &TestRegistry, keychain: Keychain) -> RegistryClient {
@@ -150,10 +143,7 @@ fn keychain_sources_fall_through_in_order() {
         )
         .unwrap();
     };
-    let options = CredentialOptions {
-        token: Some(Secret::new("not-a-valid-token")),
-        ..CredentialOptions::default()
-    };
+    let options = CredentialOptions::default().with_token("not-a-valid-token");
     let target = reference(&format!("{}/team/payments:1.0.0", registry.host()));
 
     // Every source wrong: the error lists them all, in order.
@@ -207,7 +197,7 @@ fn explicit_credentials_go_only_to_their_hosts() {
     let registry = TestRegistry::start(RegistryOptions::basic("alice", "right"));
     let rt = runtime();
     let target = reference(&format!("{}/team/payments:1.0.0", registry.host()));
-    let elsewhere = user_pass("alice", "right").for_hosts(["127.0.0.1:1", "docker.io"]);
+    let elsewhere = user_pass("alice", "right").with_hosts(["127.0.0.1:1", "docker.io"]);
     let client = client_for(&registry, keychain(elsewhere, None, None));
     let (tried, _, message) = auth_error(assert_kind(
         rt.block_on(client.push(
@@ -220,7 +210,7 @@ fn explicit_credentials_go_only_to_their_hosts() {
     assert!(tried.is_empty(), "not offered: {tried:?}");
     assert!(message.contains("no credentials found"), "{message}");
 
-    let here = user_pass("alice", "right").for_hosts([registry.host()]);
+    let here = user_pass("alice", "right").with_hosts([registry.host()]);
     let client = client_for(&registry, keychain(here, None, None));
     rt.block_on(client.push(
         &target,

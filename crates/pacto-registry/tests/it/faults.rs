@@ -8,11 +8,10 @@ use pacto_test_support::{
 use std::time::{Duration, Instant};
 
 fn quick_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 3,
-        base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_secs(2),
-    }
+    RetryPolicy::default()
+        .with_max_retries(3)
+        .with_base_delay(Duration::from_millis(20))
+        .with_max_delay(Duration::from_secs(2))
 }
 
 fn seeded(registry: &TestRegistry, repository: &str) -> pacto_contract::Bundle {
@@ -116,10 +115,7 @@ fn a_stalled_connection_times_out_instead_of_hanging() {
     proxy.inject(Fault::Stall { times: 10 });
     let client = RegistryClient::builder()
         .read_timeout(Duration::from_millis(500))
-        .retry(RetryPolicy {
-            max_retries: 1,
-            ..quick_retries()
-        })
+        .retry(quick_retries().with_max_retries(1))
         .build()
         .unwrap();
     let started = Instant::now();
@@ -141,18 +137,10 @@ fn authorization_is_not_forwarded_on_a_cross_origin_blob_redirect() {
     let registry = TestRegistry::start(RegistryOptions::basic("alice", "right"));
     let rt = runtime();
     let keychain = pacto_auth::Keychain::with_config(
-        pacto_auth::CredentialOptions {
-            username: Some("alice".into()),
-            password: Some(pacto_auth::Secret::new("right")),
-            token: None,
-            hosts: None,
-        },
-        pacto_auth::KeychainConfig {
-            enable_pacto_login: false,
-            enable_docker: false,
-            enable_gh: false,
-            ..pacto_auth::KeychainConfig::default()
-        },
+        pacto_auth::CredentialOptions::default()
+            .with_username("alice")
+            .with_password("right"),
+        pacto_auth::KeychainConfig::explicit_only(),
     );
     let client = RegistryClient::builder()
         .keychain(keychain)

@@ -93,7 +93,7 @@ fn identical_conflicting_and_forced_pushes() {
         "untouched"
     );
     let forced = rt
-        .block_on(store.push(&target, &other, PushOptions { force: true }))
+        .block_on(store.push(&target, &other, PushOptions::default().with_force(true)))
         .expect("forced");
     assert_eq!(forced.status, PushStatus::Overwritten);
     assert_ne!(forced.digest, first.digest);

@@ -118,10 +118,7 @@ fn a_link_loop_is_refused_at_its_first_repeat() {
 
 /// A `--plain-http`-style client for a fake registry (no https probe).
 fn listing(host: &str) -> Result<Vec<String>, StoreError> {
-    let options = ParseOptions {
-        insecure_hosts: vec![host.to_owned()],
-        ..ParseOptions::untagged()
-    };
+    let options = ParseOptions::untagged().with_insecure_hosts([host]);
     let repository = ArtifactRef::parse(&format!("{host}/team/many"), &options).expect("reference");
     runtime().block_on(client().list_tags(&repository))
 }

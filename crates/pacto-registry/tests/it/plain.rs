@@ -166,7 +166,7 @@ fn conflicting_push_is_refused_unless_forced() {
     );
 
     let forced = rt
-        .block_on(client.push(&target, &other, PushOptions { force: true }))
+        .block_on(client.push(&target, &other, PushOptions::default().with_force(true)))
         .expect("forced push");
     assert_eq!(forced.status, PushStatus::Overwritten);
     assert_ne!(forced.digest, first.digest);
@@ -198,11 +198,12 @@ fn registry_down_is_unreachable() {
     registry.stop();
     let rt = runtime();
     let client = pacto_registry::RegistryClient::builder()
-        .retry(pacto_registry::RetryPolicy {
-            max_retries: 1,
-            base_delay: std::time::Duration::from_millis(10),
-            max_delay: std::time::Duration::from_millis(50),
-        })
+        .retry(
+            pacto_registry::RetryPolicy::default()
+                .with_max_retries(1)
+                .with_base_delay(std::time::Duration::from_millis(10))
+                .with_max_delay(std::time::Duration::from_millis(50)),
+        )
         .build()
         .expect("client");
     let target = reference(&format!("{host}/team/payments:1.0.0"));

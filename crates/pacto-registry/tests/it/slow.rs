@@ -16,10 +16,7 @@ use std::time::{Duration, Instant};
 const WINDOW: Duration = Duration::from_secs(2);
 
 fn limit() -> LowSpeedLimit {
-    LowSpeedLimit {
-        bytes_per_second: 1024,
-        window: WINDOW,
-    }
+    LowSpeedLimit::new(1024, WINDOW)
 }
 
 /// A fake registry serving a real bundle under `1.0.0`, with `slow` applied.
@@ -45,10 +42,7 @@ fn fake(slow: Option<SlowBody>) -> (FakeRegistry, Vec<u8>) {
 }
 
 fn reference(fake: &FakeRegistry) -> ArtifactRef {
-    let options = ParseOptions {
-        insecure_hosts: vec![fake.host()],
-        ..ParseOptions::untagged()
-    };
+    let options = ParseOptions::untagged().with_insecure_hosts([fake.host()]);
     ArtifactRef::parse(&format!("{}/team/payments:1.0.0", fake.host()), &options)
         .expect("reference")
 }
@@ -152,9 +146,7 @@ fn the_operation_deadline_ends_a_stall_the_low_speed_limit_would_allow() {
     );
     assert_eq!(
         error.time_limit(),
-        Some(TimeLimit::Deadline {
-            timeout: Duration::from_millis(1500)
-        })
+        Some(TimeLimit::deadline(Duration::from_millis(1500)))
     );
     assert!(
         error

@@ -32,10 +32,7 @@ pub(crate) fn bundle(name: &str, version: &str) -> Bundle {
 /// A registry client that does not retry, so an unreachable registry fails fast.
 pub(crate) fn client() -> RegistryClient {
     RegistryClient::builder()
-        .retry(RetryPolicy {
-            max_retries: 0,
-            ..RetryPolicy::default()
-        })
+        .retry(RetryPolicy::none())
         .build()
         .expect("client builds")
 }
@@ -67,7 +64,7 @@ pub(crate) fn push(
     let target: ArtifactRef = format!("{}/{repository}:{tag}", registry.host())
         .parse()
         .expect("reference");
-    rt.block_on(client().push(&target, bundle, PushOptions { force: true }))
+    rt.block_on(client().push(&target, bundle, PushOptions::default().with_force(true)))
         .expect("push")
         .digest
 }
@@ -107,13 +104,13 @@ pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
         .await
         .expect("pack");
     let artifact = pacto_registry::artifact::build(bundle, &packed);
-    Pulled {
-        bundle: bundle.clone(),
-        digest: artifact.manifest_digest,
-        manifest: artifact.manifest,
-        layer: artifact.layer,
-        layer_digest: artifact.layer_digest,
-    }
+    Pulled::new(
+        bundle.clone(),
+        artifact.manifest_digest,
+        artifact.manifest,
+        artifact.layer_digest,
+        artifact.layer,
+    )
 }
 
 /// A store for which any call is a network call: it counts the call and fails it.
@@ -129,12 +126,12 @@ impl NoNetwork {
 
     fn refuse(&self, reference: &ArtifactRef) -> StoreError {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        StoreError::Unreachable {
-            reference: reference.to_string(),
-            registry: "no-network".into(),
-            transient: false,
-            detail: "this test store refuses every network call".into(),
-        }
+        StoreError::unreachable(
+            reference,
+            "no-network",
+            false,
+            "this test store refuses every network call",
+        )
     }
 }
 
@@ -190,10 +187,7 @@ impl FixedStore {
             .expect("lock")
             .get(&reference.to_string())
             .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                reference: reference.to_string(),
-                detail: "not in the fixed store".into(),
-            })
+            .ok_or_else(|| StoreError::not_found(reference, "not in the fixed store"))
     }
 }
 
@@ -205,10 +199,10 @@ impl BundleStore for FixedStore {
         _: &Bundle,
         _: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
-        Err(StoreError::InvalidReference {
-            reference: reference.to_string(),
-            reason: "read-only test store".into(),
-        })
+        Err(StoreError::invalid_reference(
+            reference,
+            "read-only test store",
+        ))
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
