@@ -317,6 +317,18 @@ impl Client {
         .map_err(|e| e.with_context("cannot list the versions"))
     }
 
+    /// Every tag of `repository`, semver or not (`latest`, `main`), as the registry or
+    /// layout lists them; any tag or digest in `repository` is ignored.
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, Error> {
+        let listed = async {
+            let repository = self.parse(repository)?.repository();
+            Ok(self.resolver.cache().list_tags(&repository).await?)
+        };
+        self.bounded(repository, listed)
+            .await
+            .map_err(|e| e.with_context("cannot list the tags"))
+    }
+
     /// Pulls every semver version of `repository` into the cache, in parallel.
     pub async fn fetch_all(&self, repository: &str) -> Result<FetchAll, Error> {
         self.bounded(repository, async {
