@@ -1,9 +1,11 @@
 //! One function per command, each a few lines over the facade.
 
+use crate::human;
 use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::auth::Source;
-use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
+use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy, Version, version_to_tag};
+use pacto_oci::registry::StoreError;
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
 use std::io::{IsTerminal as _, Read as _};
@@ -13,10 +15,18 @@ use std::process::ExitCode;
 type Outcome = Result<ExitCode, Error>;
 
 pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
+    if let Some(message) = refused_combination(&cli) {
+        out.error("usage", message, &[]);
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Semver(command) => semver(command, out),
         Command::Ref(RefCommand::Parse { reference }) => parse_ref(&cli.global, &reference, out),
         Command::Pack { dir, output } => pack(&dir, output, out).await,
+        Command::Completions { shell } => {
+            crate::completions::print(shell, out);
+            Ok(ExitCode::SUCCESS)
+        }
         command => match client(&cli.global) {
             Ok(client) => {
                 let result = dispatch(command, &cli.global, &client, out).await;
@@ -29,6 +39,21 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => out.fail(&error),
+    }
+}
+
+/// Options that contradict each other (clap checks only one command's own arguments).
+fn refused_combination(cli: &Cli) -> Option<&'static str> {
+    match cli.command {
+        Command::Pull { offline: true, .. } | Command::Resolve { offline: true, .. }
+            if cli.global.no_cache =>
+        {
+            Some(
+                "--offline reads only the cache, and --no-cache (or PACTO_NO_CACHE) forbids \
+                 reading it: drop one of them",
+            )
+        }
+        _ => None,
     }
 }
 
@@ -114,6 +139,7 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             constraint,
             offline,
         } => {
+            let reference = crate::reference::read(&reference)?;
             let spinner = out.spinner(format!("resolving {reference}"));
             let resolved = client.pull(&reference, &constraint, mode(offline)).await;
             drop(spinner);
@@ -124,12 +150,14 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tags { repository } => {
-            let versions = client.versions(&repository).await?;
-            out.emit(json!(versions), || versions.join("\n"));
-            Ok(ExitCode::SUCCESS)
+        Command::Tags {
+            repository,
+            all,
+            constraint,
+        } => tags(client, &repository, all, constraint.as_deref(), out).await,
+        Command::FetchAll { repository } => {
+            fetch_all(client, &crate::reference::read(&repository)?, out).await
         }
-        Command::FetchAll { repository } => fetch_all(client, &repository, out).await,
         Command::Login {
             registry,
             user,
@@ -148,7 +176,10 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache(command) => cache(client, command, out).await,
-        Command::Semver(_) | Command::Ref(_) | Command::Pack { .. } => {
+        Command::Semver(_)
+        | Command::Ref(_)
+        | Command::Pack { .. }
+        | Command::Completions { .. } => {
             unreachable!("offline commands are handled before a client is built")
         }
     }
@@ -227,7 +258,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     };
     let summary = || {
         format!(
-            "Packed {}@{} -> {} ({} bytes)\nDigest: {}",
+            "Packed {}@{} -> {} ({} bytes)\nLayer digest: {}",
             bundle.name(),
             bundle.version(),
             if to_stdout {
@@ -284,13 +315,23 @@ async fn push(
     force: bool,
     out: &Output,
 ) -> Outcome {
+    let reference = crate::reference::read(reference)?;
     let bundle = load_source(client, source).await?;
+    // The tag this push writes: the reference's, or service.version's.
+    let tag = client
+        .parse(&reference)?
+        .tag()
+        .map(str::to_owned)
+        .unwrap_or_else(|| version_to_tag(bundle.version()));
+    for warning in push_warnings(&tag, bundle.version()) {
+        out.warn(&warning);
+    }
     let spinner = out.spinner(format!(
         "pushing {}@{} to {reference}",
         bundle.name(),
         bundle.version()
     ));
-    let pushed = client.push(reference, &bundle, force).await;
+    let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;
     let status = pushed.status.as_str();
@@ -307,10 +348,36 @@ async fn push(
                 }
                 _ => format!("Pushed {what} -> {}", pushed.reference),
             };
-            format!("{head}\nDigest: {}", pushed.digest)
+            format!("{head}\nManifest digest: {}", pushed.digest)
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a push of a bundle with `version` under `tag` should warn about: `tags` and
+/// resolution go by tags and read them as semver (with `_` for `+`), so a tag that is not
+/// the bundle's version misleads them, and a version that is not semver is invisible to them.
+fn push_warnings(tag: &str, version: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let parsed = Version::parse(version);
+    let same = tag == version_to_tag(version)
+        || matches!(
+            (Version::parse_tag(tag), &parsed),
+            (Ok(t), Ok(v)) if t == *v && t.metadata() == v.metadata()
+        );
+    if !same {
+        warnings.push(format!(
+            "the tag {tag} differs from service.version {version}: `tags` and resolution go by \
+             the tag, `pull` reports the version"
+        ));
+    }
+    if parsed.is_err() {
+        warnings.push(format!(
+            "service.version {version} is not a semantic version: this bundle is never listed \
+             by `tags` (without --all) nor chosen for an untagged reference or a constraint"
+        ));
+    }
+    warnings
 }
 
 #[allow(clippy::too_many_arguments, reason = "the pull flags, unpacked")]
@@ -338,8 +405,9 @@ async fn pull(
     {
         return refused(e);
     }
+    let reference = crate::reference::read(reference)?;
     let spinner = out.spinner(format!("pulling {reference}"));
-    let resolved = client.pull(reference, constraint, mode(offline)).await;
+    let resolved = client.pull(&reference, constraint, mode(offline)).await;
     drop(spinner);
     let resolved = resolved?;
     let bundle = &resolved.bundle;
@@ -365,7 +433,7 @@ async fn pull(
         }),
         || {
             format!(
-                "Pulled {}@{} -> {}/ ({} files)\nFrom: {}\nDigest: {}",
+                "Pulled {}@{} -> {}/ ({} files)\nFrom: {}\nManifest digest: {}",
                 bundle.name(),
                 bundle.version(),
                 dir.display(),
@@ -378,6 +446,50 @@ async fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tags REPO`: the semver tags, newest first; `--constraint C` only those satisfying C;
+/// `--all` every tag, the semver ones first, then the others by name.
+async fn tags(
+    client: &Client,
+    repository: &str,
+    all: bool,
+    constraint: Option<&str>,
+    out: &Output,
+) -> Outcome {
+    use pacto_oci::refs::{Constraint, filter_semver_tags};
+    let repository = crate::reference::read(repository)?;
+    // A constraint that does not parse is refused before anything is listed.
+    let constraint = match constraint.filter(|c| !c.is_empty()) {
+        Some(text) => Some(Constraint::parse(text).map_err(|e| {
+            Error::new(ErrorKind::InvalidConstraint, e).with_context("cannot filter the tags")
+        })?),
+        None => None,
+    };
+    let listed = if all || constraint.is_some() {
+        // Every tag, to sort (and filter) here; `versions` is the semver ones, sorted.
+        let every = client.tags(&repository).await?;
+        let mut semver = filter_semver_tags(&every);
+        if let Some(constraint) = &constraint {
+            semver.retain(|tag| Version::parse_tag(tag).is_ok_and(|v| constraint.matches(&v)));
+        }
+        if all {
+            let mut others: Vec<String> = every
+                .iter()
+                .filter(|tag| Version::parse_tag(tag).is_err())
+                .cloned()
+                .collect();
+            others.sort();
+            semver.extend(others);
+        }
+        semver
+    } else {
+        client.versions(&repository).await?
+    };
+    out.emit(json!(listed), || listed.join("\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fetch-all REPO`: the fetched versions on stdout; on stderr each version that failed, once,
+/// then a count. The exit code is the failures' kind (1 when their kinds differ).
 async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
     let spinner = out.spinner(format!("fetching every version of {repository}"));
     let fetched = client.fetch_all(repository).await;
@@ -388,18 +500,19 @@ async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
         .into_iter()
         .map(|f| (f.tag, Error::from(f.error)))
         .collect();
+    let total = fetched.versions.len() + failures.len();
     out.emit(
         json!({
             "versions": fetched.versions,
             "failed": failures.iter().map(|(tag, e)| json!({"tag": tag, "error": e.to_string()})).collect::<Vec<_>>(),
         }),
         || {
-            let mut text = format!("Fetched {} versions of {repository}", fetched.versions.len());
+            let mut text = format!(
+                "Fetched {} of {total} versions of {repository}",
+                fetched.versions.len()
+            );
             for version in &fetched.versions {
                 text.push_str(&format!("\n  {version}"));
-            }
-            for (tag, error) in &failures {
-                text.push_str(&format!("\nfailed {tag}: {error}"));
             }
             text
         },
@@ -408,11 +521,51 @@ async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     };
     for (tag, error) in &failures {
-        eprintln!("error: {tag}: {error}");
+        out.error_line(&format!("cannot fetch {tag}: {}", out.describe(error)));
     }
+    out.error_line(&format!(
+        "{} of {total} versions of {repository} could not be fetched",
+        failures.len()
+    ));
     let code = exit_code(first.kind());
     let same = failures.iter().all(|(_, e)| exit_code(e.kind()) == code);
     Ok(ExitCode::from(if same { code } else { 1 }))
+}
+
+/// Where `login`'s password came from, as its errors say it.
+#[derive(Debug, Clone, Copy)]
+enum PasswordSource {
+    Stdin,
+    Prompt,
+    Flag,
+    GlobalFlag,
+    Env,
+}
+
+impl PasswordSource {
+    fn label(self) -> &'static str {
+        match self {
+            PasswordSource::Stdin => "password from stdin",
+            PasswordSource::Prompt => "password typed at the prompt",
+            PasswordSource::Flag => "password from -p",
+            PasswordSource::GlobalFlag => "password from --password",
+            PasswordSource::Env => "password from PACTO_REGISTRY_PASSWORD",
+        }
+    }
+}
+
+/// A registry refused the user name and password `login` checked.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{registry} rejected user {user:?} with the {}: {detail}; nothing was stored: check the user \
+     name and the password (or token)",
+    password.label()
+)]
+struct LoginRejected {
+    registry: String,
+    user: String,
+    password: PasswordSource,
+    detail: String,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the login flags, unpacked")]
@@ -428,7 +581,7 @@ async fn login(
     let Some(username) = user.or_else(|| global.username.clone()) else {
         return usage(out, "login needs a user name: -u USER");
     };
-    let password = if password_stdin {
+    let (password, source) = if password_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
             Error::message(
@@ -437,15 +590,71 @@ async fn login(
             )
         })?;
         let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.strip_suffix('\r').unwrap_or(text).to_owned()
+        (
+            text.strip_suffix('\r').unwrap_or(text).to_owned(),
+            PasswordSource::Stdin,
+        )
+    } else if let Some(password) = pass {
+        (password, PasswordSource::Flag)
+    } else if let Some(password) = global.password.clone() {
+        let source = if global.origins.password_flag {
+            PasswordSource::GlobalFlag
+        } else {
+            PasswordSource::Env
+        };
+        (password, source)
     } else {
-        match pass.or_else(|| global.password.clone()) {
-            Some(password) => password,
-            None => return usage(out, "login needs a password: --password-stdin or -p PASS"),
+        let asked = if std::io::stdin().is_terminal() {
+            crate::prompt::password("Password: ").map_err(|e| {
+                Error::message(
+                    ErrorKind::Other,
+                    format!("cannot read the password from the terminal: {e}"),
+                )
+            })?
+        } else {
+            None
+        };
+        match asked {
+            Some(password) => (password, PasswordSource::Prompt),
+            None => {
+                return usage(
+                    out,
+                    "login needs a password: --password-stdin or -p PASS (it is asked for only \
+                     when stdin is a terminal)",
+                );
+            }
         }
     };
+    if password.is_empty() {
+        return usage(
+            out,
+            &format!(
+                "the {} is empty: login needs a non-empty password",
+                source.label()
+            ),
+        );
+    }
     let password = Secret::new(password);
-    client.login(registry, &username, &password).await?;
+    match client.login(registry, &username, &password).await {
+        Ok(()) => {}
+        Err(error) => {
+            if let Some(StoreError::Authentication {
+                registry, detail, ..
+            }) = error.store_error()
+            {
+                let rejected = LoginRejected {
+                    registry: registry.clone(),
+                    user: username,
+                    password: source,
+                    detail: detail.clone(),
+                };
+                return Err(
+                    Error::new(ErrorKind::Authentication, rejected).with_context("cannot log in")
+                );
+            }
+            return Err(error);
+        }
+    }
     out.emit(json!({"registry": registry}), || {
         format!("Login succeeded for {registry}")
     });
@@ -468,16 +677,15 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
                 json!(
                     entries
                         .iter()
-                        .map(|e| json!({"ref": e.reference, "digest": e.digest, "size": e.size}))
+                        .map(|e| json!({
+                            "ref": e.reference,
+                            "digest": e.digest,
+                            "size": e.size,
+                            "last_used": human::rfc3339(e.last_used),
+                        }))
                         .collect::<Vec<_>>()
                 ),
-                || {
-                    entries
-                        .iter()
-                        .map(|e| format!("{}\t{}\t{}", e.reference, e.digest, e.size))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                },
+                || cache_table(&entries),
             );
         }
         CacheCommand::Verify => {
@@ -500,10 +708,11 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
                 json!({"removed": report.removed, "freed": report.freed_bytes, "remaining": report.remaining_bytes}),
                 || {
                     format!(
-                        "Removed {} entries ({} bytes); {} bytes remain",
+                        "Removed {} entries ({}); {} remain (limit {})",
                         report.removed.len(),
-                        report.freed_bytes,
-                        report.remaining_bytes
+                        human::format_size(report.freed_bytes),
+                        human::format_size(report.remaining_bytes),
+                        human::format_size(max_size),
                     )
                 },
             );
@@ -517,6 +726,50 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cache ls` for people: a header, then one aligned row per entry (digest shortened, as
+/// docker shows image ids; `--json` has it whole).
+fn cache_table(entries: &[pacto_oci::cache::CacheEntry]) -> String {
+    let now = std::time::SystemTime::now();
+    let rows: Vec<[String; 4]> = entries
+        .iter()
+        .map(|e| {
+            let digest = match e.digest.split_once(':') {
+                Some((algorithm, hex)) => format!("{algorithm}:{}", &hex[..hex.len().min(12)]),
+                None => e.digest.clone(),
+            };
+            [
+                e.reference.clone(),
+                digest,
+                human::format_size(e.size),
+                human::ago(e.last_used, now),
+            ]
+        })
+        .collect();
+    let header = ["REFERENCE", "DIGEST", "SIZE", "LAST USED"].map(str::to_owned);
+    let mut widths = [0; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            format!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn semver(command: SemverCommand, out: &Output) -> Outcome {
@@ -540,7 +793,8 @@ fn parse_ref(global: &Global, reference: &str, out: &Output) -> Outcome {
         insecure_hosts: insecure_hosts(global),
         ..ParseOptions::untagged()
     };
-    let parsed = ArtifactRef::parse(reference, &options)?;
+    let reference = crate::reference::read(reference)?;
+    let parsed = ArtifactRef::parse(&reference, &options)?;
     let document = match &parsed {
         ArtifactRef::Layout(layout) => json!({
             "registry": null,

@@ -11,12 +11,18 @@
 )]
 
 mod commands;
+mod completions;
+mod help;
+mod human;
+mod man;
 mod output;
+mod prompt;
+mod reference;
 mod sink;
 mod write;
 
 use clap::parser::ValueSource;
-use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{ArgAction, Args, FromArgMatches as _, Parser, Subcommand};
 use output::Output;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,18 +34,11 @@ use std::time::Duration;
 /// oci-layout:PATH[:TAG|@DIGEST] for a local OCI image layout directory (no server needed).
 /// A reference without tag or digest means its highest semver tag, optionally under
 /// --constraint.
+// No `propagate_version`: `--version` is the tool's version at the top level only, so that
+// `pull` and `resolve` can take helm's `--version C` for a constraint.
 #[derive(Debug, Parser)]
-#[command(
-    name = "pacto-oci",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
-#[command(
-    after_help = "Exit codes: 0 ok, 1 other failure, 2 usage or invalid reference/constraint, \
-3 not found, 4 authentication rejected, 5 registry unreachable, 6 invalid bundle, \
-7 no matching version, 8 push conflict (the tag holds another artifact, or another push changed it)."
-)]
+#[command(name = "pacto-oci", version, max_term_width = 100)]
+#[command(after_help = help::TOP)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -47,8 +46,10 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// Options accepted before or after the subcommand.
+/// Options accepted before or after the subcommand. The help of a subcommand shows only
+/// `--json`, `-v` and `-q` of them (see `help::command`).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// Print one JSON document on stdout instead of human text.
     #[arg(long, global = true)]
@@ -113,13 +114,14 @@ pub(crate) struct Global {
         value_parser = parse_timeout
     )]
     pub(crate) timeout: Option<Duration>,
-    /// Parallel transfers for multi-artifact commands.
+    /// Parallel transfers for multi-artifact commands (at least 1).
     #[arg(
         long,
         global = true,
         env = "PACTO_CONCURRENCY",
         default_value_t = 8,
-        value_name = "N"
+        value_name = "N",
+        value_parser = parse_concurrency
     )]
     pub(crate) concurrency: usize,
     /// Where the explicit credentials came from, for warnings (not an option).
@@ -138,13 +140,22 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     pacto_oci::registry::parse_duration(text).map_err(|e| e.to_string())
 }
 
+fn parse_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (0 transfers at a time would never finish)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    human::parse_size(text)
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Pack a bundle directory into a deterministic .tar.gz (the exact layer a push uploads).
-    #[command(
-        after_help = "A bundle over the limits a pull applies (see `push --help`) is refused \
-(exit 6) before any file is written."
-    )]
+    #[command(after_help = help::PACK)]
     Pack {
         /// The bundle directory (holding pacto.yaml).
         dir: PathBuf,
@@ -154,18 +165,7 @@ pub(crate) enum Command {
         output: Option<PathBuf>,
     },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
-    #[command(
-        after_help = "Limits: a push refuses (exit 6, naming the file and the limit) every \
-bundle a pull would refuse, before anything is uploaded: a file over 10 MiB, over 50 MiB in all, \
-over 10,000 entries (files plus directories), a path over 4096 bytes or over 128 components. \
-Files are sized before they are read.
-
-Concurrent pushes: registries cannot swap a tag atomically. Right after its upload a push reads \
-the tag back; if another push changed it meanwhile, it fails (exit 8, naming the digest the tag \
-holds now) instead of reporting `pushed`. A push whose existence check ran before this one's \
-upload, and whose upload lands after this one's read-back, can still replace the tag unnoticed \
-by either: coordinate pushes to one tag."
-    )]
+    #[command(after_help = help::PUSH)]
     Push {
         /// A bundle directory or a .tar.gz from `pack`.
         source: PathBuf,
@@ -176,20 +176,16 @@ by either: coordinate pushes to one tag."
         force: bool,
     },
     /// Pull a bundle and write its files under a directory (only after it was fully verified).
-    #[command(
-        after_help = "Limits: an artifact with a file over 10 MiB, over 50 MiB in all, over \
-10,000 entries (files plus directories), a path over 4096 bytes or over 128 components is \
-refused (exit 6) as soon as the limit is crossed, before anything is written or cached; `push` \
-and `pack` apply the same limits."
-    )]
+    #[command(after_help = help::PULL)]
     Pull {
         /// What to pull; without tag: the highest semver version (under --constraint).
         reference: String,
         /// Output directory: missing or empty [default: ./<service.name>, which must not exist].
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
-        /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2").
-        #[arg(long, value_name = "C", default_value = "")]
+        /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2"); --version is
+        /// helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
         constraint: String,
         /// Use the cache only, never the network.
         #[arg(long)]
@@ -200,34 +196,44 @@ and `pack` apply the same limits."
         force: bool,
     },
     /// Which tag and digest REF means now, without writing files.
+    #[command(after_help = help::RESOLVE)]
     Resolve {
         /// What to resolve.
         reference: String,
-        /// Semver constraint for an untagged REF.
-        #[arg(long, value_name = "C", default_value = "")]
+        /// Semver constraint for an untagged REF; --version is helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
         constraint: String,
         /// Use the cache only, never the network.
         #[arg(long)]
         offline: bool,
     },
     /// List the semver tags of a repository, newest first.
+    #[command(after_help = help::TAGS)]
     Tags {
         /// The repository (a tag or digest in it is ignored).
         repository: String,
+        /// Every tag: the semver ones first (newest first), then the others by name.
+        #[arg(long, conflicts_with = "constraint")]
+        all: bool,
+        /// Only the semver tags that satisfy this constraint (e.g. "^1.2").
+        #[arg(long, value_name = "C")]
+        constraint: Option<String>,
     },
     /// Pull every semver version of a repository into the cache, in parallel.
+    #[command(after_help = help::FETCH_ALL)]
     FetchAll {
         /// The repository.
         repository: String,
     },
     /// Check credentials against a registry and store them (mode 0600).
+    #[command(after_help = help::LOGIN)]
     Login {
         /// The registry host (e.g. ghcr.io, 127.0.0.1:5000).
         registry: String,
         /// User name.
         #[arg(short = 'u', id = "login_user", value_name = "USER")]
         user: Option<String>,
-        /// Password (visible to other local users: prefer --password-stdin).
+        /// Password (visible to other local users: prefer --password-stdin or the prompt).
         #[arg(
             short = 'p',
             id = "login_password",
@@ -240,12 +246,13 @@ and `pack` apply the same limits."
         password_stdin: bool,
     },
     /// Remove the stored credentials for a registry.
+    #[command(after_help = help::LOGOUT)]
     Logout {
         /// The registry host.
         registry: String,
     },
     /// Inspect and maintain the disk cache.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::CACHE)]
     Cache(CacheCommand),
     /// Offline semver helpers (Go pacto's BestTag and FilterSemverTags).
     #[command(subcommand)]
@@ -253,20 +260,29 @@ and `pack` apply the same limits."
     /// Offline reference helpers.
     #[command(subcommand)]
     Ref(RefCommand),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CacheCommand {
     /// Print the cache directory.
     Dir,
-    /// List cached references.
+    /// List cached references: size and last use.
     Ls,
     /// Re-hash every entry; report and remove corrupt ones.
     Verify,
     /// Remove least recently used entries until the cache fits a size.
+    #[command(after_help = help::CACHE_PRUNE)]
     Prune {
-        /// Size to fit in, in bytes.
-        #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
+        /// Size to fit in: bytes, or with a unit (10M, 512MiB, 1GiB: binary; 10MB, 1GB:
+        /// decimal).
+        #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
         max_size: u64,
     },
     /// Remove everything.
@@ -276,6 +292,7 @@ pub(crate) enum CacheCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum SemverCommand {
     /// Which of TAGs a constraint picks (empty or absent: the highest semver tag).
+    #[command(after_help = help::SEMVER_BEST)]
     Best {
         /// The constraint.
         #[arg(long, value_name = "C", default_value = "")]
@@ -284,6 +301,7 @@ pub(crate) enum SemverCommand {
         tags: Vec<String>,
     },
     /// Semver tags only, newest first.
+    #[command(after_help = help::SEMVER_SORT)]
     Sort {
         /// Tags to sort.
         tags: Vec<String>,
@@ -293,6 +311,7 @@ pub(crate) enum SemverCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RefCommand {
     /// How REF is understood: registry, repository, tag, digest, scheme.
+    #[command(after_help = help::REF_PARSE)]
     Parse {
         /// The reference.
         reference: String,
@@ -303,9 +322,14 @@ fn main() -> ExitCode {
     // `args_os`: an argument that is not UTF-8 must reach clap (a path, or a usage error),
     // never panic here.
     let wants_json = std::env::args_os().any(|a| a == "--json");
-    let parsed = Cli::command()
-        .try_get_matches()
-        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let matches = match help::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return usage_error(&error, wants_json),
+    };
+    if let Some((man::SUBCOMMAND, man)) = matches.subcommand() {
+        return man::run(man);
+    }
+    let parsed = Cli::from_arg_matches(&matches).map(|cli| (cli, matches));
     let cli = match parsed {
         Ok((mut cli, matches)) => {
             let flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
@@ -315,26 +339,7 @@ fn main() -> ExitCode {
             };
             cli
         }
-        Err(error) => {
-            use clap::error::ErrorKind as Clap;
-            if matches!(
-                error.kind(),
-                Clap::DisplayHelp
-                    | Clap::DisplayVersion
-                    | Clap::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = error.print();
-                return ExitCode::SUCCESS;
-            }
-            if wants_json {
-                let message = error.kind().as_str().unwrap_or("invalid usage").to_owned();
-                output::print_json(
-                    &serde_json::json!({"error": {"kind": "usage", "message": message}}),
-                );
-            }
-            let _ = error.print();
-            return ExitCode::from(2);
-        }
+        Err(error) => return usage_error(&error, wants_json),
     };
     let out = Output::new(&cli.global);
     output::init_tracing(&cli.global);
@@ -353,4 +358,35 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(commands::run(cli, &out))
+}
+
+/// What clap refused or answered: `--help` and `--version` on stdout with exit 0; anything
+/// else, a missing command included (whose help goes to stderr), is a usage error, exit 2.
+fn usage_error(error: &clap::Error, wants_json: bool) -> ExitCode {
+    use clap::error::ErrorKind as Clap;
+    if matches!(error.kind(), Clap::DisplayHelp | Clap::DisplayVersion) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    if wants_json {
+        let message = match error.kind() {
+            Clap::DisplayHelpOnMissingArgumentOrSubcommand => {
+                "a command is required: see pacto-oci --help".to_owned()
+            }
+            // The first line of clap's own text, without its `error: `.
+            _ => {
+                let rendered = error.render().to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first).trim();
+                if first.is_empty() {
+                    error.kind().as_str().unwrap_or("invalid usage").to_owned()
+                } else {
+                    first.to_owned()
+                }
+            }
+        };
+        output::print_json(&serde_json::json!({"error": {"kind": "usage", "message": message}}));
+    }
+    let _ = error.print();
+    ExitCode::from(2)
 }
