@@ -17,6 +17,10 @@
 //! - `limits` (issue #12): push and pack refuse what pull would, before any request or
 //!   write; layout file modes; `tags` of 100,000 tags; hanging credential helpers killed
 //!   with their children; two pushes racing for one tag.
+//! - `mirrors` (issue 16): reads through a pull-through cache registry with fallback, writes to
+//!   the registry, `--mirror-digests-only`, proven from both registries' access logs.
+//! - `validate` (issue 15): `validate`, `pack` and `push` refuse a bundle whose contract names
+//!   files it lacks, with one message.
 //!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
@@ -26,5 +30,7 @@ mod edges;
 mod faults;
 mod hostile;
 mod limits;
+mod mirrors;
 mod security;
 mod transport_edges;
+mod validate;

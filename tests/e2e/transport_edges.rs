@@ -141,15 +141,15 @@ fn refused_certificates_say_why_and_never_fall_back_to_plain_http() {
 // Credentials.
 
 /// `Authorization: Basic` of `user:password`.
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
 }
 
-/// Every `Authorization` header the proxy in front of registry B received.
-fn authorizations(proxy: &FaultProxy) -> Vec<String> {
+/// Every `Authorization` header the proxy in front of a registry received.
+pub(crate) fn authorizations(proxy: &FaultProxy) -> Vec<String> {
     proxy
         .requests()
         .iter()

@@ -176,6 +176,19 @@ impl Keychain {
         }
     }
 
+    /// The credentials to try against `mirror`, a pull-through cache standing in for other
+    /// registries: [`Keychain::candidates`] for the mirror's own host, except that unscoped
+    /// explicit credentials (meant for the registries being mirrored) are left out. A mirror
+    /// gets explicit credentials only when they are scoped to it by name
+    /// ([`CredentialOptions::for_hosts`](crate::CredentialOptions::for_hosts)).
+    pub async fn mirror_candidates(&self, mirror: &str) -> Vec<Candidate> {
+        let mut candidates = self.candidates(mirror).await;
+        if self.inner.explicit_hosts.is_none() {
+            candidates.retain(|c| !matches!(c.source, Source::EnvToken | Source::EnvUserPass));
+        }
+        candidates
+    }
+
     /// The credentials to try against `registry`, in source order, each credential
     /// once (when two sources give the same one, the first keeps it).
     ///

@@ -21,6 +21,7 @@ mod limits;
 mod model;
 mod parse;
 mod path;
+mod references;
 
 pub use bundle::{Bundle, BundleError, CONTRACT_FILE, DEFAULT_IGNORES, IGNORE_FILE};
 pub use limits::{LimitError, Limits};
@@ -30,3 +31,4 @@ pub use model::{
 };
 pub use parse::{ALIAS_REPLAY_BUDGET, ContractError, MAX_DEPTH, parse};
 pub use path::{MAX_PATH_LEN, PathError, path_depth, validate_path};
+pub use references::{FileReference, MissingFiles, check_references};

@@ -5,7 +5,7 @@ use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::auth::Source;
 use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy, Version, version_to_tag};
-use pacto_oci::registry::StoreError;
+use pacto_oci::registry::{PushStatus, StoreError};
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
 use std::io::{IsTerminal as _, Read as _};
@@ -23,6 +23,7 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
         Command::Semver(command) => semver(command, out),
         Command::Ref(RefCommand::Parse { reference }) => parse_ref(&cli.global, &reference, out),
         Command::Pack { dir, output } => pack(&dir, output, out).await,
+        Command::Validate { source } => validate(&source, out).await,
         Command::Completions { shell } => {
             crate::completions::print(shell, out);
             Ok(ExitCode::SUCCESS)
@@ -117,7 +118,12 @@ fn client(global: &Global) -> Result<Client, Error> {
     if let Some(dir) = &global.cache_dir {
         builder = builder.cache_dir(dir);
     }
-    builder.build()
+    for (registry, mirror) in &global.mirrors {
+        builder = builder.mirror(registry, mirror);
+    }
+    builder
+        .mirror_digests_only(global.mirror_digests_only)
+        .build()
 }
 
 async fn dispatch(command: Command, global: &Global, client: &Client, out: &Output) -> Outcome {
@@ -150,6 +156,21 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Inspect {
+            reference,
+            constraint,
+            offline,
+        } => inspect(client, &reference, &constraint, offline, out).await,
+        Command::Copy {
+            source,
+            destination,
+            force,
+        } => copy(client, &source, &destination, force, out).await,
+        Command::Tag {
+            reference,
+            tags,
+            force,
+        } => tag(client, &reference, &tags, force, out).await,
         Command::Tags {
             repository,
             all,
@@ -179,6 +200,7 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
         Command::Semver(_)
         | Command::Ref(_)
         | Command::Pack { .. }
+        | Command::Validate { .. }
         | Command::Completions { .. } => {
             unreachable!("offline commands are handled before a client is built")
         }
@@ -219,6 +241,9 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     // The limits a pull applies, so that nothing is packed that cannot be pulled.
     let limits = Limits::default();
     let bundle = Bundle::from_dir_with_limits(dir, &limits)?;
+    bundle
+        .check_references()
+        .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot pack"))?;
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("{}-{}.tar.gz", bundle.name(), bundle.version())));
     let sink = match crate::sink::sink(&path) {
@@ -289,7 +314,46 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
 
 /// A bundle directory, or a `.tar.gz` made by `pack`, read within the client's limits (the
 /// ones its pulls apply).
+/// `validate DIR|FILE.tar.gz`: everything push checks (the contract parses, the limits a
+/// pull applies, plain paths), plus every file the contract references is in the bundle.
+async fn validate(source: &Path, out: &Output) -> Outcome {
+    let limits = Limits::default();
+    let bundle = load_bundle(source, &limits)
+        .await
+        .map_err(|e| e.with_context("invalid bundle"))?;
+    bundle
+        .check_references()
+        .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("invalid bundle"))?;
+    let references = bundle.contract.file_references().len();
+    out.emit(
+        json!({
+            "name": bundle.name(),
+            "version": bundle.version(),
+            "files": bundle.files.len(),
+            "size": bundle.total_size(),
+            "references": references,
+            "valid": true,
+        }),
+        || {
+            format!(
+                "Valid: {}@{} ({} files, {} bytes; {} referenced files present)",
+                bundle.name(),
+                bundle.version(),
+                bundle.files.len(),
+                bundle.total_size(),
+                references
+            )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
+    load_bundle(source, client.limits()).await
+}
+
+/// A bundle directory, or a `.tar.gz` made by `pack`, read under `limits`.
+async fn load_bundle(source: &Path, limits: &Limits) -> Result<Bundle, Error> {
     let meta = std::fs::metadata(source).map_err(|e| {
         Error::message(
             ErrorKind::Other,
@@ -297,7 +361,7 @@ async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
         )
     })?;
     if meta.is_dir() {
-        return Ok(Bundle::from_dir_with_limits(source, client.limits())?);
+        return Ok(Bundle::from_dir_with_limits(source, limits)?);
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
         Error::message(
@@ -305,7 +369,7 @@ async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
             format!("cannot open {}: {e}", source.display()),
         )
     })?;
-    Ok(pacto_oci::archive::unpack(file, client.limits()).await?)
+    Ok(pacto_oci::archive::unpack(file, limits).await?)
 }
 
 async fn push(
@@ -340,10 +404,10 @@ async fn push(
         || {
             let what = format!("{}@{}", bundle.name(), bundle.version());
             let head = match pushed.status {
-                pacto_oci::PushStatus::Unchanged => {
+                PushStatus::Unchanged => {
                     format!("Unchanged: {} already holds {what}", pushed.reference)
                 }
-                pacto_oci::PushStatus::Overwritten => {
+                PushStatus::Overwritten => {
                     format!("Pushed {what} -> {} (overwritten)", pushed.reference)
                 }
                 _ => format!("Pushed {what} -> {}", pushed.reference),
@@ -441,6 +505,209 @@ async fn pull(
                 resolved.reference,
                 resolved.digest
             )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `inspect REF`: the bundle through the cache, described; nothing is written.
+async fn inspect(
+    client: &Client,
+    reference: &str,
+    constraint: &str,
+    offline: bool,
+    out: &Output,
+) -> Outcome {
+    let reference = crate::reference::read(reference)?;
+    let spinner = out.spinner(format!("inspecting {reference}"));
+    let inspected = client.inspect(&reference, constraint, mode(offline)).await;
+    drop(spinner);
+    let inspected = inspected?;
+    let resolved = &inspected.resolved;
+    let manifest = &inspected.manifest;
+    let contract = &resolved.bundle.contract;
+    let service = &contract.service;
+    let owner = service
+        .owner
+        .as_ref()
+        .map(|o| serde_json::to_value(o).unwrap_or_default());
+    let created = manifest
+        .annotations
+        .get("org.opencontainers.image.created")
+        .cloned();
+    let blob = |b: &pacto_oci::registry::artifact::BlobDescriptor| json!({"mediaType": b.media_type, "digest": b.digest, "size": b.size});
+    let files: Vec<(String, u64)> = resolved
+        .bundle
+        .files
+        .iter()
+        .map(|(path, bytes)| (path.clone(), bytes.len() as u64))
+        .collect();
+    let document = json!({
+        "ref": resolved.reference.to_string(),
+        "digest": resolved.digest,
+        "mediaType": manifest.media_type,
+        "config": blob(&manifest.config),
+        "layer": blob(&manifest.layer),
+        "created": created,
+        "annotations": manifest.annotations,
+        "service": {"name": service.name, "version": service.version, "owner": owner},
+        "pactoVersion": contract.pacto_version,
+        "interfaces": contract.interfaces.iter().map(|i| json!({
+            "name": i.name, "type": i.kind, "port": i.port, "contract": i.contract,
+        })).collect::<Vec<_>>(),
+        "dependencies": contract.dependencies.iter().map(|d| json!({
+            "ref": d.reference, "required": d.required, "compatibility": d.compatibility,
+        })).collect::<Vec<_>>(),
+        "files": files.iter().map(|(path, size)| json!({"path": path, "size": size})).collect::<Vec<_>>(),
+    });
+    out.emit(document, || {
+        let mut text = format!(
+            "Reference:       {}\nManifest digest: {}\nMedia type:      {}\nLayer:           {} ({}, {})\nConfig:          {} ({})\n",
+            resolved.reference,
+            resolved.digest,
+            manifest.media_type,
+            manifest.layer.digest,
+            human::format_size(manifest.layer.size),
+            manifest.layer.media_type,
+            manifest.config.digest,
+            manifest.config.media_type,
+        );
+        text.push_str(&format!(
+            "Created:         {}\nService:         {}@{}\n",
+            created.as_deref().unwrap_or("(not recorded)"),
+            service.name,
+            service.version
+        ));
+        let owner = match &service.owner {
+            Some(owner) => owner
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| serde_json::to_string(owner).unwrap_or_default()),
+            None => "(none)".to_owned(),
+        };
+        text.push_str(&format!("Owner:           {owner}\n"));
+        text.push_str(&format!("Interfaces:      {}\n", contract.interfaces.len()));
+        for interface in &contract.interfaces {
+            let port = interface.port.map(|p| format!(" port {p}")).unwrap_or_default();
+            let file = interface
+                .contract
+                .as_deref()
+                .map(|c| format!(" -> {c}"))
+                .unwrap_or_default();
+            text.push_str(&format!("  {} ({}{port}){file}\n", interface.name, interface.kind));
+        }
+        text.push_str(&format!("Dependencies:    {}\n", contract.dependencies.len()));
+        for dependency in &contract.dependencies {
+            text.push_str(&format!(
+                "  {} {}{}\n",
+                dependency.reference,
+                dependency.compatibility,
+                if dependency.required { "" } else { " (optional)" }
+            ));
+        }
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        text.push_str(&format!(
+            "Files:           {} ({})",
+            files.len(),
+            human::format_size(total)
+        ));
+        let width = files.iter().map(|(p, _)| p.chars().count()).max().unwrap_or(0);
+        for (path, size) in &files {
+            text.push_str(&format!("\n  {path:<width$}  {:>10}", human::format_size(*size)));
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `copy SRC DST`: the artifact byte for byte; what each blob cost.
+async fn copy(
+    client: &Client,
+    source: &str,
+    destination: &str,
+    force: bool,
+    out: &Output,
+) -> Outcome {
+    let source = crate::reference::read(source)?;
+    let destination = crate::reference::read(destination)?;
+    let spinner = out.spinner(format!("copying {source} to {destination}"));
+    let copied = client.copy(&source, &destination, force).await;
+    drop(spinner);
+    let copied = copied?;
+    let status = copied.status.as_str();
+    out.emit(
+        json!({
+            "source": copied.source.to_string(),
+            "ref": copied.destination.to_string(),
+            "digest": copied.digest,
+            "status": status,
+            "blobs": copied.blobs.iter().map(|b| json!({
+                "digest": b.descriptor.digest,
+                "size": b.descriptor.size,
+                "action": b.action.as_str(),
+            })).collect::<Vec<_>>(),
+        }),
+        || {
+            let head = match copied.status {
+                PushStatus::Unchanged => format!(
+                    "Unchanged: {} already holds {}",
+                    copied.destination, copied.source
+                ),
+                PushStatus::Overwritten => {
+                    format!(
+                        "Copied {} -> {} (overwritten)",
+                        copied.source, copied.destination
+                    )
+                }
+                _ => format!("Copied {} -> {}", copied.source, copied.destination),
+            };
+            let mut text = format!("{head}\nManifest digest: {}", copied.digest);
+            for blob in &copied.blobs {
+                text.push_str(&format!(
+                    "\n  {} {} ({})",
+                    blob.action.as_str(),
+                    blob.descriptor.digest,
+                    human::format_size(blob.descriptor.size)
+                ));
+            }
+            text
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tag REF NEWTAG...`: the manifest under more tags.
+async fn tag(
+    client: &Client,
+    reference: &str,
+    tags: &[String],
+    force: bool,
+    out: &Output,
+) -> Outcome {
+    let reference = crate::reference::read(reference)?;
+    // The `+` rule of references holds for the new tags too.
+    let tags: Vec<String> = tags.iter().map(|t| t.replace('+', "_")).collect();
+    let tagged = client.tag(&reference, &tags, force).await?;
+    out.emit(
+        json!({
+            "digest": tagged.digest,
+            "tags": tagged.tags.iter().map(|t| json!({
+                "ref": t.reference.to_string(),
+                "status": t.status.as_str(),
+            })).collect::<Vec<_>>(),
+        }),
+        || {
+            let mut lines: Vec<String> = tagged
+                .tags
+                .iter()
+                .map(|t| match t.status {
+                    PushStatus::Unchanged => format!("Unchanged {}", t.reference),
+                    PushStatus::Overwritten => format!("Tagged {} (overwritten)", t.reference),
+                    _ => format!("Tagged {}", t.reference),
+                })
+                .collect();
+            lines.push(format!("Manifest digest: {}", tagged.digest));
+            lines.join("\n")
         },
     );
     Ok(ExitCode::SUCCESS)

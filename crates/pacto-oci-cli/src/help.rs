@@ -12,7 +12,7 @@ const SHOWN_IN_SUBCOMMANDS: &[&str] = &["json", "verbose", "quiet"];
 
 /// The line that ends every subcommand's help, in place of the hidden global options.
 const GLOBALS_POINTER: &str = "Global options for registries, credentials and the cache (--plain-http, --ca-file, \
---username, --token, --cache-dir, --no-cache, --timeout, --concurrency, ...): see `pacto-oci --help`.";
+--username, --token, --mirror, --cache-dir, --no-cache, --timeout, --concurrency, ...): see `pacto-oci --help`.";
 
 /// The command tree as the binary parses and shows it: the global options are accepted after
 /// every subcommand, but a subcommand's help lists only `--json`, `-v` and `-q` of them and
@@ -75,6 +75,8 @@ Environment:
                               explicit credentials, as --username, --password, --token
   PACTO_REGISTRY_HOSTS        registries the explicit credentials go to (comma-separated)
   PACTO_INSECURE_REGISTRIES   hosts spoken to over plain HTTP (comma-separated)
+  PACTO_REGISTRY_MIRRORS      pull-through mirrors, REGISTRY=MIRROR (comma-separated), as --mirror
+  PACTO_MIRROR_DIGESTS_ONLY   1 or true: as --mirror-digests-only
   PACTO_CA_FILE               extra trusted certificates (PEM), as --ca-file
   PACTO_CACHE_DIR             cache root, as --cache-dir
   PACTO_NO_CACHE              1 or true: do not read the disk cache, as --no-cache
@@ -101,6 +103,15 @@ Examples:
   pacto-oci pack ./payments
   pacto-oci pack ./payments -o dist/payments.tar.gz
   pacto-oci pack ./payments -o - | sha256sum";
+
+pub(crate) const VALIDATE: &str = "\
+Checks that pacto.yaml parses, that the bundle is within the limits a pull applies, and that \
+every file the contract references (each interface's `contract`, the configuration `schema`) \
+is in the bundle; exit 6 naming each missing file. `pack` and `push` run the same checks.
+
+Examples:
+  pacto-oci validate ./payments
+  pacto-oci validate payments-1.2.0.tar.gz --json";
 
 pub(crate) const PUSH: &str = "\
 A tag other than service.version, or a service.version that is not semver (such a bundle is \
@@ -139,6 +150,37 @@ Examples:
   pacto-oci resolve ghcr.io/acme/payments-pacto
   pacto-oci resolve ghcr.io/acme/payments-pacto --version '>=1.0 <2' --json
   pacto-oci resolve ghcr.io/acme/payments-pacto --offline";
+
+pub(crate) const INSPECT: &str = "\
+Reads through the cache: a bundle pulled or inspected before costs no download (a tag is \
+still revalidated with one HEAD, unless --offline). Registries and oci-layout: references \
+alike.
+
+Examples:
+  pacto-oci inspect ghcr.io/acme/payments-pacto:1.2.0
+  pacto-oci inspect ghcr.io/acme/payments-pacto --version '^1' --json
+  pacto-oci inspect oci-layout:./bundles:1.0.0";
+
+pub(crate) const COPY: &str = "\
+Registry to registry, registry to layout, layout to registry, layout to layout. The manifest \
+and its blobs are copied as bytes, never repacked: the manifest digest at DST is SRC's. A \
+blob DST already holds is not sent (one HEAD each); on one registry, a blob of another \
+repository is mounted instead of sent. A DST tag holding another artifact is refused (exit \
+8) unless --force.
+
+Examples:
+  pacto-oci copy ghcr.io/acme/payments-pacto:1.2.0 registry.internal/acme/payments-pacto
+  pacto-oci cp ghcr.io/acme/payments-pacto:1.2.0 oci-layout:./mirror
+  pacto-oci copy oci-layout:./bundles:1.0.0 localhost:5000/acme/payments:1.0.0 --force";
+
+pub(crate) const TAG: &str = "\
+One manifest GET, then per tag one HEAD (the conflict check, skipped with --force) and one \
+PUT; no blob is read or sent. A tag that already holds another artifact is refused (exit 8, \
+nothing written) unless --force.
+
+Examples:
+  pacto-oci tag ghcr.io/acme/payments-pacto:1.2.0 stable latest
+  pacto-oci tag oci-layout:./bundles:1.0.0 production --force";
 
 pub(crate) const TAGS: &str = "\
 Examples:

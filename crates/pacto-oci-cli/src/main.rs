@@ -114,6 +114,20 @@ pub(crate) struct Global {
         value_parser = parse_timeout
     )]
     pub(crate) timeout: Option<Duration>,
+    /// Read REGISTRY through the pull-through cache MIRROR first (repeatable, tried in order,
+    /// then the registry; writes always go to the registry).
+    #[arg(
+        long = "mirror",
+        global = true,
+        env = "PACTO_REGISTRY_MIRRORS",
+        value_delimiter = ',',
+        value_name = "REGISTRY=MIRROR",
+        value_parser = parse_mirror
+    )]
+    pub(crate) mirrors: Vec<(String, String)>,
+    /// Resolve tags at the registry; take only content named by digest from mirrors.
+    #[arg(long, global = true, env = "PACTO_MIRROR_DIGESTS_ONLY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub(crate) mirror_digests_only: bool,
     /// Parallel transfers for multi-artifact commands (at least 1).
     #[arg(
         long,
@@ -164,6 +178,12 @@ pub(crate) enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Check a bundle directory or a .tar.gz as push would, plus every file pacto.yaml references.
+    #[command(after_help = help::VALIDATE)]
+    Validate {
+        /// A bundle directory or a .tar.gz from `pack`.
+        source: PathBuf,
+    },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
     #[command(after_help = help::PUSH)]
     Push {
@@ -206,6 +226,41 @@ pub(crate) enum Command {
         /// Use the cache only, never the network.
         #[arg(long)]
         offline: bool,
+    },
+    /// Show what a bundle is without writing files: digests, media types, service, files.
+    #[command(after_help = help::INSPECT)]
+    Inspect {
+        /// What to inspect; without tag: the highest semver version (under --constraint).
+        reference: String,
+        /// Semver constraint for an untagged REF; --version is helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
+        constraint: String,
+        /// Use the cache only, never the network.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Copy a bundle between registries and layouts, byte for byte (the manifest digest is kept).
+    #[command(visible_alias = "cp", after_help = help::COPY)]
+    Copy {
+        /// What to copy; without tag: the highest semver version.
+        source: String,
+        /// Where to copy it; without tag: the source's tag.
+        destination: String,
+        /// Overwrite a destination tag that holds a different artifact.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add tags to an existing manifest, without uploading anything else.
+    #[command(after_help = help::TAG)]
+    Tag {
+        /// The manifest to tag, by tag or digest.
+        reference: String,
+        /// The tags to add, in the same repository or layout.
+        #[arg(required = true, value_name = "NEWTAG")]
+        tags: Vec<String>,
+        /// Move a tag that holds a different artifact.
+        #[arg(long)]
+        force: bool,
     },
     /// List the semver tags of a repository, newest first.
     #[command(after_help = help::TAGS)]
@@ -316,6 +371,11 @@ pub(crate) enum RefCommand {
         /// The reference.
         reference: String,
     },
+}
+
+/// `REGISTRY=MIRROR`, for clap.
+fn parse_mirror(entry: &str) -> Result<(String, String), String> {
+    pacto_oci::parse_mirror(entry).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -1,17 +1,28 @@
 //! [`Client`]: the layers wired together the way the CLI wires them.
 
-use crate::Error;
+use crate::{Error, ErrorKind};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
+use pacto_registry::artifact::ManifestSummary;
 use pacto_registry::{
-    AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
-    RegistryClient, StoreError, TimeLimit,
+    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit,
+    PushOptions, PushOutcome, RegistryClient, StoreError, Tagged, TimeLimit,
 };
 use pacto_resolver::{FetchAll, ResolveMode, Resolved, Resolver};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// What [`Client::inspect`] found.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspected {
+    /// The reference chosen, the manifest digest, the bundle and the manifest bytes.
+    pub resolved: Resolved,
+    /// What the manifest says: media types, config and layer descriptors, annotations.
+    pub manifest: ManifestSummary,
+}
 
 /// Configures a [`Client`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the
 /// CLI documents; setters override them.
@@ -27,6 +38,8 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     low_speed: Option<LowSpeedLimit>,
     limits: Limits,
+    mirrors: Vec<(String, String)>,
+    mirror_digests_only: bool,
 }
 
 impl Default for ClientBuilder {
@@ -42,6 +55,8 @@ impl Default for ClientBuilder {
             timeout: None,
             low_speed: Some(LowSpeedLimit::default()),
             limits: Limits::default(),
+            mirrors: Vec::new(),
+            mirror_digests_only: false,
         }
     }
 }
@@ -80,6 +95,22 @@ impl ClientBuilder {
                 Err(error) => tracing::warn!(%error, "ignoring PACTO_TIMEOUT"),
             }
         }
+        if let Some(list) = env("PACTO_REGISTRY_MIRRORS") {
+            for entry in split_hosts(&list) {
+                match parse_mirror(&entry) {
+                    Ok((registry, mirror)) => builder.mirrors.push((registry, mirror)),
+                    Err(error) => {
+                        tracing::warn!(%error, "ignoring an entry of PACTO_REGISTRY_MIRRORS")
+                    }
+                }
+            }
+        }
+        builder.mirror_digests_only = env("PACTO_MIRROR_DIGESTS_ONLY").is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        });
         builder
     }
 
@@ -143,6 +174,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Reads from `registry` go to `mirror` first (a pull-through cache with the same
+    /// repository paths); repeat for more mirrors, tried in order, then the registry. Writes
+    /// (push, login) always go to the registry. `mirror` is a host (`mirror.corp:5000`) and
+    /// may be listed in [`ClientBuilder::plain_http`] like any other. Also read from
+    /// `PACTO_REGISTRY_MIRRORS` (`REGISTRY=MIRROR,...`) by [`ClientBuilder::from_env`].
+    pub fn mirror(mut self, registry: impl Into<String>, mirror: impl Into<String>) -> Self {
+        self.mirrors.push((registry.into(), mirror.into()));
+        self
+    }
+
+    /// Resolve tags at the registry; take only content named by digest from mirrors (env
+    /// `PACTO_MIRROR_DIGESTS_ONLY=1`).
+    pub fn mirror_digests_only(mut self, digests_only: bool) -> Self {
+        self.mirror_digests_only = digests_only;
+        self
+    }
+
     /// The bundle limits (default: Go pacto's, [`Limits::default`]), applied everywhere: a
     /// push refuses a bundle over them before uploading anything, and pulls from
     /// registries, layouts and the cache refuse artifacts over them. Raising them here
@@ -165,7 +213,18 @@ impl ClientBuilder {
         for file in &self.ca_files {
             registry = registry.ca_file(file);
         }
-        let registry = registry.build()?;
+        let host_options = ParseOptions {
+            insecure_hosts: self.insecure_hosts.clone(),
+            ..ParseOptions::untagged()
+        };
+        for (of, mirror) in &self.mirrors {
+            let mirror = pacto_ref::Registry::parse(mirror, &host_options)
+                .map_err(|e| Error::from(e).with_context("invalid mirror"))?;
+            registry = registry.mirror(of.clone(), mirror);
+        }
+        let registry = registry
+            .mirror_digests_only(self.mirror_digests_only)
+            .build()?;
         let mut cache = CacheConfig::default().with_limits(self.limits);
         if let Some(dir) = &self.cache_dir {
             cache = cache.with_dir(dir);
@@ -189,6 +248,21 @@ impl ClientBuilder {
             timeout: self.timeout,
             limits: self.limits,
         })
+    }
+}
+
+/// `REGISTRY=MIRROR` (as `--mirror` and `PACTO_REGISTRY_MIRRORS` take it).
+pub fn parse_mirror(entry: &str) -> Result<(String, String), Error> {
+    match entry.split_once('=') {
+        Some((registry, mirror)) if !registry.trim().is_empty() && !mirror.trim().is_empty() => {
+            Ok((registry.trim().to_owned(), mirror.trim().to_owned()))
+        }
+        _ => Err(Error::message(
+            ErrorKind::InvalidReference,
+            format!(
+                "invalid mirror {entry:?}: expected REGISTRY=MIRROR, e.g. docker.io=mirror.corp:5000"
+            ),
+        )),
     }
 }
 
@@ -279,6 +353,11 @@ impl Client {
         let parsed = self
             .parse(reference)
             .map_err(|e| e.with_context("cannot push"))?;
+        // What `validate` checks: a bundle whose contract names files it lacks is refused
+        // before anything is uploaded (a pull would accept it; its users could not use it).
+        bundle
+            .check_references()
+            .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push"))?;
         self.bounded(reference, async {
             Ok(self
                 .resolver
@@ -306,6 +385,96 @@ impl Client {
         })
         .await
         .map_err(|e| e.with_context("cannot pull"))
+    }
+
+    /// What `reference` is, without writing files: the bundle (through the cache, so a
+    /// cached bundle costs no download; [`ResolveMode::LocalOnly`] never touches the
+    /// network), the reference chosen, the manifest digest and what the manifest says.
+    pub async fn inspect(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Inspected, Error> {
+        let inspected = async {
+            let resolved = self
+                .resolver
+                .resolve_pinned(reference, constraint, mode)
+                .await?;
+            let manifest = pacto_registry::artifact::summarize_manifest(
+                &resolved.reference.to_string(),
+                &resolved.manifest,
+                None,
+                u64::MAX,
+            )?;
+            Ok(Inspected { resolved, manifest })
+        };
+        self.bounded(reference, inspected)
+            .await
+            .map_err(|e| e.with_context("cannot inspect"))
+    }
+
+    /// Copies the artifact `source` names to `destination` byte for byte (the manifest
+    /// digest is kept), between registries and layouts in any direction. An untagged
+    /// `source` means its highest semver tag; an untagged `destination` takes the source's
+    /// tag. Blobs the destination holds are not sent, and on one registry a blob is mounted
+    /// from the source repository rather than sent. A destination tag holding another
+    /// artifact is refused ([`ErrorKind::Conflict`]) unless `force`.
+    pub async fn copy(
+        &self,
+        source: &str,
+        destination: &str,
+        force: bool,
+    ) -> Result<CopyOutcome, Error> {
+        let copied = async {
+            let from = self.parse(source)?;
+            let to = self.parse(destination)?;
+            let from = if from.has_explicit_tag() {
+                from
+            } else {
+                pacto_ref::resolve_ref(self.resolver.cache(), &from, "")
+                    .await
+                    .map_err(pacto_resolver::ResolveError::from)?
+            };
+            Ok(self
+                .resolver
+                .cache()
+                .inner()
+                .copy(&from, &to, CopyOptions::force(force))
+                .await?)
+        };
+        self.bounded(source, copied)
+            .await
+            .map_err(|e| e.with_context("cannot copy"))
+    }
+
+    /// Adds `tags` to the manifest `reference` names (tag or digest), in the same repository
+    /// or layout, without reading or sending a blob. A tag holding another manifest is
+    /// refused ([`ErrorKind::Conflict`], nothing written) unless `force`.
+    pub async fn tag(
+        &self,
+        reference: &str,
+        tags: &[String],
+        force: bool,
+    ) -> Result<Tagged, Error> {
+        let tagged = async {
+            let parsed = self.parse(reference)?;
+            if !parsed.has_explicit_tag() {
+                return Err(Error::from(StoreError::InvalidReference {
+                    reference: reference.to_owned(),
+                    reason: "name the manifest to tag by its tag or digest".into(),
+                }));
+            }
+            Ok(self
+                .resolver
+                .cache()
+                .inner()
+                .tag(&parsed, tags, force)
+                .await?)
+        };
+        self.bounded(reference, tagged)
+            .await
+            .map_err(|e| e.with_context("cannot tag"))
     }
 
     /// The semver tags of `repository`, newest first.

@@ -11,6 +11,7 @@
 
 use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
 use crate::error::TimeLimit;
+use crate::mirror::Mirrors;
 use crate::tls;
 use crate::transport::{
     CredentialFallback, Endpoint, LowSpeedLimit, Request, RetryPolicy, Scope, Target, Transport,
@@ -55,6 +56,8 @@ pub struct RegistryClientBuilder {
     low_speed: Option<LowSpeedLimit>,
     timeout: Option<Duration>,
     user_agent: String,
+    mirrors: Vec<(String, pacto_ref::Registry)>,
+    mirror_digests_only: bool,
 }
 
 impl Default for RegistryClientBuilder {
@@ -69,6 +72,8 @@ impl Default for RegistryClientBuilder {
             low_speed: Some(LowSpeedLimit::default()),
             timeout: None,
             user_agent: concat!("pacto-oci/", env!("CARGO_PKG_VERSION")).to_owned(),
+            mirrors: Vec::new(),
+            mirror_digests_only: false,
         }
     }
 }
@@ -132,6 +137,25 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Reads from `registry` (manifests, blobs, tag lists) go to `mirror` first, a
+    /// pull-through cache with the same repository paths (distribution's proxy mode, a Harbor
+    /// proxy cache, Zot); repeat for several mirrors, tried in the order given, then the
+    /// registry itself. Writes never go to a mirror. Registry names are normalised as for
+    /// login (`docker.io` = `index.docker.io`); `mirror`'s scheme follows its own rules (parse
+    /// it with the insecure hosts in force). A mirror is offered only its own credentials.
+    pub fn mirror(mut self, registry: impl Into<String>, mirror: pacto_ref::Registry) -> Self {
+        self.mirrors.push((registry.into(), mirror));
+        self
+    }
+
+    /// Resolve tags at the registry and take from mirrors only what is named by digest
+    /// (manifests by digest, blobs), so that a mirror cannot map a tag (default: off; a mirror
+    /// is trusted to map tags, as containerd trusts it).
+    pub fn mirror_digests_only(mut self, digests_only: bool) -> Self {
+        self.mirror_digests_only = digests_only;
+        self
+    }
+
     /// Builds the client; fails when a CA file cannot be read or parsed.
     pub fn build(self) -> Result<RegistryClient, StoreError> {
         let extra_roots = tls::read_ca_files(&self.ca_files)?;
@@ -148,6 +172,7 @@ impl RegistryClientBuilder {
             transport: Arc::new(transport),
             limits: self.limits,
             timeout: self.timeout,
+            mirrors: Arc::new(Mirrors::new(&self.mirrors, self.mirror_digests_only)),
         })
     }
 }
@@ -159,6 +184,7 @@ pub struct RegistryClient {
     transport: Arc<Transport>,
     limits: Limits,
     timeout: Option<Duration>,
+    mirrors: Arc<Mirrors>,
 }
 
 /// One registry repository, as the requests need it.
@@ -264,6 +290,7 @@ impl RegistryClient {
             host: registry.name().to_owned(),
             policy: registry.policy(),
             insecure: registry.is_insecure(),
+            mirror: false,
         };
         let scope = Scope {
             repository: String::new(),
@@ -335,6 +362,7 @@ impl RegistryClient {
                 host: registry.name().to_owned(),
                 policy: registry.policy(),
                 insecure: registry.is_insecure(),
+                mirror: false,
             },
             display: reference.to_string(),
         })
@@ -346,9 +374,65 @@ impl RegistryClient {
         push: bool,
         request: Request,
     ) -> Result<Response, StoreError> {
+        if !push
+            && !self.mirrors.is_empty()
+            && matches!(request.method, Method::GET | Method::HEAD)
+            && let Target::Path(path) = &request.target
+        {
+            for mirror in self.mirrors.for_read(repo.host(), path) {
+                if let Some(response) = self.send_to_mirror(repo, &mirror, &request).await {
+                    return Ok(response);
+                }
+            }
+        }
         self.transport
             .send(&repo.endpoint, &repo.scope(push), &request)
             .await
+    }
+
+    /// A read from `mirror`: its answer when it could serve it, `None` (noted, and the mirror
+    /// dropped when it is unreachable) when the next mirror or the registry should.
+    async fn send_to_mirror(
+        &self,
+        repo: &Repo<'_>,
+        mirror: &pacto_ref::Registry,
+        request: &Request,
+    ) -> Option<Response> {
+        let endpoint = Endpoint {
+            host: mirror.name().to_owned(),
+            policy: mirror.policy(),
+            insecure: mirror.is_insecure(),
+            mirror: true,
+        };
+        let why = match self
+            .transport
+            .send(&endpoint, &repo.scope(false), request)
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                debug!(mirror = %mirror.name(), reference = %repo.display, "served by the mirror");
+                return Some(response);
+            }
+            Ok(response) => format!("it answered HTTP {}", response.status().as_u16()),
+            Err(error) => {
+                if error.kind() == crate::ErrorKind::Unreachable {
+                    // Not tried again: a fleet's mirror is either there or not.
+                    self.mirrors.mark_dead(mirror.name());
+                }
+                error.to_string()
+            }
+        };
+        if self.mirrors.first_note(mirror.name()) {
+            info!(
+                mirror = %mirror.name(),
+                registry = %repo.host(),
+                reference = %repo.display,
+                "the mirror could not serve a read ({why}); using the next mirror or the registry"
+            );
+        } else {
+            debug!(mirror = %mirror.name(), reference = %repo.display, "mirror fallback: {why}");
+        }
+        None
     }
 
     /// Turns an unexpected answer into the error of its kind.
@@ -767,7 +851,8 @@ impl RegistryClient {
             if response.status() != StatusCode::OK {
                 return Err(self.failure(&repo, "tag list", response).await);
             }
-            next = next_page(response.headers(), repo.host());
+            // Pages continue where this one came from (a mirror or the registry).
+            next = next_page(response.headers(), &authority(response.url()));
             let body = read_limited(response, bytes_left)
                 .await
                 .map_err(|e| failure(repo.host(), &repo.display, "reading the tag list", e))?;
@@ -786,6 +871,138 @@ impl RegistryClient {
             tags.extend(page);
         }
         Ok(tags)
+    }
+}
+
+/// The pieces `copy` and `tag` are made of (see `transfer.rs`): manifests and blobs as bytes,
+/// never repacked. Each runs unbounded; the caller bounds the whole operation.
+impl RegistryClient {
+    /// The manifest `reference` (tag or digest) names, checked as a pull checks it: its
+    /// bytes, digest and summary.
+    pub(crate) async fn raw_manifest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<(Bytes, String, artifact::ManifestSummary), StoreError> {
+        let repo = self.repo(reference)?;
+        let identifier = reference
+            .digest()
+            .or(reference.tag())
+            .ok_or_else(|| StoreError::InvalidReference {
+                reference: repo.display.clone(),
+                reason: "needs a tag or digest".into(),
+            })?
+            .to_owned();
+        let (manifest, digest, content_type) = self.get_manifest(&repo, &identifier).await?;
+        let summary = artifact::summarize_manifest(
+            &repo.display,
+            &manifest,
+            content_type.as_deref(),
+            artifact::max_layer_size(&self.limits),
+        )?;
+        Ok((manifest, digest, summary))
+    }
+
+    /// The digest the tag of `reference` holds, asked with push access (it is about to be
+    /// written); `None` when the tag does not exist.
+    pub(crate) async fn tag_digest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<Option<String>, StoreError> {
+        let repo = self.repo(reference)?;
+        let tag = reference.tag().unwrap_or_default();
+        self.head_manifest(&repo, tag, true).await
+    }
+
+    /// Whether the repository of `reference` holds the blob `digest` (one HEAD, with push
+    /// access).
+    pub(crate) async fn has_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let repo = self.repo(reference)?;
+        let request = Request::new(Method::HEAD, repo.path(&format!("blobs/{digest}")));
+        let response = self.send(&repo, true, request).await?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.failure(&repo, "blob", response).await),
+        }
+    }
+
+    /// Asks the registry to mount the blob `digest` from repository `from` into the
+    /// repository of `reference` (cross-repository mount): true when it did (201). A
+    /// registry that does not (202: an upload was started instead, which is left to expire)
+    /// gives false, and the blob is sent.
+    pub(crate) async fn mount_blob(
+        &self,
+        reference: &ArtifactRef,
+        from: &str,
+        digest: &str,
+    ) -> Result<bool, StoreError> {
+        let repo = self.repo(reference)?;
+        let request = Request::new(
+            Method::POST,
+            repo.path(&format!("blobs/uploads/?mount={digest}&from={from}")),
+        );
+        let response = self.send(&repo, true, request).await?;
+        // Any other answer (202, or a refusal: the token may not cover `from`) means the
+        // blob is sent instead; a real failure shows on that upload.
+        let mounted = response.status() == StatusCode::CREATED;
+        if !mounted {
+            debug!(reference = %repo.display, %digest, %from, status = response.status().as_u16(), "no mount: sending the blob");
+        }
+        Ok(mounted)
+    }
+
+    /// The blob `digest` of `size` bytes, checked as it arrives.
+    pub(crate) async fn raw_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &str,
+        size: u64,
+    ) -> Result<Bytes, StoreError> {
+        let repo = self.repo(reference)?;
+        self.get_blob(&repo, digest, size).await
+    }
+
+    /// Uploads the blob `digest` into the repository of `reference`.
+    pub(crate) async fn put_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &str,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let repo = self.repo(reference)?;
+        self.upload_blob(&repo, digest, data).await
+    }
+
+    /// Writes `manifest` (of `media_type`) under the tag of `reference`.
+    pub(crate) async fn put_manifest(
+        &self,
+        reference: &ArtifactRef,
+        manifest: Bytes,
+        media_type: &str,
+    ) -> Result<(), StoreError> {
+        let repo = self.repo(reference)?;
+        let tag = reference.tag().unwrap_or_default();
+        let request = Request::new(Method::PUT, repo.path(&format!("manifests/{tag}")))
+            .header(header::CONTENT_TYPE, media_type)
+            .body(manifest);
+        let response = self.send(&repo, true, request).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.failure(&repo, "manifest upload", response).await);
+        }
+        Ok(())
+    }
+
+    /// Runs `operation` within this client's timeout, naming `reference` when it is reached.
+    pub(crate) async fn within_timeout<T>(
+        &self,
+        reference: &ArtifactRef,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.bounded(reference, operation).await
     }
 }
 
@@ -914,6 +1131,15 @@ fn parse_tag_page(body: &[u8], room: usize) -> Result<Vec<String>, TagPageError>
 
 /// The next page (path and query) from a `Link: <...>; rel="next"` header, kept on the same
 /// registry.
+/// `host[:port]` of `url`.
+fn authority(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => String::new(),
+    }
+}
+
 fn next_page(headers: &HeaderMap, host: &str) -> Option<String> {
     for value in headers.get_all(header::LINK) {
         let Ok(value) = value.to_str() else { continue };

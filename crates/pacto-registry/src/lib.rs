@@ -27,13 +27,16 @@ mod client;
 mod duration;
 mod error;
 mod layout;
+mod mirror;
 mod tls;
+mod transfer;
 mod transport;
 
 pub use client::{RegistryClient, RegistryClientBuilder};
 pub use duration::{DisplayDuration, InvalidDuration, parse_duration};
 pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreError, TimeLimit};
 pub use layout::LayoutStore;
+pub use transfer::{BlobAction, CopiedBlob, CopyOptions, CopyOutcome, TagOutcome, Tagged};
 pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 
 /// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),
@@ -249,12 +252,7 @@ pub(crate) fn push_tag(reference: &ArtifactRef, bundle: &Bundle) -> Result<Strin
         Some(tag) => tag.to_owned(),
         None => pacto_ref::version_to_tag(bundle.version()),
     };
-    // The OCI distribution tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
-    let valid = tag.len() <= 128
-        && tag.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
-        })
-        && !tag.is_empty();
+    let valid = transfer::is_valid_tag(&tag);
     if !valid {
         return Err(StoreError::InvalidReference {
             reference: reference.to_string(),

@@ -94,6 +94,9 @@ pub(crate) struct Endpoint {
     pub(crate) policy: SchemePolicy,
     /// Explicitly marked insecure (plain HTTP allowed for credentials and realms).
     pub(crate) insecure: bool,
+    /// A mirror standing in for another registry: only credentials of its own are offered
+    /// ([`Keychain::mirror_candidates`]).
+    pub(crate) mirror: bool,
 }
 
 /// What a request needs access to: one repository, pull or push.
@@ -392,7 +395,11 @@ impl Transport {
         challenge: &Challenge,
         mut detail: String,
     ) -> Result<Response, StoreError> {
-        let candidates = self.keychain.candidates(&endpoint.host).await;
+        let candidates = if endpoint.mirror {
+            self.keychain.mirror_candidates(&endpoint.host).await
+        } else {
+            self.keychain.candidates(&endpoint.host).await
+        };
         let mut tried = Vec::new();
         let mut rejected = Vec::new();
         let mut rejected_sources = Vec::new();
@@ -1199,6 +1206,7 @@ mod tests {
             host: host.into(),
             policy,
             insecure,
+            mirror: false,
         };
         let basic = Challenge::Basic;
         assert!(basic_allowed(

@@ -176,6 +176,9 @@ pub struct RegistryOptions {
     pub tls: bool,
     /// The certificate served with `tls` (default: signed by a generated CA).
     pub certificate: ServerCertificate,
+    /// Run as a pull-through cache of the registry at this URL (distribution's proxy
+    /// mode, `proxy: remoteurl:`), e.g. `http://127.0.0.1:PORT` of another test registry.
+    pub proxy: Option<String>,
 }
 
 impl RegistryOptions {
@@ -185,6 +188,7 @@ impl RegistryOptions {
             auth: Auth::None,
             tls: false,
             certificate: ServerCertificate::CaSigned,
+            proxy: None,
         }
     }
 
@@ -201,6 +205,7 @@ impl RegistryOptions {
             },
             tls: false,
             certificate: ServerCertificate::CaSigned,
+            proxy: None,
         }
     }
 
@@ -225,6 +230,7 @@ impl RegistryOptions {
             auth: Auth::Token { users, anonymous },
             tls: false,
             certificate: ServerCertificate::CaSigned,
+            proxy: None,
         }
     }
 
@@ -232,6 +238,15 @@ impl RegistryOptions {
     pub fn with_tls(mut self, tls: bool) -> Self {
         self.tls = tls;
         self
+    }
+
+    /// A plain-HTTP, anonymous pull-through cache (mirror) of the registry at `upstream`
+    /// (`http://127.0.0.1:PORT`): distribution's proxy mode, as a fleet's mirror runs it.
+    pub fn mirror_of(upstream: impl Into<String>) -> Self {
+        RegistryOptions {
+            proxy: Some(upstream.into()),
+            ..RegistryOptions::plain()
+        }
     }
 
     /// The same options with TLS on, serving `certificate`.
@@ -251,6 +266,8 @@ pub struct LoggedRequest {
     pub path: String,
     /// The status the registry answered.
     pub status: u16,
+    /// The client's `User-Agent` (`pacto-oci/...`, a mirror's own for requests it forwards).
+    pub user_agent: String,
 }
 
 /// What a registry request did, for counting requests per operation.
@@ -378,11 +395,19 @@ fn parse_access_line(line: &str) -> Option<LoggedRequest> {
     ) else {
         return None;
     };
-    let status = rest[end + 2..].split(' ').next()?.parse().ok()?;
+    let after = &rest[end + 2..];
+    let status = after.split(' ').next()?.parse().ok()?;
+    // `... STATUS SIZE "referer" "agent"`: the agent is the last quoted field.
+    let user_agent = after
+        .trim_end()
+        .strip_suffix('"')
+        .and_then(|s| s.rfind('"').map(|i| s[i + 1..].to_owned()))
+        .unwrap_or_default();
     Some(LoggedRequest {
         method: method.to_owned(),
         path: path.to_owned(),
         status,
+        user_agent,
     })
 }
 
@@ -679,6 +704,9 @@ impl TestRegistry {
             },
             "http": http,
         });
+        if let Some(upstream) = &self.options.proxy {
+            config["proxy"] = serde_json::json!({"remoteurl": upstream});
+        }
         match (&self.options.auth, &self.issuer) {
             (Auth::Basic { .. }, _) => {
                 config["auth"] = serde_json::json!({
@@ -1130,6 +1158,8 @@ mod tests {
             (r#"garbage"#, None),
             (r#"127.0.0.1 - - [date] "GET /v2/" 200 2 "" """#, None),
         ];
+        let agent = parse_access_line(cases[0].0).map(|r| r.user_agent);
+        assert_eq!(agent.as_deref(), Some("curl/7.88.1"));
         for (line, expected) in cases {
             let parsed = parse_access_line(line);
             assert_eq!(

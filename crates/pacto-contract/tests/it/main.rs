@@ -3,3 +3,4 @@
 mod bundle;
 mod parse;
 mod path;
+mod references;

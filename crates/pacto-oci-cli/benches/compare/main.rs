@@ -282,6 +282,17 @@ struct Bench {
     tag_layout: PathBuf,
     quick: bool,
     next: AtomicU64,
+    /// An upstream behind the latency proxy and a pull-through mirror on loopback, for the
+    /// fleet rows; started by the first of them.
+    fleet: std::sync::OnceLock<Result<Fleet, String>>,
+}
+
+/// A far registry and the mirror a fleet reads it through.
+struct Fleet {
+    upstream: TestRegistry,
+    /// In front of `upstream`: the far registry's address, and the mirror's remote.
+    far: LatencyProxy,
+    mirror: TestRegistry,
 }
 
 fn compare(filters: &[String]) -> Result<Report, String> {
@@ -337,6 +348,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
         tag_layout: work.path().join("tag-layout"),
         quick,
         next: AtomicU64::new(0),
+        fleet: std::sync::OnceLock::new(),
     };
     eprintln!("compare: seeding the registry");
     bench.small = bench.seed_bundle(work.path(), Size::Small)?;
@@ -392,6 +404,16 @@ fn compare(filters: &[String]) -> Result<Report, String> {
     add("tags.registry".to_owned(), &mut rows, &|_| {
         bench.tags_registry_row()
     });
+    for through_mirror in [false, true] {
+        let key = if through_mirror {
+            "fleet.mirror"
+        } else {
+            "fleet.direct"
+        };
+        add(key.to_owned(), &mut rows, &|_| {
+            bench.fleet_row(work.path(), through_mirror)
+        });
+    }
     for net in [Net::Loopback, Net::Latency] {
         for size in [Size::Small, Size::Large] {
             for kind in [CacheKind::Tag, CacheKind::Digest, CacheKind::DigestAfterTag] {
@@ -1036,6 +1058,91 @@ impl Bench {
             vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
         )
         .with_note("tags of a layout: `pacto-oci tags oci-layout:PATH` on an index.json of 100,000 manifests (22 MB); listing was quadratic before issue #12 (12.8 s)")
+    }
+
+    /// The fleet: a plain upstream holding the 50 versions behind its own 20 ms latency proxy,
+    /// and a distribution mirror in proxy mode on loopback whose remote is that proxy.
+    fn fleet(&self, work: &Path) -> Result<&Fleet, String> {
+        self.fleet
+            .get_or_init(|| {
+                let upstream =
+                    TestRegistry::try_start(RegistryOptions::plain()).map_err(|e| e.to_string())?;
+                let address = upstream
+                    .host()
+                    .parse()
+                    .map_err(|e| format!("registry address {}: {e}", upstream.host()))?;
+                let far = LatencyProxy::start(address, LATENCY)
+                    .map_err(|e| format!("cannot start the latency proxy: {e}"))?;
+                let scratch = work.join("seed").join("fleet");
+                for minor in 0..FETCH_ALL_VERSIONS {
+                    let version = format!("1.{minor}.0");
+                    let dir = work.join("bundles").join(format!("fifty-{version}"));
+                    fixture::versioned_bundle(&dir, &version)?;
+                    let mut cmd = self.pacto(&scratch);
+                    cmd.args(["--plain-http", &upstream.host(), "push"])
+                        .arg(&dir)
+                        .arg(format!("{}/bench/fleet:{version}", upstream.host()));
+                    run_ok(&mut cmd)?;
+                }
+                let mirror = TestRegistry::try_start(RegistryOptions::mirror_of(format!(
+                    "http://{}",
+                    far.host()
+                )))
+                .map_err(|e| e.to_string())?;
+                Ok(Fleet {
+                    upstream,
+                    far,
+                    mirror,
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// 20 runs of `fetch-all` of the 50 versions, each with a fresh cache (20 machines of a
+    /// fleet), straight to the far registry or through the mirror; the detail is what reached
+    /// the upstream in all.
+    fn fleet_row(&self, work: &Path, through_mirror: bool) -> Row {
+        let (key, label, network) = if through_mirror {
+            (
+                "fleet.mirror",
+                "20 machines fetch-all 50 versions through a mirror (mirror on loopback)",
+                "mirror",
+            )
+        } else {
+            (
+                "fleet.direct",
+                "20 machines fetch-all 50 versions straight from the registry",
+                "+20 ms",
+            )
+        };
+        let fleet = match self.fleet(work) {
+            Ok(fleet) => fleet,
+            Err(error) => {
+                return Row::new(key, 6, label, network, vec![(PACTO, Cell::Failed(error))]);
+            }
+        };
+        let far = fleet.far.host();
+        let mark = fleet.upstream.mark();
+        let pacto = timed(&self.sandbox, self.runs(20, false), None, |scratch| {
+            let mut cmd = self.pacto(scratch);
+            cmd.args(["--plain-http", &far]);
+            if through_mirror {
+                let mirror = fleet.mirror.host();
+                cmd.args(["--plain-http", &mirror, "--mirror"])
+                    .arg(format!("{far}={mirror}"));
+            }
+            cmd.arg("fetch-all").arg(format!("{far}/bench/fleet"));
+            Ok(job(cmd))
+        });
+        let upstream = fleet
+            .upstream
+            .try_requests_since(mark)
+            .map(|requests| requests.len().to_string())
+            .unwrap_or_else(|e| format!("unknown ({e})"));
+        Row::new(key, 6, label, network, vec![(PACTO, pacto)])
+            .with_detail(format!("requests that reached the registry in all: {upstream}"))
+            .with_note("fleet: 20 runs of `pacto-oci fetch-all` of a 50-version repository, each with a fresh cache, against a registry 20 ms away each way, straight or through a distribution mirror in proxy mode on loopback (`--mirror REGISTRY=MIRROR`); the mirror's first run pulls through, the others are served by it")
     }
 
     /// `tags` of a registry repository with [`LAYOUT_TAGS`] tags, 1,000 per page (as GHCR and

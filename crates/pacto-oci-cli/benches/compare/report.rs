@@ -17,7 +17,7 @@ pub(crate) const COLUMNS: [&str; 4] = [PACTO, "skopeo", "oras-py", "GNU tar"];
 pub(crate) struct Row {
     /// A stable key for programs, e.g. `pull.small.latency`.
     pub(crate) key: String,
-    /// The section number (1 to 5, as in the issue).
+    /// The section number (1 to 6).
     pub(crate) section: u8,
     /// What was measured, for people.
     pub(crate) label: String,
@@ -210,6 +210,7 @@ fn section_title(section: u8) -> &'static str {
         3 => "3. Resolve among 300 tags, fetch-all of 50 versions",
         4 => "4. Pack and unpack, peak memory, start-up",
         5 => "5. Cache (pacto-oci only)",
+        6 => "6. A fleet through a registry mirror (pacto-oci only)",
         _ => "other",
     }
 }

@@ -6,24 +6,28 @@ use pacto_test_support::{
 
 use crate::{Artifact, OCI_MANIFEST, client_for, send};
 
-fn logged(method: &str, path: &str, status: u16) -> LoggedRequest {
-    LoggedRequest {
-        method: method.to_owned(),
-        path: path.to_owned(),
-        status,
-    }
+fn logged(method: &str, path: &str, status: u16) -> (String, String, u16) {
+    (method.to_owned(), path.to_owned(), status)
+}
+
+/// Method, target and status of each request (the user agent is the test client's).
+fn plain(requests: Vec<LoggedRequest>) -> Vec<(String, String, u16)> {
+    requests
+        .into_iter()
+        .map(|r| (r.method, r.path, r.status))
+        .collect()
 }
 
 #[test]
 fn one_request_is_logged_exactly_once_and_start_up_is_not() {
     let registry = TestRegistry::plain();
-    assert_eq!(registry.requests(), []);
+    assert_eq!(plain(registry.requests()), []);
     let client = client_for(&registry);
     let (status, _, _) = send(client.get(format!("{}/v2/", registry.url())));
     assert_eq!(status, 200);
-    assert_eq!(registry.requests(), [logged("GET", "/v2/", 200)]);
+    assert_eq!(plain(registry.requests()), [logged("GET", "/v2/", 200)]);
     // Reading the log sends no request that shows up.
-    assert_eq!(registry.requests(), [logged("GET", "/v2/", 200)]);
+    assert_eq!(plain(registry.requests()), [logged("GET", "/v2/", 200)]);
 }
 
 #[test]
@@ -36,7 +40,7 @@ fn a_known_sequence_is_logged_in_order_with_queries() {
     send(client.get(format!("{url}/v2/_catalog?n=5")));
     let requests = registry.requests();
     assert_eq!(
-        requests,
+        plain(requests.clone()),
         [
             logged("HEAD", "/v2/team/app/manifests/1.0.0", 404),
             logged("GET", "/v2/team/app/tags/list?n=10", 404),
@@ -74,7 +78,7 @@ fn clear_and_marks_count_one_operation() {
     assert_eq!(registry.requests().len(), 5);
 
     registry.clear_requests();
-    assert_eq!(registry.requests(), []);
+    assert_eq!(plain(registry.requests()), []);
     let mark = registry.mark();
     send(
         client
@@ -82,18 +86,18 @@ fn clear_and_marks_count_one_operation() {
             .header("Accept", OCI_MANIFEST),
     );
     assert_eq!(
-        registry.requests_since(mark),
+        plain(registry.requests_since(mark)),
         [logged("HEAD", "/v2/a/b/manifests/v1", 200)]
     );
     let later = registry.mark();
-    assert_eq!(registry.requests_since(later), []);
+    assert_eq!(plain(registry.requests_since(later)), []);
     send(
         client
             .get(format!("{}/v2/a/b/manifests/v1", registry.url()))
             .header("Accept", OCI_MANIFEST),
     );
     assert_eq!(
-        registry.requests_since(later),
+        plain(registry.requests_since(later)),
         [logged("GET", "/v2/a/b/manifests/v1", 200)]
     );
     assert_eq!(registry.requests().len(), 2);
