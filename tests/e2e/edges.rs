@@ -654,7 +654,7 @@ fn pack_to_stdout_writes_only_the_layer() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(bytes == layer, "stdout is exactly the layer");
     assert!(
-        run.stderr.contains("standard output") && run.stderr.contains("Digest: sha256:"),
+        run.stderr.contains("standard output") && run.stderr.contains("Layer digest: sha256:"),
         "the summary is on stderr: {}",
         run.stderr
     );

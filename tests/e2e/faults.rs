@@ -681,7 +681,7 @@ fn a_full_cache_disk_does_not_fail_the_pull() {
         .expect(0);
     assert_same_files(&source, &out);
     assert!(
-        run.stderr.contains("WARN") && run.stderr.contains("cache"),
+        run.stderr.contains("warning: ") && run.stderr.contains("cache"),
         "a warning about the cache ({}): {}",
         disk.how,
         run.stderr

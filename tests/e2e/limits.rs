@@ -371,7 +371,7 @@ fn a_hanging_credential_helper_is_killed_with_its_children() {
         run.stdout
     );
     assert!(
-        run.stderr.contains("WARN")
+        run.stderr.contains("warning: ")
             && run.stderr.contains("docker-credential-e2e-family")
             && run.stderr.contains("did not answer in time"),
         "the helper is named in a warning: {}",

@@ -26,9 +26,14 @@
 //! - `validate` (issue 15): `validate`, `pack` and `push` refuse a bundle whose contract names
 //!   files it lacks, with one message.
 //!
+//! - `cli_ux` (issue 15): inspect, copy, tag, completions and man pages, `tags --all`, helm's
+//!   habits, push warnings, the login prompt in a pseudo-terminal, usage errors, cache
+//!   output, one message per failure, log levels, help.
+//!
 //! Every run of the binary is bounded in time and its output is searched for the suite's
 //! secrets (`common`).
 
+mod cli_ux;
 mod common;
 mod edges;
 mod faults;

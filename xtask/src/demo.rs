@@ -74,7 +74,8 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("demo paths are UTF-8")
 }
 
-fn target_dir() -> PathBuf {
+/// The target directory cargo builds into (`CARGO_TARGET_DIR`, else `target/`).
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))

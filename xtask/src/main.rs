@@ -10,6 +10,7 @@ mod demo;
 mod deny;
 mod fuzz;
 mod layering;
+mod man;
 mod package;
 mod registry;
 mod tools;
@@ -28,6 +29,7 @@ tasks:
   test      every test in the workspace (installs docker-registry and skopeo when missing and root)
   deny      cargo-deny fully offline against the advisory-db snapshot in ../shared
   layering  check that every crate depends only on crates below it
+  man       the man pages of pacto-oci (one per subcommand) into target/man (--out DIR)
   package   cargo package every published crate, offline, checking LICENSE and README.md
   conformance  the vendored Go oracle vectors (crates/pacto-ref/tests/data) match ../shared's
   bench     the criterion benches, then pacto-oci vs skopeo, oras-py and tar (installs missing
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         "deny" => deny::task(),
         "fuzz" => fuzz::run_fuzz(rest),
         "layering" => layering::task(),
+        "man" => man::task(rest),
         "conformance" => conformance::task(),
         "package" => package::task(),
         "bench" => bench::task(rest),

@@ -258,6 +258,81 @@ pub fn parse_sha256(digest: &str) -> Option<Digest> {
         .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
 }
 
+/// A blob a manifest names: media type, digest, size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BlobDescriptor {
+    /// The media type the manifest gives it.
+    pub media_type: String,
+    /// `sha256:<hex>`, validated.
+    pub digest: Digest,
+    /// Size in bytes, as the manifest claims.
+    pub size: u64,
+}
+
+/// What an accepted manifest says: the manifest's media type, its config and its one layer,
+/// and its annotations (`org.opencontainers.image.created`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ManifestSummary {
+    /// The manifest's media type (from its `mediaType`, else the response's content type,
+    /// else the OCI image manifest's).
+    pub media_type: String,
+    /// The config blob.
+    pub config: BlobDescriptor,
+    /// The one layer.
+    pub layer: BlobDescriptor,
+    /// The manifest's annotations, sorted by key.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ManifestSummary {
+    /// The config, then the layer: every blob the manifest names.
+    pub fn blobs(&self) -> [&BlobDescriptor; 2] {
+        [&self.config, &self.layer]
+    }
+}
+
+/// Checks `manifest` as [`accept_manifest`] does, and also its config digest, and returns
+/// what it says.
+pub fn summarize_manifest(
+    manifest: &[u8],
+    content_type: Option<&str>,
+    max_layer_size: u64,
+) -> Result<ManifestSummary, InvalidManifest> {
+    let layer = accept_manifest(manifest, content_type, max_layer_size)?;
+    let invalid = |reason: String| InvalidManifest { reason };
+    let parsed: OciImageManifest = serde_json::from_slice(manifest)
+        .map_err(|e| invalid(format!("manifest is not an image manifest: {e}")))?;
+    let config_digest = parse_sha256(&parsed.config.digest).ok_or_else(|| {
+        invalid(format!(
+            "config digest {:?} is not sha256:<hex>",
+            parsed.config.digest
+        ))
+    })?;
+    let media_type = parsed
+        .media_type
+        .clone()
+        .or_else(|| content_type.map(|c| c.split(';').next().unwrap_or(c).trim().to_owned()))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| MANIFEST_MEDIA_TYPE.to_owned());
+    Ok(ManifestSummary {
+        media_type,
+        config: BlobDescriptor {
+            media_type: parsed.config.media_type.clone(),
+            digest: config_digest,
+            // Checked by accept_manifest: not negative, within MAX_CONFIG_SIZE.
+            size: u64::try_from(parsed.config.size).unwrap_or(0),
+        },
+        layer: BlobDescriptor {
+            media_type: parsed.layers[0].media_type.clone(),
+            digest: layer.digest,
+            size: layer.size,
+        },
+        annotations: parsed.annotations.unwrap_or_default().into_iter().collect(),
+    })
+}
+
 /// The largest compressed layer worth downloading under `limits`: the uncompressed total plus
 /// gzip's worst-case overhead (stored blocks) and the tar headers of every allowed entry.
 pub fn max_layer_size(limits: &Limits) -> u64 {

@@ -1,10 +1,12 @@
 //! One function per command, each a few lines over the facade.
 
+use crate::human;
 use crate::output::{Output, exit_code};
 use crate::{CacheCommand, Cli, Command, Global, RefCommand, SemverCommand};
 use pacto_oci::auth::Source;
 use pacto_oci::env::{self, InvalidSetting, Settings};
-use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy};
+use pacto_oci::refs::{ArtifactRef, ParseOptions, Scheme, SchemePolicy, Version, version_to_tag};
+use pacto_oci::registry::{PushStatus, StoreError};
 use pacto_oci::{Bundle, Client, CredentialOptions, Error, ErrorKind, Limits, ResolveMode, Secret};
 use serde_json::json;
 use std::io::{IsTerminal as _, Read as _};
@@ -22,8 +24,21 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
         },
         Command::Pack { dir, output } => pack(&dir, output, out).await,
         Command::Validate { source } => validate(&source, out).await,
+        Command::Completions { shell } => {
+            crate::completions::print(shell, out);
+            Ok(ExitCode::SUCCESS)
+        }
         command => match settings(&cli.global) {
             Err(invalid) => return out.usage(&invalid),
+            Ok(settings) if settings.no_cache == Some(true) && offline(&command) => {
+                out.error(
+                    "usage",
+                    "--offline reads only the cache, and --no-cache (or PACTO_NO_CACHE) forbids \
+                     reading it: drop one of them",
+                    &[],
+                );
+                return ExitCode::from(2);
+            }
             Ok(settings) => match client(&cli.global, settings) {
                 Ok(client) => {
                     let result = dispatch(command, &cli.global, &client, out).await;
@@ -38,6 +53,14 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
         Ok(code) => code,
         Err(error) => out.fail(&error),
     }
+}
+
+/// Whether `command` reads the cache only (`--offline`), which `--no-cache` contradicts.
+fn offline(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Pull { offline: true, .. } | Command::Resolve { offline: true, .. }
+    ) || matches!(command, Command::Inspect { offline: true, .. })
 }
 
 /// One line per registry that rejected the explicit credentials while a stored credential
@@ -142,6 +165,7 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             constraint,
             offline,
         } => {
+            let reference = crate::reference::read(&reference)?;
             let spinner = out.spinner(format!("resolving {reference}"));
             let resolved = client.resolve(&reference, &constraint, mode(offline)).await;
             drop(spinner);
@@ -152,12 +176,29 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Tags { repository } => {
-            let versions = client.versions(&repository).await?;
-            out.emit(json!(versions), || versions.join("\n"));
-            Ok(ExitCode::SUCCESS)
+        Command::Inspect {
+            reference,
+            constraint,
+            offline,
+        } => inspect(client, &reference, &constraint, offline, out).await,
+        Command::Copy {
+            source,
+            destination,
+            force,
+        } => copy(client, &source, &destination, force, out).await,
+        Command::Tag {
+            reference,
+            tags,
+            force,
+        } => tag(client, &reference, &tags, force, out).await,
+        Command::Tags {
+            repository,
+            all,
+            constraint,
+        } => tags(client, &repository, all, constraint.as_deref(), out).await,
+        Command::FetchAll { repository } => {
+            fetch_all(client, &crate::reference::read(&repository)?, out).await
         }
-        Command::FetchAll { repository } => fetch_all(client, &repository, out).await,
         Command::Login {
             registry,
             user,
@@ -176,7 +217,11 @@ async fn dispatch(command: Command, global: &Global, client: &Client, out: &Outp
             Ok(ExitCode::SUCCESS)
         }
         Command::Cache(command) => cache(client, command, out).await,
-        Command::Semver(_) | Command::Ref(_) | Command::Pack { .. } | Command::Validate { .. } => {
+        Command::Semver(_)
+        | Command::Ref(_)
+        | Command::Pack { .. }
+        | Command::Validate { .. }
+        | Command::Completions { .. } => {
             unreachable!("offline commands are handled before a client is built")
         }
     }
@@ -258,7 +303,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     };
     let summary = || {
         format!(
-            "Packed {}@{} -> {} ({} bytes)\nDigest: {}",
+            "Packed {}@{} -> {} ({} bytes)\nLayer digest: {}",
             bundle.name(),
             bundle.version(),
             if to_stdout {
@@ -354,13 +399,23 @@ async fn push(
     force: bool,
     out: &Output,
 ) -> Outcome {
+    let reference = crate::reference::read(reference)?;
     let bundle = load_source(client, source).await?;
+    // The tag this push writes: the reference's, or service.version's.
+    let tag = client
+        .parse(&reference)?
+        .tag()
+        .map(str::to_owned)
+        .unwrap_or_else(|| version_to_tag(bundle.version()));
+    for warning in push_warnings(&tag, bundle.version()) {
+        out.warn(&warning);
+    }
     let spinner = out.spinner(format!(
         "pushing {}@{} to {reference}",
         bundle.name(),
         bundle.version()
     ));
-    let pushed = client.push(reference, &bundle, force).await;
+    let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;
     let status = pushed.status.as_str();
@@ -369,18 +424,44 @@ async fn push(
         || {
             let what = format!("{}@{}", bundle.name(), bundle.version());
             let head = match pushed.status {
-                pacto_oci::PushStatus::Unchanged => {
+                PushStatus::Unchanged => {
                     format!("Unchanged: {} already holds {what}", pushed.reference)
                 }
-                pacto_oci::PushStatus::Overwritten => {
+                PushStatus::Overwritten => {
                     format!("Pushed {what} -> {} (overwritten)", pushed.reference)
                 }
                 _ => format!("Pushed {what} -> {}", pushed.reference),
             };
-            format!("{head}\nDigest: {}", pushed.digest)
+            format!("{head}\nManifest digest: {}", pushed.digest)
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a push of a bundle with `version` under `tag` should warn about: `tags` and
+/// resolution go by tags and read them as semver (with `_` for `+`), so a tag that is not
+/// the bundle's version misleads them, and a version that is not semver is invisible to them.
+fn push_warnings(tag: &str, version: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let parsed = Version::parse(version);
+    let same = tag == version_to_tag(version)
+        || matches!(
+            (Version::parse_tag(tag), &parsed),
+            (Ok(t), Ok(v)) if t == *v && t.metadata() == v.metadata()
+        );
+    if !same {
+        warnings.push(format!(
+            "the tag {tag} differs from service.version {version}: `tags` and resolution go by \
+             the tag, `pull` reports the version"
+        ));
+    }
+    if parsed.is_err() {
+        warnings.push(format!(
+            "service.version {version} is not a semantic version: this bundle is never listed \
+             by `tags` (without --all) nor chosen for an untagged reference or a constraint"
+        ));
+    }
+    warnings
 }
 
 #[allow(clippy::too_many_arguments, reason = "the pull flags, unpacked")]
@@ -408,8 +489,9 @@ async fn pull(
     {
         return refused(e);
     }
+    let reference = crate::reference::read(reference)?;
     let spinner = out.spinner(format!("pulling {reference}"));
-    let resolved = client.pull(reference, constraint, mode(offline)).await;
+    let resolved = client.pull(&reference, constraint, mode(offline)).await;
     drop(spinner);
     let resolved = resolved?;
     let bundle = &resolved.bundle;
@@ -435,7 +517,7 @@ async fn pull(
         }),
         || {
             format!(
-                "Pulled {}@{} -> {}/ ({} files)\nFrom: {}\nDigest: {}",
+                "Pulled {}@{} -> {}/ ({} files)\nFrom: {}\nManifest digest: {}",
                 bundle.name(),
                 bundle.version(),
                 dir.display(),
@@ -448,6 +530,253 @@ async fn pull(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `inspect REF`: the bundle through the cache, described; nothing is written.
+async fn inspect(
+    client: &Client,
+    reference: &str,
+    constraint: &str,
+    offline: bool,
+    out: &Output,
+) -> Outcome {
+    let reference = crate::reference::read(reference)?;
+    let spinner = out.spinner(format!("inspecting {reference}"));
+    let inspected = client.inspect(&reference, constraint, mode(offline)).await;
+    drop(spinner);
+    let inspected = inspected?;
+    let resolved = &inspected.resolved;
+    let manifest = &inspected.manifest;
+    let contract = resolved.bundle.contract();
+    let service = &contract.service;
+    let owner = service
+        .owner
+        .as_ref()
+        .map(|o| serde_json::to_value(o).unwrap_or_default());
+    let created = manifest
+        .annotations
+        .get("org.opencontainers.image.created")
+        .cloned();
+    let blob = |b: &pacto_oci::registry::artifact::BlobDescriptor| json!({"mediaType": b.media_type, "digest": b.digest, "size": b.size});
+    let files: Vec<(String, u64)> = resolved
+        .bundle
+        .files()
+        .iter()
+        .map(|(path, bytes)| (path.to_string(), bytes.len() as u64))
+        .collect();
+    let document = json!({
+        "ref": resolved.reference.to_string(),
+        "digest": resolved.digest,
+        "mediaType": manifest.media_type,
+        "config": blob(&manifest.config),
+        "layer": blob(&manifest.layer),
+        "created": created,
+        "annotations": manifest.annotations,
+        "service": {"name": service.name, "version": service.version, "owner": owner},
+        "pactoVersion": contract.pacto_version,
+        "interfaces": contract.interfaces.iter().map(|i| json!({
+            "name": i.name, "type": i.kind, "port": i.port, "contract": i.contract,
+        })).collect::<Vec<_>>(),
+        "dependencies": contract.dependencies.iter().map(|d| json!({
+            "ref": d.reference, "required": d.required, "compatibility": d.compatibility,
+        })).collect::<Vec<_>>(),
+        "files": files.iter().map(|(path, size)| json!({"path": path, "size": size})).collect::<Vec<_>>(),
+    });
+    out.emit(document, || {
+        let mut text = format!(
+            "Reference:       {}\nManifest digest: {}\nMedia type:      {}\nLayer:           {} ({}, {})\nConfig:          {} ({})\n",
+            resolved.reference,
+            resolved.digest,
+            manifest.media_type,
+            manifest.layer.digest,
+            human::format_size(manifest.layer.size),
+            manifest.layer.media_type,
+            manifest.config.digest,
+            manifest.config.media_type,
+        );
+        text.push_str(&format!(
+            "Created:         {}\nService:         {}@{}\n",
+            created.as_deref().unwrap_or("(not recorded)"),
+            service.name,
+            service.version
+        ));
+        let owner = match &service.owner {
+            Some(owner) => owner
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| serde_json::to_string(owner).unwrap_or_default()),
+            None => "(none)".to_owned(),
+        };
+        text.push_str(&format!("Owner:           {owner}\n"));
+        text.push_str(&format!("Interfaces:      {}\n", contract.interfaces.len()));
+        for interface in &contract.interfaces {
+            let port = interface.port.map(|p| format!(" port {p}")).unwrap_or_default();
+            let file = interface
+                .contract
+                .as_deref()
+                .map(|c| format!(" -> {c}"))
+                .unwrap_or_default();
+            text.push_str(&format!("  {} ({}{port}){file}\n", interface.name, interface.kind));
+        }
+        text.push_str(&format!("Dependencies:    {}\n", contract.dependencies.len()));
+        for dependency in &contract.dependencies {
+            text.push_str(&format!(
+                "  {} {}{}\n",
+                dependency.reference,
+                dependency.compatibility,
+                if dependency.required { "" } else { " (optional)" }
+            ));
+        }
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        text.push_str(&format!(
+            "Files:           {} ({})",
+            files.len(),
+            human::format_size(total)
+        ));
+        let width = files.iter().map(|(p, _)| p.chars().count()).max().unwrap_or(0);
+        for (path, size) in &files {
+            text.push_str(&format!("\n  {path:<width$}  {:>10}", human::format_size(*size)));
+        }
+        text
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `copy SRC DST`: the artifact byte for byte; what each blob cost.
+async fn copy(
+    client: &Client,
+    source: &str,
+    destination: &str,
+    force: bool,
+    out: &Output,
+) -> Outcome {
+    let source = crate::reference::read(source)?;
+    let destination = crate::reference::read(destination)?;
+    let spinner = out.spinner(format!("copying {source} to {destination}"));
+    let copied = client.copy(&source, &destination, force).await;
+    drop(spinner);
+    let copied = copied?;
+    let status = copied.status.as_str();
+    out.emit(
+        json!({
+            "source": copied.source.to_string(),
+            "ref": copied.destination.to_string(),
+            "digest": copied.digest,
+            "status": status,
+            "blobs": copied.blobs.iter().map(|b| json!({
+                "digest": b.descriptor.digest,
+                "size": b.descriptor.size,
+                "action": b.action.as_str(),
+            })).collect::<Vec<_>>(),
+        }),
+        || {
+            let head = match copied.status {
+                PushStatus::Unchanged => format!(
+                    "Unchanged: {} already holds {}",
+                    copied.destination, copied.source
+                ),
+                PushStatus::Overwritten => {
+                    format!(
+                        "Copied {} -> {} (overwritten)",
+                        copied.source, copied.destination
+                    )
+                }
+                _ => format!("Copied {} -> {}", copied.source, copied.destination),
+            };
+            let mut text = format!("{head}\nManifest digest: {}", copied.digest);
+            for blob in &copied.blobs {
+                text.push_str(&format!(
+                    "\n  {} {} ({})",
+                    blob.action.as_str(),
+                    blob.descriptor.digest,
+                    human::format_size(blob.descriptor.size)
+                ));
+            }
+            text
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tag REF NEWTAG...`: the manifest under more tags.
+async fn tag(
+    client: &Client,
+    reference: &str,
+    tags: &[String],
+    force: bool,
+    out: &Output,
+) -> Outcome {
+    let reference = crate::reference::read(reference)?;
+    // The `+` rule of references holds for the new tags too.
+    let tags: Vec<String> = tags.iter().map(|t| t.replace('+', "_")).collect();
+    let tagged = client.tag(&reference, &tags, force).await?;
+    out.emit(
+        json!({
+            "digest": tagged.digest,
+            "tags": tagged.tags.iter().map(|t| json!({
+                "ref": t.reference.to_string(),
+                "status": t.status.as_str(),
+            })).collect::<Vec<_>>(),
+        }),
+        || {
+            let mut lines: Vec<String> = tagged
+                .tags
+                .iter()
+                .map(|t| match t.status {
+                    PushStatus::Unchanged => format!("Unchanged {}", t.reference),
+                    PushStatus::Overwritten => format!("Tagged {} (overwritten)", t.reference),
+                    _ => format!("Tagged {}", t.reference),
+                })
+                .collect();
+            lines.push(format!("Manifest digest: {}", tagged.digest));
+            lines.join("\n")
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `tags REPO`: the semver tags, newest first; `--constraint C` only those satisfying C;
+/// `--all` every tag, the semver ones first, then the others by name.
+async fn tags(
+    client: &Client,
+    repository: &str,
+    all: bool,
+    constraint: Option<&str>,
+    out: &Output,
+) -> Outcome {
+    use pacto_oci::refs::{Constraint, filter_semver_tags};
+    let repository = crate::reference::read(repository)?;
+    // A constraint that does not parse is refused before anything is listed.
+    let constraint = match constraint.filter(|c| !c.is_empty()) {
+        Some(text) => Some(Constraint::parse(text).map_err(|e| {
+            Error::new(ErrorKind::InvalidConstraint, e).with_context("cannot filter the tags")
+        })?),
+        None => None,
+    };
+    let listed = if all || constraint.is_some() {
+        // Every tag, to sort (and filter) here; `versions` is the semver ones, sorted.
+        let every = client.tags(&repository).await?;
+        let mut semver = filter_semver_tags(&every);
+        if let Some(constraint) = &constraint {
+            semver.retain(|tag| Version::parse_tag(tag).is_ok_and(|v| constraint.matches(&v)));
+        }
+        if all {
+            let mut others: Vec<String> = every
+                .iter()
+                .filter(|tag| Version::parse_tag(tag).is_err())
+                .cloned()
+                .collect();
+            others.sort();
+            semver.extend(others);
+        }
+        semver
+    } else {
+        client.versions(&repository).await?
+    };
+    out.emit(json!(listed), || listed.join("\n"));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `fetch-all REPO`: the fetched versions on stdout; on stderr each version that failed, once,
+/// then a count. The exit code is the failures' kind (1 when their kinds differ).
 async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
     let spinner = out.spinner(format!("fetching every version of {repository}"));
     let fetched = client.fetch_all(repository).await;
@@ -458,18 +787,19 @@ async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
         .into_iter()
         .map(|f| (f.tag, Error::from(f.error)))
         .collect();
+    let total = fetched.versions.len() + failures.len();
     out.emit(
         json!({
             "versions": fetched.versions,
             "failed": failures.iter().map(|(tag, e)| json!({"tag": tag, "error": e.to_string()})).collect::<Vec<_>>(),
         }),
         || {
-            let mut text = format!("Fetched {} versions of {repository}", fetched.versions.len());
+            let mut text = format!(
+                "Fetched {} of {total} versions of {repository}",
+                fetched.versions.len()
+            );
             for version in &fetched.versions {
                 text.push_str(&format!("\n  {version}"));
-            }
-            for (tag, error) in &failures {
-                text.push_str(&format!("\nfailed {tag}: {error}"));
             }
             text
         },
@@ -478,11 +808,51 @@ async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
         return Ok(ExitCode::SUCCESS);
     };
     for (tag, error) in &failures {
-        eprintln!("error: {tag}: {error}");
+        out.error_line(&format!("cannot fetch {tag}: {}", out.describe(error)));
     }
+    out.error_line(&format!(
+        "{} of {total} versions of {repository} could not be fetched",
+        failures.len()
+    ));
     let code = exit_code(first.kind());
     let same = failures.iter().all(|(_, e)| exit_code(e.kind()) == code);
     Ok(ExitCode::from(if same { code } else { 1 }))
+}
+
+/// Where `login`'s password came from, as its errors say it.
+#[derive(Debug, Clone, Copy)]
+enum PasswordSource {
+    Stdin,
+    Prompt,
+    Flag,
+    GlobalFlag,
+    Env,
+}
+
+impl PasswordSource {
+    fn label(self) -> &'static str {
+        match self {
+            PasswordSource::Stdin => "password from stdin",
+            PasswordSource::Prompt => "password typed at the prompt",
+            PasswordSource::Flag => "password from -p",
+            PasswordSource::GlobalFlag => "password from --password",
+            PasswordSource::Env => "password from PACTO_REGISTRY_PASSWORD",
+        }
+    }
+}
+
+/// A registry refused the user name and password `login` checked.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{registry} rejected user {user:?} with the {}: {detail}; nothing was stored: check the user \
+     name and the password (or token)",
+    password.label()
+)]
+struct LoginRejected {
+    registry: String,
+    user: String,
+    password: PasswordSource,
+    detail: String,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the login flags, unpacked")]
@@ -498,7 +868,7 @@ async fn login(
     let Some(username) = user.or_else(|| global.username.clone()) else {
         return usage(out, "login needs a user name: -u USER");
     };
-    let password = if password_stdin {
+    let (password, source) = if password_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| {
             Error::message(
@@ -507,15 +877,71 @@ async fn login(
             )
         })?;
         let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.strip_suffix('\r').unwrap_or(text).to_owned()
+        (
+            text.strip_suffix('\r').unwrap_or(text).to_owned(),
+            PasswordSource::Stdin,
+        )
+    } else if let Some(password) = pass {
+        (password, PasswordSource::Flag)
+    } else if let Some(password) = global.password.clone() {
+        let source = if global.origins.password_flag {
+            PasswordSource::GlobalFlag
+        } else {
+            PasswordSource::Env
+        };
+        (password, source)
     } else {
-        match pass.or_else(|| global.password.clone()) {
-            Some(password) => password,
-            None => return usage(out, "login needs a password: --password-stdin or -p PASS"),
+        let asked = if std::io::stdin().is_terminal() {
+            crate::prompt::password("Password: ").map_err(|e| {
+                Error::message(
+                    ErrorKind::Other,
+                    format!("cannot read the password from the terminal: {e}"),
+                )
+            })?
+        } else {
+            None
+        };
+        match asked {
+            Some(password) => (password, PasswordSource::Prompt),
+            None => {
+                return usage(
+                    out,
+                    "login needs a password: --password-stdin or -p PASS (it is asked for only \
+                     when stdin is a terminal)",
+                );
+            }
         }
     };
+    if password.is_empty() {
+        return usage(
+            out,
+            &format!(
+                "the {} is empty: login needs a non-empty password",
+                source.label()
+            ),
+        );
+    }
     let password = Secret::new(password);
-    client.login(registry, &username, &password).await?;
+    match client.login(registry, &username, &password).await {
+        Ok(()) => {}
+        Err(error) => {
+            if let Some(StoreError::Authentication {
+                registry, detail, ..
+            }) = error.store_error()
+            {
+                let rejected = LoginRejected {
+                    registry: registry.clone(),
+                    user: username,
+                    password: source,
+                    detail: detail.clone(),
+                };
+                return Err(
+                    Error::new(ErrorKind::Authentication, rejected).with_context("cannot log in")
+                );
+            }
+            return Err(error);
+        }
+    }
     out.emit(json!({"registry": registry}), || {
         format!("Login succeeded for {registry}")
     });
@@ -538,16 +964,15 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
                 json!(
                     entries
                         .iter()
-                        .map(|e| json!({"ref": e.reference, "digest": e.digest, "size": e.size}))
+                        .map(|e| json!({
+                            "ref": e.reference,
+                            "digest": e.digest,
+                            "size": e.size,
+                            "last_used": human::rfc3339(e.last_used),
+                        }))
                         .collect::<Vec<_>>()
                 ),
-                || {
-                    entries
-                        .iter()
-                        .map(|e| format!("{}\t{}\t{}", e.reference, e.digest, e.size))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                },
+                || cache_table(&entries),
             );
         }
         CacheCommand::Verify => {
@@ -570,10 +995,11 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
                 json!({"removed": report.removed, "freed": report.freed_bytes, "remaining": report.remaining_bytes}),
                 || {
                     format!(
-                        "Removed {} entries ({} bytes); {} bytes remain",
+                        "Removed {} entries ({}); {} remain (limit {})",
                         report.removed.len(),
-                        report.freed_bytes,
-                        report.remaining_bytes
+                        human::format_size(report.freed_bytes),
+                        human::format_size(report.remaining_bytes),
+                        human::format_size(max_size),
                     )
                 },
             );
@@ -587,6 +1013,48 @@ async fn cache(client: &Client, command: CacheCommand, out: &Output) -> Outcome 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cache ls` for people: a header, then one aligned row per entry (digest shortened, as
+/// docker shows image ids; `--json` has it whole).
+fn cache_table(entries: &[pacto_oci::cache::CacheEntry]) -> String {
+    let now = std::time::SystemTime::now();
+    let rows: Vec<[String; 4]> = entries
+        .iter()
+        .map(|e| {
+            let hex = e.digest.hex();
+            let digest = format!("{}:{}", e.digest.algorithm(), &hex[..hex.len().min(12)]);
+            [
+                e.reference.clone(),
+                digest,
+                human::format_size(e.size),
+                human::ago(e.last_used, now),
+            ]
+        })
+        .collect();
+    let header = ["REFERENCE", "DIGEST", "SIZE", "LAST USED"].map(str::to_owned);
+    let mut widths = [0; 4];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    std::iter::once(&header)
+        .chain(&rows)
+        .map(|row| {
+            format!(
+                "{:<w0$}  {:<w1$}  {:>w2$}  {}",
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                w0 = widths[0],
+                w1 = widths[1],
+                w2 = widths[2]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn semver(command: SemverCommand, out: &Output) -> Outcome {
@@ -607,7 +1075,8 @@ fn semver(command: SemverCommand, out: &Output) -> Outcome {
 
 fn parse_ref(settings: &Settings, reference: &str, out: &Output) -> Outcome {
     let options = ParseOptions::untagged().with_insecure_hosts(&settings.insecure_hosts);
-    let parsed = ArtifactRef::parse(reference, &options)?;
+    let reference = crate::reference::read(reference)?;
+    let parsed = ArtifactRef::parse(&reference, &options)?;
     let document = match &parsed {
         ArtifactRef::Layout(layout) => json!({
             "registry": null,

@@ -11,12 +11,18 @@
 )]
 
 mod commands;
+mod completions;
+mod help;
+mod human;
+mod man;
 mod output;
+mod prompt;
+mod reference;
 mod sink;
 mod write;
 
 use clap::parser::ValueSource;
-use clap::{ArgAction, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use clap::{ArgAction, Args, FromArgMatches as _, Parser, Subcommand};
 use output::Output;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,18 +34,11 @@ use std::time::Duration;
 /// oci-layout:PATH[:TAG|@DIGEST] for a local OCI image layout directory (no server needed).
 /// A reference without tag or digest means its highest semver tag, optionally under
 /// --constraint.
+// No `propagate_version`: `--version` is the tool's version at the top level only, so that
+// `pull` and `resolve` can take helm's `--version C` for a constraint.
 #[derive(Debug, Parser)]
-#[command(
-    name = "pacto-oci",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
-#[command(
-    after_help = "Exit codes: 0 ok, 1 other failure, 2 usage or invalid reference/constraint, \
-3 not found, 4 authentication rejected, 5 registry unreachable, 6 invalid bundle, \
-7 no matching version, 8 push conflict (the tag holds another artifact, or another push changed it)."
-)]
+#[command(name = "pacto-oci", version, max_term_width = 100)]
+#[command(after_help = help::TOP)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -47,8 +46,10 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// Options accepted before or after the subcommand.
+/// Options accepted before or after the subcommand. The help of a subcommand shows only
+/// `--json`, `-v` and `-q` of them (see `help::command`).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// Print one JSON document on stdout instead of human text.
     #[arg(long, global = true)]
@@ -149,13 +150,14 @@ pub(crate) struct CredentialOrigins {
     pub(crate) password_flag: bool,
 }
 
+fn parse_size(text: &str) -> Result<u64, String> {
+    human::parse_size(text)
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Pack a bundle directory into a deterministic .tar.gz (the exact layer a push uploads).
-    #[command(
-        after_help = "A bundle over the limits a pull applies (see `push --help`) is refused \
-(exit 6) before any file is written."
-    )]
+    #[command(after_help = help::PACK)]
     Pack {
         /// The bundle directory (holding pacto.yaml).
         dir: PathBuf,
@@ -165,30 +167,13 @@ pub(crate) enum Command {
         output: Option<PathBuf>,
     },
     /// Check a bundle directory or a .tar.gz as push would, plus every file pacto.yaml references.
-    #[command(
-        after_help = "Checks that pacto.yaml parses, that the bundle is within the limits a \
-pull applies, and that every file the contract references (each interface's `contract`, the \
-configuration `schema`) is in the bundle; exit 6 naming each missing file. `pack` and `push` \
-run the same checks.\n\nExamples:\n  pacto-oci validate ./payments\n  pacto-oci validate \
-payments-1.2.0.tar.gz --json"
-    )]
+    #[command(after_help = help::VALIDATE)]
     Validate {
         /// A bundle directory or a .tar.gz from `pack`.
         source: PathBuf,
     },
     /// Push a bundle directory or a .tar.gz made by `pack`; an untagged REF is tagged with service.version.
-    #[command(
-        after_help = "Limits: a push refuses (exit 6, naming the file and the limit) every \
-bundle a pull would refuse, before anything is uploaded: a file over 10 MiB, over 50 MiB in all, \
-over 10,000 entries (files plus directories), a path over 4096 bytes or over 128 components. \
-Files are sized before they are read.
-
-Concurrent pushes: registries cannot swap a tag atomically. Right after its upload a push reads \
-the tag back; if another push changed it meanwhile, it fails (exit 8, naming the digest the tag \
-holds now) instead of reporting `pushed`. A push whose existence check ran before this one's \
-upload, and whose upload lands after this one's read-back, can still replace the tag unnoticed \
-by either: coordinate pushes to one tag."
-    )]
+    #[command(after_help = help::PUSH)]
     Push {
         /// A bundle directory or a .tar.gz from `pack`.
         source: PathBuf,
@@ -199,20 +184,16 @@ by either: coordinate pushes to one tag."
         force: bool,
     },
     /// Pull a bundle and write its files under a directory (only after it was fully verified).
-    #[command(
-        after_help = "Limits: an artifact with a file over 10 MiB, over 50 MiB in all, over \
-10,000 entries (files plus directories), a path over 4096 bytes or over 128 components is \
-refused (exit 6) as soon as the limit is crossed, before anything is written or cached; `push` \
-and `pack` apply the same limits."
-    )]
+    #[command(after_help = help::PULL)]
     Pull {
         /// What to pull; without tag: the highest semver version (under --constraint).
         reference: String,
         /// Output directory: missing or empty [default: ./<service.name>, which must not exist].
         #[arg(short, long, value_name = "DIR")]
         output: Option<PathBuf>,
-        /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2").
-        #[arg(long, value_name = "C", default_value = "")]
+        /// Semver constraint for an untagged REF (e.g. "^1.2", ">=1.0 <2"); --version is
+        /// helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
         constraint: String,
         /// Use the cache only, never the network.
         #[arg(long)]
@@ -223,39 +204,79 @@ and `pack` apply the same limits."
         force: bool,
     },
     /// Which tag and digest REF means now, without downloading the bundle.
-    #[command(
-        after_help = "A tag costs one HEAD request, an untagged REF the tag list plus one \
-        HEAD. resolve answers \"which digest\", not \"is it a valid bundle\": nothing is \
-        downloaded or checked and the cache is not filled (pull does all three)."
-    )]
+    #[command(after_help = help::RESOLVE)]
     Resolve {
         /// What to resolve.
         reference: String,
-        /// Semver constraint for an untagged REF.
-        #[arg(long, value_name = "C", default_value = "")]
+        /// Semver constraint for an untagged REF; --version is helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
         constraint: String,
         /// Use the cache only, never the network.
         #[arg(long)]
         offline: bool,
     },
+    /// Show what a bundle is without writing files: digests, media types, service, files.
+    #[command(after_help = help::INSPECT)]
+    Inspect {
+        /// What to inspect; without tag: the highest semver version (under --constraint).
+        reference: String,
+        /// Semver constraint for an untagged REF; --version is helm's spelling.
+        #[arg(long, visible_alias = "version", value_name = "C", default_value = "")]
+        constraint: String,
+        /// Use the cache only, never the network.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Copy a bundle between registries and layouts, byte for byte (the manifest digest is kept).
+    #[command(visible_alias = "cp", after_help = help::COPY)]
+    Copy {
+        /// What to copy; without tag: the highest semver version.
+        source: String,
+        /// Where to copy it; without tag: the source's tag.
+        destination: String,
+        /// Overwrite a destination tag that holds a different artifact.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add tags to an existing manifest, without uploading anything else.
+    #[command(after_help = help::TAG)]
+    Tag {
+        /// The manifest to tag, by tag or digest.
+        reference: String,
+        /// The tags to add, in the same repository or layout.
+        #[arg(required = true, value_name = "NEWTAG")]
+        tags: Vec<String>,
+        /// Move a tag that holds a different artifact.
+        #[arg(long)]
+        force: bool,
+    },
     /// List the semver tags of a repository, newest first.
+    #[command(after_help = help::TAGS)]
     Tags {
         /// The repository (a tag or digest in it is ignored).
         repository: String,
+        /// Every tag: the semver ones first (newest first), then the others by name.
+        #[arg(long, conflicts_with = "constraint")]
+        all: bool,
+        /// Only the semver tags that satisfy this constraint (e.g. "^1.2").
+        #[arg(long, value_name = "C")]
+        constraint: Option<String>,
     },
     /// Pull every semver version of a repository into the cache, in parallel.
+    #[command(after_help = help::FETCH_ALL)]
     FetchAll {
         /// The repository.
         repository: String,
     },
     /// Check credentials against a registry and store them (mode 0600).
+    #[command(after_help = help::LOGIN)]
     Login {
         /// The registry host (e.g. ghcr.io, 127.0.0.1:5000).
         registry: String,
         /// User name.
         #[arg(short = 'u', id = "login_user", value_name = "USER")]
         user: Option<String>,
-        /// Password (visible to other local users: prefer --password-stdin).
+        /// Password (visible to other local users: prefer --password-stdin or the prompt).
         #[arg(
             short = 'p',
             id = "login_password",
@@ -268,12 +289,13 @@ and `pack` apply the same limits."
         password_stdin: bool,
     },
     /// Remove the stored credentials for a registry.
+    #[command(after_help = help::LOGOUT)]
     Logout {
         /// The registry host.
         registry: String,
     },
     /// Inspect and maintain the disk cache.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = help::CACHE)]
     Cache(CacheCommand),
     /// Offline semver helpers (Go pacto's BestTag and FilterSemverTags).
     #[command(subcommand)]
@@ -281,20 +303,29 @@ and `pack` apply the same limits."
     /// Offline reference helpers.
     #[command(subcommand)]
     Ref(RefCommand),
+    /// Print a shell completion script on stdout.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CacheCommand {
     /// Print the cache directory.
     Dir,
-    /// List cached references.
+    /// List cached references: size and last use.
     Ls,
     /// Re-hash every entry; report and remove corrupt ones.
     Verify,
     /// Remove least recently used entries until the cache fits a size.
+    #[command(after_help = help::CACHE_PRUNE)]
     Prune {
-        /// Size to fit in, in bytes.
-        #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
+        /// Size to fit in: bytes, or with a unit (10M, 512MiB, 1GiB: binary; 10MB, 1GB:
+        /// decimal).
+        #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
         max_size: u64,
     },
     /// Remove everything.
@@ -304,6 +335,7 @@ pub(crate) enum CacheCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum SemverCommand {
     /// Which of TAGs a constraint picks (empty or absent: the highest semver tag).
+    #[command(after_help = help::SEMVER_BEST)]
     Best {
         /// The constraint.
         #[arg(long, value_name = "C", default_value = "")]
@@ -312,6 +344,7 @@ pub(crate) enum SemverCommand {
         tags: Vec<String>,
     },
     /// Semver tags only, newest first.
+    #[command(after_help = help::SEMVER_SORT)]
     Sort {
         /// Tags to sort.
         tags: Vec<String>,
@@ -321,6 +354,7 @@ pub(crate) enum SemverCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RefCommand {
     /// How REF is understood: registry, repository, tag, digest, scheme.
+    #[command(after_help = help::REF_PARSE)]
     Parse {
         /// The reference.
         reference: String,
@@ -331,9 +365,14 @@ fn main() -> ExitCode {
     // `args_os`: an argument that is not UTF-8 must reach clap (a path, or a usage error),
     // never panic here.
     let wants_json = std::env::args_os().any(|a| a == "--json");
-    let parsed = Cli::command()
-        .try_get_matches()
-        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let matches = match help::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return usage_error(&error, wants_json),
+    };
+    if let Some((man::SUBCOMMAND, man)) = matches.subcommand() {
+        return man::run(man);
+    }
+    let parsed = Cli::from_arg_matches(&matches).map(|cli| (cli, matches));
     let cli = match parsed {
         Ok((mut cli, matches)) => {
             let flag = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
@@ -343,26 +382,7 @@ fn main() -> ExitCode {
             };
             cli
         }
-        Err(error) => {
-            use clap::error::ErrorKind as Clap;
-            if matches!(
-                error.kind(),
-                Clap::DisplayHelp
-                    | Clap::DisplayVersion
-                    | Clap::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = error.print();
-                return ExitCode::SUCCESS;
-            }
-            if wants_json {
-                let message = error.kind().as_str().unwrap_or("invalid usage").to_owned();
-                output::print_json(
-                    &serde_json::json!({"error": {"kind": "usage", "message": message}}),
-                );
-            }
-            let _ = error.print();
-            return ExitCode::from(2);
-        }
+        Err(error) => return usage_error(&error, wants_json),
     };
     let out = Output::new(&cli.global);
     output::init_tracing(&cli.global);
@@ -381,4 +401,35 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(commands::run(cli, &out))
+}
+
+/// What clap refused or answered: `--help` and `--version` on stdout with exit 0; anything
+/// else, a missing command included (whose help goes to stderr), is a usage error, exit 2.
+fn usage_error(error: &clap::Error, wants_json: bool) -> ExitCode {
+    use clap::error::ErrorKind as Clap;
+    if matches!(error.kind(), Clap::DisplayHelp | Clap::DisplayVersion) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    if wants_json {
+        let message = match error.kind() {
+            Clap::DisplayHelpOnMissingArgumentOrSubcommand => {
+                "a command is required: see pacto-oci --help".to_owned()
+            }
+            // The first line of clap's own text, without its `error: `.
+            _ => {
+                let rendered = error.render().to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let first = first.strip_prefix("error: ").unwrap_or(first).trim();
+                if first.is_empty() {
+                    error.kind().as_str().unwrap_or("invalid usage").to_owned()
+                } else {
+                    first.to_owned()
+                }
+            }
+        };
+        output::print_json(&serde_json::json!({"error": {"kind": "usage", "message": message}}));
+    }
+    let _ = error.print();
+    ExitCode::from(2)
 }

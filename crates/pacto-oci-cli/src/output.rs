@@ -22,33 +22,75 @@ pub(crate) fn print_json(value: &Value) {
     let _ = writeln!(stdout);
 }
 
-/// `-v` info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set. Without either, this tool's
-/// warnings (e.g. "registry unreachable: serving the cached copy") still reach stderr unless
-/// `--quiet`; the TLS and HTTP libraries' need `-v`.
+/// The libraries under the HTTP transport: their logs are about connections and TLS
+/// handshakes, not about what this tool does. They show at `warn` up to `-vv` (their
+/// warnings repeat what the one error line says, or are noise to a user), in full at `-vvv`.
+const TRANSPORT_INTERNALS: &[&str] = &["rustls", "hyper", "hyper_util", "h2", "reqwest", "tower"];
+
+/// `-v` info, `-vv` debug (one line per HTTP request: method, URL without its query, status,
+/// time, bytes), `-vvv` trace; `RUST_LOG` wins when set without `-v`. Without either, only
+/// warnings show, as `warning: ...` lines (no level, target or span), unless `--quiet`.
 pub(crate) fn init_tracing(global: &Global) {
     use tracing_subscriber::EnvFilter;
+    let internals = |level: &str| {
+        TRANSPORT_INTERNALS
+            .iter()
+            .map(|target| format!(",{target}={level}"))
+            .collect::<String>()
+    };
     let level = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        // The TLS and HTTP stack's own warnings repeat what the one error line says (or are
-        // noise to a user): they show from -v on.
-        (false, 0) => "warn,rustls=error,hyper=error,hyper_util=error,h2=error,reqwest=error",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
+        (true, _) => "error".to_owned(),
+        // `fetch-all` reports each failed version itself: the resolver's warning about it
+        // would say it twice.
+        (false, 0) => format!("warn,pacto_resolver=error{}", internals("error")),
+        (false, 1) => format!("info{}", internals("warn")),
+        (false, 2) => format!("debug{}", internals("warn")),
+        _ => "trace".to_owned(),
     };
-    let filter = if global.verbose == 0 {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level))
+    let from_env = global.verbose == 0 && std::env::var_os("RUST_LOG").is_some();
+    let filter = if from_env {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&level))
     } else {
-        EnvFilter::new(level)
+        EnvFilter::new(&level)
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(global.verbose >= 2)
-        // Colour codes only for a person at a terminal, never into a pipe or a log file.
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .try_init();
+    // Colour codes only for a person at a terminal, never into a pipe or a log file.
+    let ansi = std::io::stderr().is_terminal();
+    if global.verbose == 0 && !from_env {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(ansi)
+            .event_format(Plain)
+            .try_init();
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(global.verbose >= 2 || from_env)
+            .with_ansi(ansi)
+            .without_time()
+            .try_init();
+    }
+}
+
+/// Log events as this tool's own lines: `warning: message key=value ...`.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "warning: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// The exit code for an error kind (the table in docs/cli.md).
@@ -107,6 +149,17 @@ fn hint(error: &pacto_oci::Error) -> String {
     }
 }
 
+/// The messages of `error`'s sources, outermost first.
+fn causes(error: &pacto_oci::Error) -> Vec<String> {
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    causes
+}
+
 /// The first error of type `T` in `error`'s source chain.
 fn chain_find<T: std::error::Error + 'static>(error: &pacto_oci::Error) -> Option<&T> {
     let mut source = std::error::Error::source(error);
@@ -149,6 +202,16 @@ impl Output {
         }
     }
 
+    /// Prints data that is the command's result whatever the flags (a completion script):
+    /// `document` with `--json`, else `text`, even with `--quiet`.
+    pub(crate) fn data(&self, document: Value, text: impl FnOnce() -> String) {
+        if self.json {
+            print_json(&document);
+        } else {
+            print!("{}", text());
+        }
+    }
+
     /// Prints the command's result: `document` with `--json`, else `human` (unless quiet).
     pub(crate) fn emit(&self, document: Value, human: impl FnOnce() -> String) {
         if self.json {
@@ -163,22 +226,22 @@ impl Output {
 
     /// Reports a failure and returns its exit code.
     pub(crate) fn fail(&self, error: &pacto_oci::Error) -> ExitCode {
-        let mut causes = Vec::new();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            causes.push(cause.to_string());
-            source = cause.source();
-        }
-        // Every error in the chain says only its own part (none repeats its source), so the
-        // whole chain on one line is the complete message without -v.
+        let causes = causes(error);
+        self.error(kind_name(error.kind()), &self.describe(error), &causes);
+        ExitCode::from(exit_code(error.kind()))
+    }
+
+    /// The one-line message of `error`: its whole chain (every error in it says only its own
+    /// part, so none repeats its source), then what to do next when that is a flag or a
+    /// command of this tool.
+    pub(crate) fn describe(&self, error: &pacto_oci::Error) -> String {
         let mut message = error.to_string();
-        for cause in &causes {
+        for cause in causes(error) {
             message.push_str(": ");
-            message.push_str(cause);
+            message.push_str(&cause);
         }
         message.push_str(&hint(error));
-        self.error(kind_name(error.kind()), &message, &causes);
-        ExitCode::from(exit_code(error.kind()))
+        message
     }
 
     /// A `PACTO_*` variable that cannot be used: a usage error (exit 2), as an invalid flag
@@ -202,6 +265,12 @@ impl Output {
                 let _ = writeln!(stderr, "  caused by: {cause}");
             }
         }
+    }
+
+    /// Prints `error: message` on stderr only (one of several failures of a command whose
+    /// JSON document already lists them).
+    pub(crate) fn error_line(&self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "error: {message}");
     }
 
     /// Prints `warning: message` on stderr, unless `--quiet`.

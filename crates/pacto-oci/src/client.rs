@@ -6,14 +6,25 @@ use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, S
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
+use pacto_registry::artifact::ManifestSummary;
 use pacto_registry::{
-    AnyStore, BundleStore, CredentialFallback, LowSpeedLimit, PushOptions, PushOutcome,
-    RegistryClient, RetryPolicy, StoreError, TimeLimit,
+    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit,
+    PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError, Tagged, TimeLimit,
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What [`Client::inspect`] found.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspected {
+    /// The reference chosen, the manifest digest, the bundle and the manifest bytes.
+    pub resolved: Resolved,
+    /// What the manifest says: media types, config and layer descriptors, annotations.
+    pub manifest: ManifestSummary,
+}
 
 /// Configures a [`Client`]: every layer option a program needs, or a prebuilt
 /// [`Keychain`]. [`ClientBuilder::from_env`] reads the `PACTO_*` variables the CLI
@@ -431,6 +442,98 @@ impl Client {
         .map_err(|e| e.with_context("cannot resolve"))
     }
 
+    /// What `reference` is, without writing files: the bundle (through the cache, so a
+    /// cached bundle costs no download; [`ResolveMode::LocalOnly`] never touches the
+    /// network), the reference chosen, the manifest digest and what the manifest says.
+    pub async fn inspect(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<Inspected, Error> {
+        let inspected = async {
+            let resolved = self
+                .resolver
+                .resolve_pinned(reference, constraint, mode)
+                .await?;
+            let manifest =
+                pacto_registry::artifact::summarize_manifest(&resolved.manifest, None, u64::MAX)
+                    .map_err(|e| {
+                        Error::from(StoreError::invalid_bundle(
+                            resolved.reference.to_string(),
+                            e.reason,
+                        ))
+                    })?;
+            Ok(Inspected { resolved, manifest })
+        };
+        self.bounded(reference, inspected)
+            .await
+            .map_err(|e| e.with_context("cannot inspect"))
+    }
+
+    /// Copies the artifact `source` names to `destination` byte for byte (the manifest
+    /// digest is kept), between registries and layouts in any direction. An untagged
+    /// `source` means its highest semver tag; an untagged `destination` takes the source's
+    /// tag. Blobs the destination holds are not sent, and on one registry a blob is mounted
+    /// from the source repository rather than sent. A destination tag holding another
+    /// artifact is refused ([`ErrorKind::Conflict`]) unless `force`.
+    pub async fn copy(
+        &self,
+        source: &str,
+        destination: &str,
+        force: bool,
+    ) -> Result<CopyOutcome, Error> {
+        let copied = async {
+            let from = self.parse(source)?;
+            let to = self.parse(destination)?;
+            let from = if from.has_explicit_tag() {
+                from
+            } else {
+                pacto_ref::resolve_ref(self.resolver.cache(), &from, "")
+                    .await
+                    .map_err(pacto_resolver::ResolveError::from)?
+            };
+            Ok(self
+                .resolver
+                .cache()
+                .inner()
+                .copy(&from, &to, CopyOptions::force(force))
+                .await?)
+        };
+        self.bounded(source, copied)
+            .await
+            .map_err(|e| e.with_context("cannot copy"))
+    }
+
+    /// Adds `tags` to the manifest `reference` names (tag or digest), in the same repository
+    /// or layout, without reading or sending a blob. A tag holding another manifest is
+    /// refused ([`ErrorKind::Conflict`], nothing written) unless `force`.
+    pub async fn tag(
+        &self,
+        reference: &str,
+        tags: &[String],
+        force: bool,
+    ) -> Result<Tagged, Error> {
+        let tagged = async {
+            let parsed = self.parse(reference)?;
+            if !parsed.has_explicit_tag() {
+                return Err(Error::from(StoreError::invalid_reference(
+                    reference,
+                    "name the manifest to tag by its tag or digest",
+                )));
+            }
+            Ok(self
+                .resolver
+                .cache()
+                .inner()
+                .tag(&parsed, tags, force)
+                .await?)
+        };
+        self.bounded(reference, tagged)
+            .await
+            .map_err(|e| e.with_context("cannot tag"))
+    }
+
     /// The semver tags of `repository`, newest first.
     pub async fn versions(&self, repository: &str) -> Result<Vec<String>, Error> {
         self.bounded(repository, async {
@@ -438,6 +541,18 @@ impl Client {
         })
         .await
         .map_err(|e| e.with_context("cannot list the versions"))
+    }
+
+    /// Every tag of `repository`, semver or not (`latest`, `main`), as the registry or
+    /// layout lists them; any tag or digest in `repository` is ignored.
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, Error> {
+        let listed = async {
+            let repository = self.parse(repository)?.repository();
+            Ok(self.resolver.cache().list_tags(&repository).await?)
+        };
+        self.bounded(repository, listed)
+            .await
+            .map_err(|e| e.with_context("cannot list the tags"))
     }
 
     /// Pulls every semver version of `repository` into the cache, in parallel.

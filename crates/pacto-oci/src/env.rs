@@ -76,7 +76,8 @@ pub struct InvalidSetting {
 }
 
 const SWITCH: &str = "on or off (1, true, yes, on; 0, false, no, off)";
-const CONCURRENCY_FORM: &str = "a number of parallel transfers (a whole number such as 8)";
+const CONCURRENCY_FORM: &str =
+    "a number of parallel transfers (a whole number of at least 1, such as 8)";
 const MIRROR_FORM: &str = "REGISTRY=MIRROR (e.g. docker.io=mirror.corp:5000)";
 const TEXT: &str = "UTF-8 text";
 
@@ -93,10 +94,11 @@ pub fn parse_switch(value: &str) -> Result<bool, InvalidValue> {
 /// A number of parallel transfers: a whole number (0 counts as 1, as
 /// [`ClientBuilder::concurrency`](crate::ClientBuilder::concurrency) takes it).
 pub fn parse_concurrency(value: &str) -> Result<usize, InvalidValue> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| InvalidValue::new(value, CONCURRENCY_FORM))
+    // 0 transfers at a time would never finish.
+    match value.trim().parse() {
+        Ok(0) | Err(_) => Err(InvalidValue::new(value, CONCURRENCY_FORM)),
+        Ok(n) => Ok(n),
+    }
 }
 
 /// `REGISTRY=MIRROR`, both sides non-empty (as `--mirror` and `PACTO_REGISTRY_MIRRORS` take

@@ -975,6 +975,140 @@ impl RegistryClient {
     }
 }
 
+/// The pieces `copy` and `tag` are made of (see `transfer.rs`): manifests and blobs as bytes,
+/// never repacked. Each runs unbounded; the caller bounds the whole operation.
+impl RegistryClient {
+    /// The manifest `reference` (tag or digest) names, checked as a pull checks it: its
+    /// bytes, digest and summary.
+    pub(crate) async fn raw_manifest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<(Bytes, Digest, artifact::ManifestSummary), StoreError> {
+        let repo = self.repo(reference)?;
+        let identifier = match (reference.digest(), reference.tag()) {
+            (Some(digest), _) => Identifier::Digest(digest),
+            (None, Some(tag)) => Identifier::Tag(tag),
+            (None, None) => {
+                return Err(StoreError::InvalidReference {
+                    reference: repo.display.clone(),
+                    reason: "needs a tag or digest".into(),
+                });
+            }
+        };
+        let fetched = self.get_manifest(&repo, identifier).await?;
+        let summary = artifact::summarize_manifest(
+            &fetched.bytes,
+            fetched.content_type.as_deref(),
+            artifact::max_layer_size(&self.limits),
+        )
+        .map_err(|e| StoreError::invalid_bundle(&repo.display, e.reason))?;
+        Ok((fetched.bytes, fetched.digest, summary))
+    }
+
+    /// The digest the tag of `reference` holds, asked with push access (it is about to be
+    /// written); `None` when the tag does not exist.
+    pub(crate) async fn tag_digest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<Option<Digest>, StoreError> {
+        let repo = self.repo(reference)?;
+        let tag = reference.tag().unwrap_or_default();
+        self.head_manifest(&repo, Identifier::Tag(tag), true).await
+    }
+
+    /// Whether the repository of `reference` holds the blob `digest` (one HEAD, with push
+    /// access).
+    pub(crate) async fn has_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let repo = self.repo(reference)?;
+        let request = Request::new(Method::HEAD, repo.path(&format!("blobs/{digest}")));
+        let response = self.send(&repo, true, request).await?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.failure(&repo, "blob", response).await),
+        }
+    }
+
+    /// Asks the registry to mount the blob `digest` from repository `from` into the
+    /// repository of `reference` (cross-repository mount): true when it did (201). A
+    /// registry that does not (202: an upload was started instead, which is left to expire)
+    /// gives false, and the blob is sent.
+    pub(crate) async fn mount_blob(
+        &self,
+        reference: &ArtifactRef,
+        from: &str,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let repo = self.repo(reference)?;
+        let request = Request::new(
+            Method::POST,
+            repo.path(&format!("blobs/uploads/?mount={digest}&from={from}")),
+        );
+        let response = self.send(&repo, true, request).await?;
+        // Any other answer (202, or a refusal: the token may not cover `from`) means the
+        // blob is sent instead; a real failure shows on that upload.
+        let mounted = response.status() == StatusCode::CREATED;
+        if !mounted {
+            debug!(reference = %repo.display, %digest, %from, status = response.status().as_u16(), "no mount: sending the blob");
+        }
+        Ok(mounted)
+    }
+
+    /// The blob `digest` of `size` bytes, checked as it arrives.
+    pub(crate) async fn raw_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Bytes, StoreError> {
+        let repo = self.repo(reference)?;
+        self.get_blob(&repo, digest, size).await
+    }
+
+    /// Uploads the blob `digest` into the repository of `reference`.
+    pub(crate) async fn put_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let repo = self.repo(reference)?;
+        self.upload_blob(&repo, digest, data).await
+    }
+
+    /// Writes `manifest` (of `media_type`) under the tag of `reference`.
+    pub(crate) async fn put_manifest(
+        &self,
+        reference: &ArtifactRef,
+        manifest: Bytes,
+        media_type: &str,
+    ) -> Result<(), StoreError> {
+        let repo = self.repo(reference)?;
+        let tag = reference.tag().unwrap_or_default();
+        let request = Request::new(Method::PUT, repo.path(&format!("manifests/{tag}")))
+            .header(header::CONTENT_TYPE, media_type)
+            .body(manifest);
+        let response = self.send(&repo, true, request).await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(self.failure(&repo, "manifest upload", response).await);
+        }
+        Ok(())
+    }
+
+    /// Runs `operation` within this client's timeout, naming `reference` when it is reached.
+    pub(crate) async fn within_timeout<T>(
+        &self,
+        reference: &ArtifactRef,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.bounded(reference, operation).await
+    }
+}
+
 #[async_trait]
 impl BundleStore for RegistryClient {
     async fn push(

@@ -314,6 +314,174 @@ fn pull_blocking(
     })
 }
 
+/// Creates the layout's directories and `oci-layout` marker when missing.
+fn init_layout(root: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(root.join("blobs").join("sha256"))
+        .map_err(|e| StoreError::io("cannot create", root, e))?;
+    let marker = root.join("oci-layout");
+    if !marker.exists() {
+        write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    }
+    Ok(())
+}
+
+/// Points each of `tags` at the manifest `digest` (already written as a blob), under the
+/// layout's lock.
+fn set_tags(
+    root: &Path,
+    display: &str,
+    tags: &[String],
+    digest: &Digest,
+    size: usize,
+    media_type: &str,
+) -> Result<(), StoreError> {
+    init_layout(root)?;
+    let _lock = DirLock::acquire(root)?;
+    let mut index = read_index(root, display)?.unwrap_or_else(
+        || json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
+    );
+    let list = index["manifests"]
+        .as_array_mut()
+        .expect("checked by read_index");
+    list.retain(|d| !ref_name(d).is_some_and(|name| tags.iter().any(|t| t == name)));
+    for tag in tags {
+        list.push(json!({
+            "mediaType": media_type,
+            "digest": digest.as_str(),
+            "size": size,
+            "annotations": { REF_NAME: tag },
+        }));
+    }
+    let bytes = serde_json::to_vec(&index).expect("index serialises");
+    write_atomic(&root.join("index.json"), &bytes)?;
+    if let Ok(dir) = File::open(root) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// The pieces `copy` and `tag` are made of (see `transfer.rs`), over a layout directory.
+impl LayoutStore {
+    /// The manifest `reference` (tag or digest) names, checked as a pull checks it.
+    pub(crate) async fn raw_manifest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<(Bytes, Digest, artifact::ManifestSummary), StoreError> {
+        let layout_ref = layout(reference)?.clone();
+        let display = reference.to_string();
+        let max_layer = artifact::max_layer_size(&self.limits);
+        blocking(move || {
+            let root = layout_ref.path();
+            let index = read_index(root, &display)?.ok_or_else(|| {
+                not_found(
+                    &display,
+                    format!("no OCI image layout at {}", root.display()),
+                )
+            })?;
+            let (digest, size) = find(&index, &layout_ref)
+                .ok_or_else(|| not_found(&display, "not in the layout's index.json"))?;
+            if size > MAX_MANIFEST_SIZE {
+                return Err(StoreError::invalid_bundle(
+                    &display,
+                    format!("manifest is over the {MAX_MANIFEST_SIZE}-byte limit"),
+                ));
+            }
+            let digest = index_digest(&display, &digest, "manifest")?;
+            let manifest = read_blob(root, &display, &digest, size, "manifest")?;
+            let summary = artifact::summarize_manifest(&manifest, None, max_layer)
+                .map_err(|e| StoreError::invalid_bundle(&display, e.reason))?;
+            Ok((Bytes::from(manifest), digest, summary))
+        })
+        .await
+    }
+
+    /// The digest the tag of `reference` holds; `None` when the tag (or the layout) does
+    /// not exist.
+    pub(crate) async fn tag_digest(
+        &self,
+        reference: &ArtifactRef,
+    ) -> Result<Option<Digest>, StoreError> {
+        let layout_ref = layout(reference)?.clone();
+        let display = reference.to_string();
+        blocking(move || {
+            let Some(index) = read_index(layout_ref.path(), &display)? else {
+                return Ok(None);
+            };
+            find(&index, &layout_ref)
+                .map(|(digest, _)| index_digest(&display, &digest, "manifest"))
+                .transpose()
+        })
+        .await
+    }
+
+    /// Whether the layout holds an intact copy of the blob `digest`.
+    pub(crate) async fn has_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let root = layout(reference)?.path().to_owned();
+        let digest = digest.clone();
+        blocking(move || {
+            // Intact: present and hashing to its name (a damaged copy is not "present").
+            Ok(matches!(
+                blobs(&root).read(&digest, u64::MAX),
+                Ok(BlobRead::Intact(_))
+            ))
+        })
+        .await
+    }
+
+    /// The blob `digest` of `size` bytes, checked.
+    pub(crate) async fn raw_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Bytes, StoreError> {
+        let root = layout(reference)?.path().to_owned();
+        let display = reference.to_string();
+        let digest = digest.clone();
+        blocking(move || read_blob(&root, &display, &digest, size, "blob").map(Bytes::from)).await
+    }
+
+    /// Writes the blob `digest` (whose bytes the caller checked) into the layout.
+    pub(crate) async fn put_blob(
+        &self,
+        reference: &ArtifactRef,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let root = layout(reference)?.path().to_owned();
+        let digest = digest.clone();
+        blocking(move || {
+            init_layout(&root)?;
+            write_blob(&root, &digest, &data)
+        })
+        .await
+    }
+
+    /// Writes `manifest` and points each of `tags` at it.
+    pub(crate) async fn put_manifest(
+        &self,
+        reference: &ArtifactRef,
+        tags: Vec<String>,
+        manifest: Bytes,
+        media_type: &str,
+    ) -> Result<(), StoreError> {
+        let root = layout(reference)?.path().to_owned();
+        let display = reference.to_string();
+        let media_type = media_type.to_owned();
+        blocking(move || {
+            init_layout(&root)?;
+            let digest = pacto_fs::sha256(&manifest);
+            write_blob(&root, &digest, &manifest)?;
+            set_tags(&root, &display, &tags, &digest, manifest.len(), &media_type)
+        })
+        .await
+    }
+}
+
 /// The verified blobs of one artifact, as read from the layout.
 #[derive(Debug)]
 struct ReadArtifact {

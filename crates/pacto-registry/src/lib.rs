@@ -29,6 +29,7 @@ mod layout;
 mod mirror;
 mod packing;
 mod tls;
+mod transfer;
 mod transport;
 
 pub use client::{MAX_UPLOAD_CHUNK, RegistryClient, RegistryClientBuilder};
@@ -37,6 +38,7 @@ pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreE
 pub use layout::LayoutStore;
 /// The artifact format: [`pacto_artifact`], re-exported.
 pub use pacto_artifact as artifact;
+pub use transfer::{BlobAction, CopiedBlob, CopyOptions, CopyOutcome, TagOutcome, Tagged};
 pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 
 /// The attribute [`BundleStore`] implementations use (`#[pacto_registry::async_trait]`),
@@ -301,12 +303,7 @@ pub(crate) fn push_tag(reference: &ArtifactRef, bundle: &Bundle) -> Result<Strin
         Some(tag) => tag.to_owned(),
         None => pacto_ref::version_to_tag(bundle.version()),
     };
-    // The OCI distribution tag grammar: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
-    let valid = tag.len() <= 128
-        && tag.bytes().enumerate().all(|(i, b)| {
-            b.is_ascii_alphanumeric() || b == b'_' || (i > 0 && (b == b'.' || b == b'-'))
-        })
-        && !tag.is_empty();
+    let valid = transfer::is_valid_tag(&tag);
     if !valid {
         return Err(StoreError::InvalidReference {
             reference: reference.to_string(),

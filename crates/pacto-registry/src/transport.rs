@@ -834,16 +834,51 @@ impl Transport {
     /// Sends one request under the low-speed limit: its answer must begin before the
     /// limit's first window ends (see [`LowSpeedLimit`]); the answer carries the pace on to
     /// [`next_chunk`].
+    ///
+    /// Every request is logged at debug level once its answer begins (or it fails): method,
+    /// URL without credentials, query or fragment (upload locations and token requests carry
+    /// state there), status, time to the answer, bytes sent and announced back. Never a
+    /// header.
     async fn send_paced(
         &self,
         body_len: u64,
         builder: reqwest::RequestBuilder,
     ) -> Result<Response, Failure> {
+        let (client, request) = builder.build_split();
+        let request = request.map_err(Failure::Http)?;
+        let method = request.method().clone();
+        let url = loggable_url(request.url());
+        let started = Instant::now();
+        let result = self.send_paced_built(body_len, &client, request).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(response) => debug!(
+                %method,
+                %url,
+                status = response.status().as_u16(),
+                ms,
+                sent = body_len,
+                received = %response
+                    .content_length()
+                    .map_or_else(|| "unknown".to_owned(), |n| n.to_string()),
+                "http request"
+            ),
+            Err(error) => debug!(%method, %url, ms, sent = body_len, %error, "http request failed"),
+        }
+        result
+    }
+
+    async fn send_paced_built(
+        &self,
+        body_len: u64,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<Response, Failure> {
         let Some(limit) = self.config.low_speed else {
-            return builder.send().await.map_err(Failure::Http);
+            return client.execute(request).await.map_err(Failure::Http);
         };
         let pace = Pace::start(limit, body_len);
-        match tokio::time::timeout_at(pace.deadline(), builder.send()).await {
+        match tokio::time::timeout_at(pace.deadline(), client.execute(request)).await {
             Err(_) => Err(Failure::Slow(limit)),
             Ok(Err(e)) => Err(Failure::Http(e)),
             Ok(Ok(mut response)) => {
@@ -922,6 +957,17 @@ fn jitter() -> f64 {
             .unwrap_or_default(),
     );
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `url` as a log may show it: scheme, host, port and path; no user, password, query or
+/// fragment.
+fn loggable_url(url: &reqwest::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    shown
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -1260,6 +1306,21 @@ mod tests {
         );
         assert_eq!(parse_challenge(&headers), Some(Challenge::Basic));
         assert_eq!(parse_challenge(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn logged_urls_carry_no_credentials_or_query() {
+        let url = reqwest::Url::parse(
+            "https://user:secret@auth.example:8443/token?scope=repository:a:pull&service=x#f",
+        )
+        .unwrap();
+        assert_eq!(loggable_url(&url), "https://auth.example:8443/token");
+        let upload =
+            reqwest::Url::parse("http://127.0.0.1:5000/v2/r/blobs/uploads/u?_state=abc").unwrap();
+        assert_eq!(
+            loggable_url(&upload),
+            "http://127.0.0.1:5000/v2/r/blobs/uploads/u"
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ mod error;
 pub use error::{NotCached, ResolveError};
 pub use pacto_ref::ErrorKind;
 
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt as _};
 use pacto_cache::CachedStore;
 use pacto_contract::Bundle;
@@ -69,6 +70,8 @@ pub struct Resolved {
     pub digest: Digest,
     /// The bundle.
     pub bundle: Bundle,
+    /// The manifest bytes the bundle was read from (their digest is [`Resolved::digest`]).
+    pub manifest: Bytes,
 }
 
 /// Where a reference points now, without the bundle: what [`Resolver::locate`] answers.
@@ -370,6 +373,7 @@ fn resolved(reference: ArtifactRef, pulled: Pulled) -> Resolved {
         reference,
         digest: pulled.digest,
         bundle: pulled.bundle,
+        manifest: pulled.manifest,
     }
 }
 

@@ -44,8 +44,15 @@ impl Run {
                 .as_str()
                 .is_some_and(|m| !m.is_empty())
         );
+        // Warnings (a push's tag that differs from service.version) may come first; the
+        // failure itself is one `error: ` line.
+        let errors: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|line| !line.starts_with("warning: "))
+            .collect();
         assert!(
-            run.stderr.starts_with("error: "),
+            errors.len() == 1 && errors[0].starts_with("error: "),
             "one-line error on stderr: {}",
             run.stderr
         );

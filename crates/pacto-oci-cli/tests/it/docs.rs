@@ -10,9 +10,13 @@ const END: &str = "<!-- END GENERATED HELP -->";
 const COMMANDS: &[&[&str]] = &[
     &[],
     &["pack"],
+    &["validate"],
     &["push"],
     &["pull"],
     &["resolve"],
+    &["inspect"],
+    &["copy"],
+    &["tag"],
     &["tags"],
     &["fetch-all"],
     &["login"],
@@ -22,6 +26,7 @@ const COMMANDS: &[&[&str]] = &[
     &["semver", "best"],
     &["semver", "sort"],
     &["ref", "parse"],
+    &["completions"],
 ];
 
 fn generated(sb: &Sandbox) -> String {

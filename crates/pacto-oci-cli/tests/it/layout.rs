@@ -146,7 +146,7 @@ fn human_output_and_global_options_after_the_subcommand() {
         "{}",
         human.stdout
     );
-    assert!(human.stdout.contains("Digest: sha256:"));
+    assert!(human.stdout.contains("\nManifest digest: sha256:"));
     let quiet = sb
         .run(&["push", &Sandbox::example("1.0.0"), &layout, "--quiet"])
         .expect(0);

@@ -32,7 +32,7 @@ fn registry_round_trip_fetch_all_offline_and_no_cache() {
 
     let entries = sb.run(&["cache", "ls", "--json"]).expect(0).json();
     assert_eq!(entries.as_array().unwrap().len(), 3, "{entries}");
-    assert_eq!(keys(&entries[0]), ["digest", "ref", "size"]);
+    assert_eq!(keys(&entries[0]), ["digest", "last_used", "ref", "size"]);
     let dir = sb.run(&["cache", "dir", "--json"]).expect(0).json();
     assert_eq!(dir["dir"], sb.path("cache/pacto/oci").display().to_string());
     let verify = sb.run(&["cache", "verify", "--json"]).expect(0).json();
