@@ -771,7 +771,9 @@ fn usage_errors_cache_output_and_digest_lines() {
     let reference = format!("{host}/acme/payments:1.0.0");
     sb.run(&["--plain-http", &host, "push", s(&source), &reference])
         .expect(0);
-    sb.run(&["--plain-http", &host, "resolve", &reference])
+    // resolve reads only the digest; pull fills the cache.
+    let out = sb.work().join("pulled");
+    sb.run(&["--plain-http", &host, "pull", &reference, "-o", s(&out)])
         .expect(0);
     let ls = sb.run(&["cache", "ls"]).expect(0);
     let mut lines = ls.stdout.lines();

@@ -79,7 +79,7 @@ fn pacto_no_cache_takes_on_and_off_words() {
 #[test]
 fn an_invalid_pacto_concurrency_is_a_usage_error_naming_it() {
     let sandbox = Sandbox::new();
-    for value in ["lots", "-1", "2.5"] {
+    for value in ["lots", "-1", "2.5", "0"] {
         let run = run_env(
             &sandbox,
             &["fetch-all", "127.0.0.1:9/settings/x", "--json"],
@@ -91,7 +91,7 @@ fn an_invalid_pacto_concurrency_is_a_usage_error_naming_it() {
             run.json()["error"]["message"],
             format!(
                 "invalid PACTO_CONCURRENCY: {value:?} is not a number of parallel transfers \
-                 (a whole number such as 8)"
+                 (a whole number of at least 1, such as 8)"
             )
         );
         assert!(

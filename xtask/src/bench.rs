@@ -16,9 +16,15 @@ const CRITERION_ARGS: [&str; 4] = ["--warm-up-time", "1", "--measurement-time", 
 const BEGIN: &str = "<!-- BEGIN BENCH REPORT (cargo xtask bench rewrites this section) -->";
 const END: &str = "<!-- END BENCH REPORT -->";
 
-/// `cargo xtask bench [CARGO ARGS] [-- BENCH ARGS]`: extra arguments go to the criterion run.
+/// `cargo xtask bench [--compare-only] [CARGO ARGS] [-- BENCH ARGS]`: extra arguments go to
+/// the criterion run; `--compare-only` skips it (the whole-process comparison and the
+/// rewritten table only).
 pub(crate) fn task(rest: &[String]) -> Result {
     install_peers();
+    if rest.first().is_some_and(|a| a == "--compare-only") {
+        compare()?;
+        return update_performance_doc();
+    }
     let (cargo_args, bench_args) = match rest.iter().position(|a| a == "--") {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, &[][..]),
@@ -35,6 +41,13 @@ pub(crate) fn task(rest: &[String]) -> Result {
     if let Err(error) = &criterion {
         eprintln!("xtask: the criterion benches failed ({error}); running the comparison anyway");
     }
+    compare()?;
+    update_performance_doc()?;
+    criterion
+}
+
+/// The whole-process comparison (`pacto-oci-cli`'s `compare` bench).
+fn compare() -> Result {
     run(cargo().args([
         "bench",
         "-p",
@@ -42,9 +55,7 @@ pub(crate) fn task(rest: &[String]) -> Result {
         "--bench",
         "compare",
         "--locked",
-    ]))?;
-    update_performance_doc()?;
-    criterion
+    ]))
 }
 
 /// Installs what the comparison runs, when it can (root with apt-get and pip); whatever is
