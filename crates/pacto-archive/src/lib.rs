@@ -8,6 +8,10 @@
 //!   written, so nothing is ever packed that [`unpack`] with the same limits would refuse.
 //! - [`unpack`] (and [`unpack_bytes`]) read a layer back into a [`Bundle`], streaming and
 //!   within [`Limits`], refusing every archive trick listed in [`UnpackError`].
+//! - [`write_bundle`] writes a [`Bundle`] into a directory, confined to it: staged beside it
+//!   and renamed (or atomically exchanged) into place, never merged into what is there,
+//!   following no symlink; [`default_output_name`] refuses a hostile service name as the
+//!   default directory. See [`write`](mod@write).
 //! - Digests are [`pacto_ref::Digest`]s, computed with [`pacto_fs::sha256`].
 //!
 //! This crate does no network I/O and knows nothing of registries or manifests.
@@ -22,6 +26,7 @@ mod gzip;
 mod pack;
 mod tree;
 mod unpack;
+pub mod write;
 
 pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
 pub use pack::{
@@ -29,6 +34,9 @@ pub use pack::{
 };
 pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};
+pub use write::{
+    Found, UnsafeName, WriteError, WriteOptions, check_output, default_output_name, write_bundle,
+};
 
 /// Media type of the bundle layer.
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.pacto.bundle.layer.v1.tar+gzip";

@@ -1,5 +1,5 @@
 //! The file-system mechanisms of pacto-oci, each defined once and used by every crate that
-//! writes or reads files: the OCI layout store, the disk cache, the CLI's bundle writer and
+//! writes or reads files: the OCI layout store, the disk cache, the bundle writer and
 //! the login config.
 //!
 //! - [`AtomicFile`] and [`write_atomic`]: a file appears whole or not at all. It is written

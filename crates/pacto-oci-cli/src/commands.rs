@@ -474,18 +474,18 @@ async fn pull(
     force: bool,
     out: &Output,
 ) -> Outcome {
-    use crate::write::{WriteError, WriteMode};
+    use pacto_oci::archive::{self, WriteError, WriteOptions};
     let refused = |e: WriteError| {
         if e.is_refusal() {
-            usage(out, &e.to_string())
+            usage(out, &write_refusal(&e))
         } else {
             Err(Error::new(ErrorKind::Other, e).with_context("cannot write the bundle"))
         }
     };
+    let chosen = WriteOptions::chosen_dir().with_force(force);
     // A directory named with -o is checked before anything is downloaded.
-    if let Some(Err(e)) = output
-        .as_deref()
-        .map(|dir| crate::write::check(dir, WriteMode::chosen(force)))
+    if let Some(dir) = output.clone()
+        && let Err(e) = off_executor(move || archive::check_output(&dir, chosen)).await?
     {
         return refused(e);
     }
@@ -495,16 +495,27 @@ async fn pull(
     drop(spinner);
     let resolved = resolved?;
     let bundle = &resolved.bundle;
-    let (dir, write_mode) = match output {
-        Some(dir) => (dir, WriteMode::chosen(force)),
-        None => match crate::write::default_dir(bundle.name()) {
-            Ok(dir) => (dir, WriteMode::default_dir(force)),
-            Err(e) => return refused(e),
+    let (dir, write_options) = match output {
+        Some(dir) => (dir, chosen),
+        None => match archive::default_output_name(bundle.name()) {
+            Ok(dir) => (dir, WriteOptions::default_dir().with_force(force)),
+            Err(e) => {
+                return usage(
+                    out,
+                    &format!(
+                        "{e}; it is never used as the output directory, not even with --force: \
+                         choose one with -o DIR"
+                    ),
+                );
+            }
         },
     };
-    let files = match crate::write::write_bundle(&dir, bundle, write_mode) {
-        Ok(files) => files,
-        Err(e) => return refused(e),
+    let files = {
+        let (bundle, dir) = (bundle.clone(), dir.clone());
+        match off_executor(move || archive::write_bundle(&bundle, &dir, write_options)).await? {
+            Ok(files) => files,
+            Err(e) => return refused(e),
+        }
     };
     out.emit(
         json!({
@@ -528,6 +539,25 @@ async fn pull(
         },
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The message of a refused output path, with the flags that get past it.
+fn write_refusal(error: &pacto_oci::archive::WriteError) -> String {
+    match error {
+        pacto_oci::archive::WriteError::Exists { .. } => {
+            format!("{error}; choose another directory with -o DIR, or replace it with --force")
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// Runs the bundle writer's blocking file-system work on the blocking pool, off the executor.
+async fn off_executor<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, pacto_oci::archive::WriteError> + Send + 'static,
+) -> Result<Result<T, pacto_oci::archive::WriteError>, Error> {
+    pacto_oci::fs::blocking(work)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Other, e).with_context("cannot write the bundle"))
 }
 
 /// `inspect REF`: the bundle through the cache, described; nothing is written.

@@ -19,7 +19,6 @@ mod output;
 mod prompt;
 mod reference;
 mod sink;
-mod write;
 
 use clap::parser::ValueSource;
 use clap::{ArgAction, Args, FromArgMatches as _, Parser, Subcommand};

@@ -10,7 +10,7 @@
 //! | [`refs`] | `pacto-ref` | references, digests, versions, constraints, best-tag selection, [`ErrorKind`] |
 //! | [`contract`] | `pacto-contract` | the `pacto.yaml` model and [`Bundle`] |
 //! | [`fs`] | `pacto-fs` | atomic writes, the verified blob directory, blocking work |
-//! | [`archive`] | `pacto-archive` | the canonical, bounded tar+gzip codec |
+//! | [`archive`] | `pacto-archive` | the canonical, bounded tar+gzip codec, confined bundle writing |
 //! | [`auth`] | `pacto-auth` | the credential keychain and `pacto login` config |
 //! | [`registry`] | `pacto-registry` | the store trait, registry client, OCI layout store |
 //! | [`cache`] | `pacto-cache` | the memory and disk cache |

@@ -7,3 +7,4 @@ mod limits;
 mod refuse;
 mod roundtrip;
 mod support;
+mod write;

@@ -1,15 +1,17 @@
-//! Writing a pulled bundle to disk, confined to its output directory.
+//! Writing a bundle to disk, confined to its output directory: [`write_bundle`],
+//! [`check_output`] and [`default_output_name`].
 //!
-//! The bundle is complete and verified before anything is written, and nothing is ever merged
+//! The bundle is complete in memory before anything is written, and nothing is ever merged
 //! into what was there before:
 //!
 //! - a missing directory is written whole under a staging name beside it
 //!   (`.pacto-pull-<pid>-<random>`, same parent, so same file system), read back and compared
 //!   with the bundle, then renamed into place: it appears whole or not at all;
-//! - an existing empty directory is filled in place when [`WriteMode::fill_empty`] allows it
-//!   (`-o DIR`): it keeps its mode and owner, and may be a mount point or the current directory;
+//! - an existing empty directory is filled in place when [`WriteOptions::fill_empty`] allows it
+//!   (a directory the user chose): it keeps its mode and owner, and may be a mount point or
+//!   the current directory;
 //! - anything else at the path (a directory with entries, a file, a symlink, even a dangling
-//!   one) is refused unless [`WriteMode::force`]; then the staged tree replaces it in one atomic
+//!   one) is refused unless [`WriteOptions::force`]; then the staged tree replaces it in one atomic
 //!   exchange (Linux `renameat2(RENAME_EXCHANGE)`; where that is not supported, two renames with
 //!   the old entry parked in a staging directory), so the path holds the old content or the new
 //!   one, never a mix, whenever the process stops. A symlink is replaced, never written through.
@@ -19,14 +21,32 @@
 //! followed through a symlink. A staging directory is private (0700) while it is written, so
 //! no other user can swap one of its directories for a symlink even in a shared parent; an
 //! empty directory filled in place is protected by its own permissions. Files and directories
-//! end up with the process umask applied (0644 and 0755 under umask 022). The default output directory, named by the bundle's service name, must be
-//! a plain, visible file name on Unix and Windows alike ([`default_dir`]).
+//! end up with the process umask applied (0644 and 0755 under umask 022). The default output
+//! directory, named by the bundle's service name (the pusher's choice, so hostile input), must
+//! be a plain, visible file name on Unix and Windows alike ([`default_output_name`]).
+//!
+//! These functions block on the file system: from async code, run them on the blocking pool
+//! (`pacto_fs::blocking`).
 //!
 //! A pull killed while writing leaves at most a staging directory; its name carries the owning
 //! process id, and the next write into the same parent removes it once that process is gone
 //! (on Linux: no `/proc/<pid>`; elsewhere, or without procfs: when it is older than a day).
+//!
+//! ```
+//! use pacto_archive::{WriteOptions, default_output_name, write_bundle};
+//! use pacto_contract::Bundle;
+//! # let temp = tempfile::tempdir().unwrap();
+//! let yaml = "pactoVersion: \"1.0\"\nservice:\n  name: payments\n  version: 1.0.0\n";
+//! let bundle = Bundle::from_files([("pacto.yaml".to_owned(), yaml.into())].into()).unwrap();
+//! let dir = temp.path().join(default_output_name(bundle.name()).unwrap());
+//! let written = write_bundle(&bundle, &dir, WriteOptions::default_dir()).unwrap();
+//! assert_eq!(written, ["pacto.yaml"]);
+//! // The directory exists now: a second write is refused, unless forced.
+//! assert!(write_bundle(&bundle, &dir, WriteOptions::default_dir()).is_err());
+//! write_bundle(&bundle, &dir, WriteOptions::default_dir().with_force(true)).unwrap();
+//! ```
 
-use pacto_oci::Bundle;
+use pacto_contract::Bundle;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
@@ -38,36 +58,61 @@ const STAGING_PREFIX: &str = ".pacto-pull-";
 const ORPHAN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a write may do to what is already at the output path.
+///
+/// Start from [`WriteOptions::chosen_dir`] (a directory the user named) or
+/// [`WriteOptions::default_dir`] (a directory named after the bundle), then
+/// [`with_force`](WriteOptions::with_force) to replace what is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WriteMode {
+#[non_exhaustive]
+pub struct WriteOptions {
     /// Replace whatever is at the path (atomically, with exactly the bundle).
-    pub(crate) force: bool,
+    pub force: bool,
     /// Fill an existing empty directory in place. Without it, anything at the path is refused
     /// unless `force`.
-    pub(crate) fill_empty: bool,
+    pub fill_empty: bool,
 }
 
-impl WriteMode {
-    /// A directory the user named (`-o DIR`): an empty one is filled.
-    pub(crate) fn chosen(force: bool) -> Self {
-        WriteMode {
-            force,
+impl WriteOptions {
+    /// For a directory the user named: an empty one is filled in place, anything else at the
+    /// path is refused.
+    #[must_use]
+    pub fn chosen_dir() -> Self {
+        WriteOptions {
+            force: false,
             fill_empty: true,
         }
     }
 
-    /// The default directory, named by the bundle: never written into when it exists.
-    pub(crate) fn default_dir(force: bool) -> Self {
-        WriteMode {
-            force,
+    /// For the default directory, named by the bundle ([`default_output_name`]): never written
+    /// into when anything exists there, even an empty directory.
+    #[must_use]
+    pub fn default_dir() -> Self {
+        WriteOptions {
+            force: false,
             fill_empty: false,
         }
+    }
+
+    /// Whether to replace whatever is at the path (in one atomic exchange where the system
+    /// can) instead of refusing it.
+    #[must_use]
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+}
+
+impl Default for WriteOptions {
+    /// [`WriteOptions::chosen_dir`].
+    fn default() -> Self {
+        WriteOptions::chosen_dir()
     }
 }
 
 /// What was found at an output path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Found {
+#[non_exhaustive]
+pub enum Found {
     /// A directory with entries.
     Directory,
     /// A directory without entries.
@@ -92,27 +137,24 @@ impl std::fmt::Display for Found {
     }
 }
 
+/// A service name that is not a safe default output directory name (see
+/// [`default_output_name`]); refused whatever the [`WriteOptions`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the service name {name:?} is not a safe directory name: it {reason}")]
+#[non_exhaustive]
+pub struct UnsafeName {
+    /// The service name.
+    pub name: String,
+    /// What is wrong with it, to follow "it": `is hidden (starts with `.`)`, ...
+    pub reason: &'static str,
+}
+
 /// Why a bundle was not written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub(crate) enum WriteError {
-    /// The service name is not a safe default directory name (refused even with force).
-    #[error(
-        "the service name {name:?} is not a safe directory name: it {reason}; it is never used as \
-         the output directory, not even with --force: choose one with -o DIR"
-    )]
-    UnsafeName {
-        /// The service name.
-        name: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
+pub enum WriteError {
     /// Something is at the output path and force was not given.
-    #[error(
-        "{} already exists and is {found}; choose another directory with -o DIR, or replace it \
-         with --force",
-        path.display()
-    )]
+    #[error("{} already exists and is {found}", path.display())]
     Exists {
         /// The output path.
         path: PathBuf,
@@ -160,13 +202,11 @@ pub(crate) enum WriteError {
 }
 
 impl WriteError {
-    /// Whether this is a refusal of the output path chosen (a usage error), decided before
-    /// anything was written.
-    pub(crate) fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            WriteError::UnsafeName { .. } | WriteError::Exists { .. } | WriteError::Unnamed { .. }
-        )
+    /// Whether this is a refusal of the output path chosen (what is there, or a path without
+    /// a name), decided before anything was written.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, WriteError::Exists { .. } | WriteError::Unnamed { .. })
     }
 }
 
@@ -179,10 +219,12 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
 
 /// The default output directory for a bundle whose service name is `name`: `./<name>`, when
 /// `name` is a plain file name that is visible, cannot be read as an option, and is valid on
-/// Windows too.
-pub(crate) fn default_dir(name: &str) -> Result<PathBuf, WriteError> {
+/// Windows too. Refused: empty and hidden names (`.git`, `..`), a leading `-`, path
+/// separators, control characters, the characters Windows forbids (`<>:"|?*`), a trailing dot
+/// or space, and Windows device names (`CON`, `nul.txt`, `COM1`, ...).
+pub fn default_output_name(name: &str) -> Result<PathBuf, UnsafeName> {
     match unsafe_name(name) {
-        Some(reason) => Err(WriteError::UnsafeName {
+        Some(reason) => Err(UnsafeName {
             name: name.to_owned(),
             reason,
         }),
@@ -283,7 +325,7 @@ fn found(path: &Path) -> Result<Option<Found>, WriteError> {
     }))
 }
 
-fn plan(dir: &Path, mode: WriteMode) -> Result<Plan, WriteError> {
+fn plan(dir: &Path, mode: WriteOptions) -> Result<Plan, WriteError> {
     let plan = match found(dir)? {
         None => Plan::New,
         Some(Found::EmptyDirectory) if mode.fill_empty => Plan::Fill,
@@ -305,8 +347,13 @@ fn plan(dir: &Path, mode: WriteMode) -> Result<Plan, WriteError> {
 }
 
 /// Whether [`write_bundle`] into `dir` would be refused because of what is there now. Run it
-/// before downloading anything; [`write_bundle`] decides again when it writes.
-pub(crate) fn check(dir: &Path, mode: WriteMode) -> Result<(), WriteError> {
+/// before fetching the bundle; [`write_bundle`] decides again when it writes.
+///
+/// # Errors
+///
+/// [`WriteError::Exists`], [`WriteError::Unnamed`], or [`WriteError::Io`] when the path
+/// cannot be examined.
+pub fn check_output(dir: &Path, mode: WriteOptions) -> Result<(), WriteError> {
     plan(&normal(dir), mode).map(drop)
 }
 
@@ -316,12 +363,20 @@ fn normal(dir: &Path) -> PathBuf {
     dir.components().collect()
 }
 
-/// Writes every file of `bundle` under `dir` (see the module documentation); returns the
-/// relative paths written, sorted. Missing parent directories of `dir` are created.
-pub(crate) fn write_bundle(
-    dir: &Path,
+/// Writes every file of `bundle` under `dir`, confined to it: staged beside it and renamed in,
+/// or filled in place when it is an empty directory and [`WriteOptions::fill_empty`], or
+/// exchanged atomically with what is there under [`WriteOptions::force`]. Returns the relative
+/// paths written, sorted. Missing parent directories of `dir` are created. See the
+/// [module documentation](self) for the guarantees.
+///
+/// # Errors
+///
+/// A refusal ([`WriteError::is_refusal`]) before anything is written, or a failure while
+/// writing, after which `dir` holds what it held before (or, filled in place, nothing new).
+pub fn write_bundle(
     bundle: &Bundle,
-    mode: WriteMode,
+    dir: &Path,
+    mode: WriteOptions,
 ) -> Result<Vec<String>, WriteError> {
     let names: Vec<String> = bundle.files().keys().map(ToString::to_string).collect();
     for name in &names {
@@ -334,7 +389,7 @@ pub(crate) fn write_bundle(
         _ => PathBuf::from("."),
     };
     if plan == Plan::New {
-        fs::create_dir_all(&parent).map_err(io_error(&parent))?;
+        pacto_fs::create_dir_all(&parent, pacto_fs::Mode::Shared).map_err(io_error(&parent))?;
     }
     remove_orphans(&parent);
     match plan {
@@ -631,7 +686,7 @@ mod tests {
             "nul-service",
             "café",
         ] {
-            assert!(default_dir(good).is_ok(), "{good}");
+            assert!(default_output_name(good).is_ok(), "{good}");
         }
         for bad in [
             "",
@@ -669,10 +724,7 @@ mod tests {
             "name.",
             "name ",
         ] {
-            assert!(
-                matches!(default_dir(bad), Err(WriteError::UnsafeName { .. })),
-                "{bad:?}"
-            );
+            assert!(default_output_name(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -681,7 +733,7 @@ mod tests {
         for dir in ["/", ".", ".."] {
             assert!(
                 matches!(
-                    check(Path::new(dir), WriteMode::chosen(true)),
+                    check_output(Path::new(dir), WriteOptions::chosen_dir().with_force(true)),
                     Err(WriteError::Unnamed { .. })
                 ),
                 "{dir}"
