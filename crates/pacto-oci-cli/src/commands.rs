@@ -260,7 +260,7 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
     }
     // The limits a pull applies, so that nothing is packed that cannot be pulled.
     let limits = Limits::default();
-    let bundle = Bundle::from_dir_with_limits(dir, &limits)?;
+    let bundle = read_dir_bundle(dir, &limits).await?;
     bundle
         .check_references()
         .map_err(|e| Error::new(ErrorKind::InvalidBundle, e).with_context("cannot pack"))?;
@@ -296,7 +296,11 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
         } => {
             let parent = file.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(parent) = parent.filter(|_| *create_parents) {
-                std::fs::create_dir_all(parent).map_err(io_error)?;
+                let parent = parent.to_owned();
+                pacto_oci::fs::blocking(move || std::fs::create_dir_all(parent))
+                    .await
+                    .and_then(|created| created)
+                    .map_err(io_error)?;
             }
             pacto_oci::archive::pack_to_file(&bundle, file, &limits).await?
         }
@@ -374,14 +378,14 @@ async fn load_source(client: &Client, source: &Path) -> Result<Bundle, Error> {
 
 /// A bundle directory, or a `.tar.gz` made by `pack`, read under `limits`.
 async fn load_bundle(source: &Path, limits: &Limits) -> Result<Bundle, Error> {
-    let meta = std::fs::metadata(source).map_err(|e| {
+    let meta = tokio::fs::metadata(source).await.map_err(|e| {
         Error::message(
             ErrorKind::Other,
             format!("cannot read {}: {e}", source.display()),
         )
     })?;
     if meta.is_dir() {
-        return Ok(Bundle::from_dir_with_limits(source, limits)?);
+        return read_dir_bundle(source, limits).await;
     }
     let file = tokio::fs::File::open(source).await.map_err(|e| {
         Error::message(
@@ -390,6 +394,16 @@ async fn load_bundle(source: &Path, limits: &Limits) -> Result<Bundle, Error> {
         )
     })?;
     Ok(pacto_oci::archive::unpack(file, limits).await?)
+}
+
+/// A bundle directory read under `limits`, off the async executor (it reads and checks
+/// every file).
+async fn read_dir_bundle(dir: &Path, limits: &Limits) -> Result<Bundle, Error> {
+    let (dir, limits) = (dir.to_owned(), *limits);
+    let read = pacto_oci::fs::blocking(move || Bundle::from_dir_with_limits(&dir, &limits))
+        .await
+        .map_err(|e| Error::message(ErrorKind::Other, format!("cannot read the bundle: {e}")))?;
+    Ok(read?)
 }
 
 async fn push(
