@@ -10,3 +10,4 @@ mod errors;
 mod resolve;
 mod send;
 mod spawn;
+mod vocabulary;
