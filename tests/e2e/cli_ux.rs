@@ -1091,3 +1091,36 @@ fn a_pull_on_a_terminal_shows_byte_progress_and_nothing_elsewhere() {
     );
     assert!(!shows_progress(&piped.stdout), "{:?}", piped.stdout);
 }
+
+/// On a terminal, a push to a registry shows a bar per blob going up and says "pushing";
+/// an unchanged re-push only packs and compares, and says "checking", never "pushing".
+#[test]
+fn an_unchanged_repush_on_a_terminal_says_checking() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let sb = Sandbox::new();
+    let noise = crate::common::noise(16, 5 * 1024 * 1024);
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/noise.bin", noise.as_slice())],
+    );
+    let reference = format!("{host}/progress/repush");
+    let args = ["--plain-http", &host, "push", s(&source), &reference];
+    let first = in_pty(&sb, &args, None);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert!(
+        first.stdout.contains("pushing big@1.0.0") && first.stdout.contains("↑ sha256:"),
+        "{:?}",
+        first.stdout
+    );
+    let again = in_pty(&sb, &args, None);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("Unchanged"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("checking big@1.0.0") && !again.stdout.contains("pushing"),
+        "{:?}",
+        again.stdout
+    );
+}

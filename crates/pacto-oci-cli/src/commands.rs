@@ -404,9 +404,9 @@ async fn push(
 ) -> Outcome {
     let reference = crate::reference::read(reference)?;
     let bundle = load_source(client, source).await?;
+    let parsed = client.parse(&reference)?;
     // The tag this push writes: the reference's, or service.version's.
-    let tag = client
-        .parse(&reference)?
+    let tag = parsed
         .tag()
         .map(str::to_owned)
         .unwrap_or_else(|| version_to_tag(bundle.version()));
@@ -414,11 +414,16 @@ async fn push(
         out.warn(&warning);
     }
     let what = format!("{}@{}", bundle.name(), bundle.version());
-    // An unchanged bundle is only packed and compared: "pushing" shows once bytes go up.
-    let spinner = out.transfer(
-        format!("checking {what} against {reference}"),
-        Some(format!("pushing {what} to {reference}")),
-    );
+    let pushing = format!("pushing {what} to {reference}");
+    // To a registry, an unchanged bundle is only packed and compared: "pushing" shows once
+    // bytes go up. A layout is written locally, with no bytes to report.
+    let spinner = match parsed {
+        ArtifactRef::Remote(_) => out.transfer(
+            format!("checking {what} against {reference}"),
+            Some(pushing),
+        ),
+        _ => out.transfer(pushing, None),
+    };
     let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;
