@@ -1124,3 +1124,74 @@ fn an_unchanged_repush_on_a_terminal_says_checking() {
         again.stdout
     );
 }
+
+/// On a terminal, fetch-all shows an overall bar of versions (done/total), and a copy
+/// between registries a bar for each blob it downloads and uploads; not with -q.
+#[test]
+fn fetch_all_and_copy_on_a_terminal_show_their_progress() {
+    let registry = TestRegistry::plain();
+    let other = TestRegistry::plain();
+    let (host, other_host) = (registry.host(), other.host());
+    let sb = Sandbox::new();
+    for version in ["1.0.0", "1.1.0", "2.0.0"] {
+        let reference = format!("{host}/progress/many:{version}");
+        sb.run(&[
+            "--plain-http",
+            &host,
+            "push",
+            s(&bundle(&sb, version)),
+            &reference,
+        ])
+        .expect(0);
+    }
+    let repository = format!("{host}/progress/many");
+    let fetched = in_pty(
+        &sb,
+        &["--plain-http", &host, "fetch-all", &repository],
+        None,
+    );
+    assert_eq!(fetched.code, 0, "{}", fetched.stdout);
+    assert!(
+        fetched.stdout.contains("versions [") && fetched.stdout.contains("/3 ETA"),
+        "{:?}",
+        fetched.stdout
+    );
+    let quiet = in_pty(
+        &sb,
+        &[
+            "--plain-http",
+            &host,
+            "--no-cache",
+            "fetch-all",
+            &repository,
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(!quiet.stdout.contains("versions ["), "{:?}", quiet.stdout);
+
+    let source = format!("{host}/progress/many:2.0.0");
+    let destination = format!("{other_host}/progress/copied:2.0.0");
+    let copied = in_pty(
+        &sb,
+        &[
+            "--plain-http",
+            &host,
+            "--plain-http",
+            &other_host,
+            "copy",
+            &source,
+            &destination,
+        ],
+        None,
+    );
+    assert_eq!(copied.code, 0, "{}", copied.stdout);
+    assert!(
+        copied.stdout.contains("copying")
+            && copied.stdout.contains("↓ sha256:")
+            && copied.stdout.contains("↑ sha256:"),
+        "{:?}",
+        copied.stdout
+    );
+}
