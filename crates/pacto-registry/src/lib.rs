@@ -28,7 +28,7 @@ mod error;
 mod layout;
 mod mirror;
 mod packing;
-pub mod progress;
+mod progress;
 mod tls;
 mod transfer;
 mod transport;
