@@ -41,12 +41,22 @@ fn bundle(sandbox: &Sandbox, version: &str) -> PathBuf {
 /// `extra` environment variables; stdin, stdout and stderr all are the terminal. When
 /// `answer` is given, it is typed (with a newline) once the output shows `prompt`.
 fn in_pty(sandbox: &Sandbox, args: &[&str], answer: Option<(&str, &str)>) -> Run {
+    in_pty_line(sandbox, &command_line(args), answer)
+}
+
+/// The binary with `args`, quoted for `sh`.
+fn command_line(args: &[&str]) -> String {
     let quoted: Vec<String> = std::iter::once(s(binary()).to_owned())
         .chain(args.iter().map(|a| (*a).to_owned()))
         .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
         .collect();
+    quoted.join(" ")
+}
+
+/// [`in_pty`] for a shell command `line` (a pipeline).
+fn in_pty_line(sandbox: &Sandbox, line: &str, answer: Option<(&str, &str)>) -> Run {
     let mut cmd = Command::new("script");
-    cmd.args(["-qefc", &quoted.join(" "), "/dev/null"])
+    cmd.args(["-qefc", line, "/dev/null"])
         .current_dir(sandbox.work())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -993,4 +1003,195 @@ fn progress_shows_on_a_terminal_only() {
     // Not a terminal: no progress, no escape codes (checked for every run of the suite).
     let piped = sb.run(&["push", s(&source), &layout]).expect(0);
     assert!(piped.stderr.is_empty(), "{}", piped.stderr);
+}
+
+/// Byte progress of a pull on a terminal: a bar for the layer with its total size, the
+/// bytes done, the rate and the ETA; nothing of it with -q, --json, or stderr into a pipe.
+#[test]
+fn a_pull_on_a_terminal_shows_byte_progress_and_nothing_elsewhere() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let sb = Sandbox::new();
+    let noise = crate::common::noise(15, 5 * 1024 * 1024);
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/noise.bin", noise.as_slice())],
+    );
+    let reference = format!("{host}/progress/big:1.0.0");
+    sb.run(&["--plain-http", &host, "push", s(&source), &reference])
+        .expect(0);
+    let size = sb
+        .run(&["--plain-http", &host, "inspect", &reference, "--json"])
+        .expect(0)
+        .json()["layer"]["size"]
+        .as_u64()
+        .unwrap();
+    // As the CLI writes sizes (`format_size`): one decimal, binary units.
+    let total = format!("{:.1} MiB", size as f64 / (1024.0 * 1024.0));
+    assert!(
+        total.starts_with("5.") && total.ends_with(" MiB"),
+        "{total}"
+    );
+    let pull = |dir: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--plain-http",
+            &host,
+            "--no-cache",
+            "pull",
+            &reference,
+            "-o",
+            dir,
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    fn refs(args: &[String]) -> Vec<&str> {
+        args.iter().map(String::as_str).collect()
+    }
+
+    let args = pull("shown", &[]);
+    let terminal = in_pty(&sb, &refs(&args), None);
+    assert_eq!(terminal.code, 0, "{}", terminal.stdout);
+    assert!(
+        terminal.stdout.contains("Pulled big@1.0.0"),
+        "{}",
+        terminal.stdout
+    );
+    let bar = terminal
+        .stdout
+        .split(['\r', '\n'])
+        .find(|line| line.contains(&format!("/{total}")))
+        .unwrap_or_else(|| panic!("no progress line with {total}: {:?}", terminal.stdout));
+    assert!(
+        bar.contains("sha256:") && bar.contains("/s") && bar.contains("ETA"),
+        "{bar:?}"
+    );
+
+    let shows_progress = |text: &str| text.contains(&format!("/{total}")) || text.contains("ETA");
+    for (dir, extra) in [("quiet", "-q"), ("json", "--json")] {
+        let args = pull(dir, &[extra]);
+        let run = in_pty(&sb, &refs(&args), None);
+        assert_eq!(run.code, 0, "{extra}: {}", run.stdout);
+        assert!(!shows_progress(&run.stdout), "{extra}: {:?}", run.stdout);
+    }
+    // stderr into a pipe (stdout still the terminal).
+    let args = pull("piped", &[]);
+    let piped = in_pty_line(
+        &sb,
+        &format!("{} 2>&1 | cat", command_line(&refs(&args))),
+        None,
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stdout);
+    assert!(
+        piped.stdout.contains("Pulled big@1.0.0"),
+        "{}",
+        piped.stdout
+    );
+    assert!(!shows_progress(&piped.stdout), "{:?}", piped.stdout);
+}
+
+/// On a terminal, a push to a registry shows a bar per blob going up and says "pushing";
+/// an unchanged re-push only packs and compares, and says "checking", never "pushing".
+#[test]
+fn an_unchanged_repush_on_a_terminal_says_checking() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let sb = Sandbox::new();
+    let noise = crate::common::noise(16, 5 * 1024 * 1024);
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/noise.bin", noise.as_slice())],
+    );
+    let reference = format!("{host}/progress/repush");
+    let args = ["--plain-http", &host, "push", s(&source), &reference];
+    let first = in_pty(&sb, &args, None);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert!(
+        first.stdout.contains("pushing big@1.0.0") && first.stdout.contains("↑ sha256:"),
+        "{:?}",
+        first.stdout
+    );
+    let again = in_pty(&sb, &args, None);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("Unchanged"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("checking big@1.0.0") && !again.stdout.contains("pushing"),
+        "{:?}",
+        again.stdout
+    );
+}
+
+/// On a terminal, fetch-all shows an overall bar of versions (done/total), and a copy
+/// between registries a bar for each blob it downloads and uploads; not with -q.
+#[test]
+fn fetch_all_and_copy_on_a_terminal_show_their_progress() {
+    let registry = TestRegistry::plain();
+    let other = TestRegistry::plain();
+    let (host, other_host) = (registry.host(), other.host());
+    let sb = Sandbox::new();
+    for version in ["1.0.0", "1.1.0", "2.0.0"] {
+        let reference = format!("{host}/progress/many:{version}");
+        sb.run(&[
+            "--plain-http",
+            &host,
+            "push",
+            s(&bundle(&sb, version)),
+            &reference,
+        ])
+        .expect(0);
+    }
+    let repository = format!("{host}/progress/many");
+    let fetched = in_pty(
+        &sb,
+        &["--plain-http", &host, "fetch-all", &repository],
+        None,
+    );
+    assert_eq!(fetched.code, 0, "{}", fetched.stdout);
+    assert!(
+        fetched.stdout.contains("versions [") && fetched.stdout.contains("/3 ETA"),
+        "{:?}",
+        fetched.stdout
+    );
+    let quiet = in_pty(
+        &sb,
+        &[
+            "--plain-http",
+            &host,
+            "--no-cache",
+            "fetch-all",
+            &repository,
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(!quiet.stdout.contains("versions ["), "{:?}", quiet.stdout);
+
+    let source = format!("{host}/progress/many:2.0.0");
+    let destination = format!("{other_host}/progress/copied:2.0.0");
+    let copied = in_pty(
+        &sb,
+        &[
+            "--plain-http",
+            &host,
+            "--plain-http",
+            &other_host,
+            "copy",
+            &source,
+            &destination,
+        ],
+        None,
+    );
+    assert_eq!(copied.code, 0, "{}", copied.stdout);
+    assert!(
+        copied.stdout.contains("copying")
+            && copied.stdout.contains("↓ sha256:")
+            && copied.stdout.contains("↑ sha256:"),
+        "{:?}",
+        copied.stdout
+    );
 }

@@ -39,7 +39,7 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
                 );
                 return ExitCode::from(2);
             }
-            Ok(settings) => match client(&cli.global, settings) {
+            Ok(settings) => match client(&cli.global, settings, out) {
                 Ok(client) => {
                     let result = dispatch(command, &cli.global, &client, out).await;
                     warn_credential_fallbacks(&client, &cli.global, out);
@@ -126,7 +126,7 @@ fn settings(global: &Global) -> Result<Settings, InvalidSetting> {
     Ok(settings)
 }
 
-fn client(global: &Global, settings: Settings) -> Result<Client, Error> {
+fn client(global: &Global, settings: Settings, out: &Output) -> Result<Client, Error> {
     let mut credentials = CredentialOptions::default();
     if let Some(username) = &global.username {
         credentials = credentials.with_username(username);
@@ -140,10 +140,13 @@ fn client(global: &Global, settings: Settings) -> Result<Client, Error> {
     if !global.registry_hosts.is_empty() {
         credentials = credentials.with_hosts(&global.registry_hosts);
     }
-    Client::builder()
+    let mut builder = Client::builder()
         .credentials(credentials)
-        .settings(settings)
-        .build()
+        .settings(settings);
+    if let Some(progress) = out.progress() {
+        builder = builder.progress(progress);
+    }
+    builder.build()
 }
 
 async fn dispatch(command: Command, global: &Global, client: &Client, out: &Output) -> Outcome {
@@ -415,20 +418,26 @@ async fn push(
 ) -> Outcome {
     let reference = crate::reference::read(reference)?;
     let bundle = load_source(client, source).await?;
+    let parsed = client.parse(&reference)?;
     // The tag this push writes: the reference's, or service.version's.
-    let tag = client
-        .parse(&reference)?
+    let tag = parsed
         .tag()
         .map(str::to_owned)
         .unwrap_or_else(|| version_to_tag(bundle.version()));
     for warning in push_warnings(&tag, bundle.version()) {
         out.warn(&warning);
     }
-    let spinner = out.spinner(format!(
-        "pushing {}@{} to {reference}",
-        bundle.name(),
-        bundle.version()
-    ));
+    let what = format!("{}@{}", bundle.name(), bundle.version());
+    let pushing = format!("pushing {what} to {reference}");
+    // To a registry, an unchanged bundle is only packed and compared: "pushing" shows once
+    // bytes go up. A layout is written locally, with no bytes to report.
+    let spinner = match parsed {
+        ArtifactRef::Remote(_) => out.transfer(
+            format!("checking {what} against {reference}"),
+            Some(pushing),
+        ),
+        _ => out.transfer(pushing, None),
+    };
     let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;
@@ -504,7 +513,7 @@ async fn pull(
         return refused(e);
     }
     let reference = crate::reference::read(reference)?;
-    let spinner = out.spinner(format!("pulling {reference}"));
+    let spinner = out.transfer(format!("pulling {reference}"), None);
     let resolved = client.pull(&reference, constraint, mode(offline)).await;
     drop(spinner);
     let resolved = resolved?;
@@ -694,7 +703,7 @@ async fn copy(
 ) -> Outcome {
     let source = crate::reference::read(source)?;
     let destination = crate::reference::read(destination)?;
-    let spinner = out.spinner(format!("copying {source} to {destination}"));
+    let spinner = out.transfer(format!("copying {source} to {destination}"), None);
     let copied = client.copy(&source, &destination, force).await;
     drop(spinner);
     let copied = copied?;
@@ -822,7 +831,7 @@ async fn tags(
 /// `fetch-all REPO`: the fetched versions on stdout; on stderr each version that failed, once,
 /// then a count. The exit code is the failures' kind (1 when their kinds differ).
 async fn fetch_all(client: &Client, repository: &str, out: &Output) -> Outcome {
-    let spinner = out.spinner(format!("fetching every version of {repository}"));
+    let spinner = out.transfer(format!("fetching every version of {repository}"), None);
     let fetched = client.fetch_all(repository).await;
     drop(spinner);
     let fetched = fetched?;

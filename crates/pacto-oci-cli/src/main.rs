@@ -16,6 +16,7 @@ mod help;
 mod human;
 mod man;
 mod output;
+mod progress;
 mod prompt;
 mod reference;
 mod sink;

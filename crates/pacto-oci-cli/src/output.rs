@@ -2,6 +2,7 @@
 //! stderr, progress only on a terminal.
 
 use crate::Global;
+use crate::progress::{Transfers, Watching};
 use indicatif::{ProgressBar, ProgressStyle};
 use pacto_oci::ErrorKind;
 use pacto_oci::registry::{StoreError, TimeLimit};
@@ -14,6 +15,8 @@ pub(crate) struct Output {
     json: bool,
     quiet: bool,
     verbose: u8,
+    /// The transfer bars: on a terminal, without `--quiet` and `--json`.
+    transfers: Option<Transfers>,
 }
 
 pub(crate) fn print_json(value: &Value) {
@@ -182,10 +185,12 @@ pub(crate) fn kind_name(kind: ErrorKind) -> &'static str {
 
 impl Output {
     pub(crate) fn new(global: &Global) -> Self {
+        let shown = !global.json && !global.quiet && std::io::stderr().is_terminal();
         Output {
             json: global.json,
             quiet: global.quiet,
             verbose: global.verbose,
+            transfers: shown.then(Transfers::default),
         }
     }
 
@@ -278,6 +283,20 @@ impl Output {
         if !self.quiet {
             let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
         }
+    }
+
+    /// The observer to give the client: `None` when nothing is shown.
+    pub(crate) fn progress(&self) -> Option<pacto_oci::Progress> {
+        self.transfers.as_ref().map(Transfers::observer)
+    }
+
+    /// Shows `status` and the bars of the transfers until the guard is dropped, only on a
+    /// terminal and without `--quiet`/`--json`; `then` replaces `status` once an upload
+    /// starts.
+    pub(crate) fn transfer(&self, status: String, then: Option<String>) -> Option<Watching> {
+        self.transfers
+            .as_ref()
+            .map(|transfers| transfers.watch(status, then))
     }
 
     /// A spinner on stderr, only on a terminal and without `--quiet`/`--json`.

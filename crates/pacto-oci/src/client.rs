@@ -8,7 +8,7 @@ use pacto_contract::{Bundle, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::artifact::ManifestSummary;
 use pacto_registry::{
-    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit,
+    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit, Progress,
     PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError, Tagged, TimeLimit,
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
@@ -49,6 +49,7 @@ pub struct ClientBuilder {
     limits: Limits,
     mirrors: Vec<(String, String)>,
     mirror_digests_only: bool,
+    progress: Option<Progress>,
 }
 
 impl Default for ClientBuilder {
@@ -72,6 +73,7 @@ impl Default for ClientBuilder {
             limits: Limits::default(),
             mirrors: Vec::new(),
             mirror_digests_only: false,
+            progress: None,
         }
     }
 }
@@ -245,6 +247,34 @@ impl ClientBuilder {
         self
     }
 
+    /// Tells `progress` how transfers go (default: nobody): each blob pushed, pulled or
+    /// copied to or from a registry ([`ProgressEvent::BlobStarted`](crate::ProgressEvent::BlobStarted), then
+    /// [`ProgressEvent::BlobBytes`](crate::ProgressEvent::BlobBytes) as its bytes move, then [`ProgressEvent::BlobDone`](crate::ProgressEvent::BlobDone)),
+    /// and the versions of [`Client::fetch_all`] ([`ProgressEvent::VersionsStarted`](crate::ProgressEvent::VersionsStarted), one
+    /// [`ProgressEvent::VersionDone`](crate::ProgressEvent::VersionDone) each). Layouts and the cache are local and report
+    /// nothing. No request is added or changed.
+    ///
+    /// ```
+    /// use pacto_oci::{Progress, ProgressEvent};
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// let moved = Arc::new(AtomicU64::new(0));
+    /// let counter = Arc::clone(&moved);
+    /// let client = pacto_oci::Client::builder()
+    ///     .progress(Progress::new(move |event| {
+    ///         if let ProgressEvent::BlobBytes { n, .. } = event {
+    ///             counter.fetch_add(*n, Ordering::Relaxed);
+    ///         }
+    ///     }))
+    ///     .build()?;
+    /// # Ok::<(), pacto_oci::Error>(())
+    /// ```
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Wires the keychain, registry client, layout store, cache and resolver.
     pub fn build(self) -> Result<Client, Error> {
         let (keychain, pacto_config) = match self.keychain {
@@ -285,6 +315,9 @@ impl ClientBuilder {
                 .map_err(|e| Error::from(e).with_context("invalid mirror"))?;
             registry = registry.mirror(of.clone(), mirror);
         }
+        if let Some(progress) = &self.progress {
+            registry = registry.progress(progress.clone());
+        }
         let registry = registry
             .mirror_digests_only(self.mirror_digests_only)
             .build()?;
@@ -298,9 +331,12 @@ impl ClientBuilder {
         if self.no_cache {
             cache.disable_cache();
         }
-        let resolver = Resolver::new(cache)
+        let mut resolver = Resolver::new(cache)
             .with_concurrency(self.concurrency)
             .with_parse_options(parse_options.clone());
+        if let Some(progress) = self.progress {
+            resolver = resolver.with_progress(progress);
+        }
         Ok(Client {
             resolver,
             registry,

@@ -62,5 +62,8 @@ pub use error::{Error, ErrorKind};
 pub use pacto_auth::{CredentialOptions, Secret};
 pub use pacto_contract::{Bundle, Contract, Limits};
 pub use pacto_ref::ArtifactRef;
-pub use pacto_registry::{CredentialFallback, LowSpeedLimit, PushOutcome, PushStatus, RetryPolicy};
+pub use pacto_registry::{
+    CredentialFallback, LowSpeedLimit, Progress, ProgressEvent, PushOutcome, PushStatus,
+    RetryPolicy,
+};
 pub use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved};

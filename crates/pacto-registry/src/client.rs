@@ -12,6 +12,7 @@
 use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
 use crate::error::TimeLimit;
 use crate::mirror::Mirrors;
+use crate::progress::{self, Direction, Progress, ProgressEvent};
 use crate::tls;
 use crate::transport::{
     CredentialFallback, Endpoint, LowSpeedLimit, Request, RetryPolicy, Scope, Target, Transport,
@@ -60,6 +61,7 @@ pub struct RegistryClientBuilder {
     user_agent: String,
     mirrors: Vec<(String, pacto_ref::Registry)>,
     mirror_digests_only: bool,
+    progress: Option<Progress>,
 }
 
 impl Default for RegistryClientBuilder {
@@ -76,6 +78,7 @@ impl Default for RegistryClientBuilder {
             user_agent: concat!("pacto-oci/", env!("CARGO_PKG_VERSION")).to_owned(),
             mirrors: Vec::new(),
             mirror_digests_only: false,
+            progress: None,
         }
     }
 }
@@ -158,6 +161,14 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Tells `progress` about every blob downloaded or uploaded ([`ProgressEvent`]):
+    /// its start, its bytes as they move, its end (default: no observer). No request is
+    /// added or changed.
+    pub fn progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Builds the client; fails when a CA file cannot be read or parsed.
     pub fn build(self) -> Result<RegistryClient, StoreError> {
         let extra_roots = tls::read_ca_files(&self.ca_files)?;
@@ -175,6 +186,7 @@ impl RegistryClientBuilder {
             limits: self.limits,
             timeout: self.timeout,
             mirrors: Arc::new(Mirrors::new(&self.mirrors, self.mirror_digests_only)),
+            progress: self.progress,
         })
     }
 }
@@ -187,6 +199,7 @@ pub struct RegistryClient {
     limits: Limits,
     timeout: Option<Duration>,
     mirrors: Arc<Mirrors>,
+    progress: Option<Progress>,
 }
 
 /// One registry repository, as the requests need it.
@@ -322,6 +335,11 @@ impl RegistryClient {
                 })
             }
         }
+    }
+
+    /// Tells the progress observer, if any, what `make` builds.
+    fn emit(&self, make: impl FnOnce() -> ProgressEvent) {
+        progress::emit(self.progress.as_ref(), make);
     }
 
     fn repo<'a>(&self, reference: &'a ArtifactRef) -> Result<Repo<'a>, StoreError> {
@@ -535,8 +553,18 @@ impl RegistryClient {
             if response.status() != StatusCode::OK {
                 return Err(self.failure(repo, "layer blob", response).await);
             }
+            self.emit(|| ProgressEvent::BlobStarted {
+                digest: digest.clone(),
+                size,
+                direction: Direction::Download,
+            });
             match self.read_blob(repo, response, digest, size).await {
-                Ok(bytes) => return Ok(bytes),
+                Ok(bytes) => {
+                    self.emit(|| ProgressEvent::BlobDone {
+                        digest: digest.clone(),
+                    });
+                    return Ok(bytes);
+                }
                 // A body that broke off is fetched again; one that was too slow is not.
                 Err(
                     e @ StoreError::Unreachable {
@@ -583,6 +611,10 @@ impl RegistryClient {
             }
             hasher.update(&chunk);
             body.extend_from_slice(&chunk);
+            self.emit(|| ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                n: chunk.len() as u64,
+            });
         }
         if body.len() as u64 != size {
             return Err(StoreError::invalid_bundle(
@@ -638,9 +670,31 @@ impl RegistryClient {
         digest: &Digest,
         data: Bytes,
     ) -> Result<(), StoreError> {
+        let size = data.len() as u64;
+        self.emit(|| ProgressEvent::BlobStarted {
+            digest: digest.clone(),
+            size,
+            direction: Direction::Upload,
+        });
         if data.len() > MAX_UPLOAD_CHUNK {
-            return self.upload_chunked(repo, digest, data).await;
+            self.upload_chunked(repo, digest, data).await?;
+        } else {
+            self.upload_whole(repo, digest, data).await?;
         }
+        self.emit(|| ProgressEvent::BlobDone {
+            digest: digest.clone(),
+        });
+        Ok(())
+    }
+
+    /// Uploads a blob of at most [`MAX_UPLOAD_CHUNK`] bytes in one request body.
+    async fn upload_whole(
+        &self,
+        repo: &Repo<'_>,
+        digest: &Digest,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let size = data.len() as u64;
         let single_post = self.transport.single_post_upload(repo.host()) != Some(false);
         let start = if single_post {
             Request::new(
@@ -656,6 +710,10 @@ impl RegistryClient {
         match response.status() {
             StatusCode::CREATED if single_post => {
                 self.transport.set_single_post_upload(repo.host(), true);
+                self.emit(|| ProgressEvent::BlobBytes {
+                    digest: digest.clone(),
+                    n: size,
+                });
                 return Ok(());
             }
             StatusCode::ACCEPTED => {
@@ -674,6 +732,10 @@ impl RegistryClient {
         if response.status() != StatusCode::CREATED {
             return Err(self.failure(repo, "blob upload", response).await);
         }
+        self.emit(|| ProgressEvent::BlobBytes {
+            digest: digest.clone(),
+            n: size,
+        });
         Ok(())
     }
 
@@ -707,6 +769,10 @@ impl RegistryClient {
                 return Err(self.failure(repo, "blob upload", response).await);
             }
             location = upload_location(repo, &response)?;
+            self.emit(|| ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                n: (end - offset) as u64,
+            });
             offset = end;
         }
         debug!(reference = %repo.display, %digest, size = data.len(), "uploaded in chunks");

@@ -28,6 +28,7 @@ mod error;
 mod layout;
 mod mirror;
 mod packing;
+mod progress;
 mod tls;
 mod transfer;
 mod transport;
@@ -38,6 +39,7 @@ pub use error::{BoxError, CertificateProblem, ErrorKind, RegistryMessage, StoreE
 pub use layout::LayoutStore;
 /// The artifact format: [`pacto_artifact`], re-exported.
 pub use pacto_artifact as artifact;
+pub use progress::{Direction, Progress, ProgressEvent};
 pub use transfer::{BlobAction, CopiedBlob, CopyOptions, CopyOutcome, TagOutcome, Tagged};
 pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 

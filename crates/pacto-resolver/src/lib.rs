@@ -44,7 +44,7 @@ use futures_util::stream::{self, StreamExt as _};
 use pacto_cache::CachedStore;
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest, ParseOptions, SelectError, filter_semver_tags};
-use pacto_registry::{BundleStore, Pulled};
+use pacto_registry::{BundleStore, Progress, ProgressEvent, Pulled};
 use std::sync::Arc;
 use tracing::{debug, warn};
 
@@ -112,6 +112,7 @@ pub struct Resolver<S> {
     cache: CachedStore<S>,
     concurrency: usize,
     parse_options: Arc<ParseOptions>,
+    progress: Option<Progress>,
 }
 
 impl<S> Clone for Resolver<S> {
@@ -120,6 +121,7 @@ impl<S> Clone for Resolver<S> {
             cache: self.cache.clone(),
             concurrency: self.concurrency,
             parse_options: Arc::clone(&self.parse_options),
+            progress: self.progress.clone(),
         }
     }
 }
@@ -131,7 +133,17 @@ impl<S: BundleStore> Resolver<S> {
             cache,
             concurrency: DEFAULT_CONCURRENCY,
             parse_options: Arc::new(ParseOptions::untagged()),
+            progress: None,
         }
+    }
+
+    /// Tells `progress` how [`Resolver::fetch_all_versions`] goes: how many versions it
+    /// pulls ([`ProgressEvent::VersionsStarted`]), then each that ends
+    /// ([`ProgressEvent::VersionDone`]). The bytes of each pull are the store's to report
+    /// ([`RegistryClientBuilder::progress`](pacto_registry::RegistryClientBuilder::progress)).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Pulls at most `concurrency` versions at once in [`Resolver::fetch_all_versions`]
@@ -307,6 +319,12 @@ impl<S: BundleStore> Resolver<S> {
         let repository = self.parse(repository)?.repository();
         let tags = self.cache.list_tags(&repository).await?;
         let versions = filter_semver_tags(&tags);
+        let progress = self.progress.as_ref();
+        if let Some(progress) = progress {
+            progress.emit(&ProgressEvent::VersionsStarted {
+                total: versions.len(),
+            });
+        }
         // The futures are built before they are streamed: a `map` closure over borrowed
         // items makes the future's type higher-ranked, and such a future is not `Send`
         // ("implementation of `FnOnce` is not general enough"), so callers could not
@@ -323,6 +341,12 @@ impl<S: BundleStore> Resolver<S> {
                         .await
                         .map(drop)
                         .map_err(ResolveError::from);
+                    if let Some(progress) = progress {
+                        progress.emit(&ProgressEvent::VersionDone {
+                            tag: tag.clone(),
+                            ok: result.is_ok(),
+                        });
+                    }
                     (index, result)
                 }
             })

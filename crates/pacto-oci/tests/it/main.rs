@@ -1,6 +1,7 @@
 //! The facade: its example against the real registry, and its error kinds.
 
 mod builder;
+mod progress;
 
 use pacto_oci::{Bundle, Client, ErrorKind, ResolveMode};
 use pacto_test_support::{RegistryOptions, TestRegistry};

@@ -127,3 +127,41 @@ fn at_most_the_configured_number_of_pulls_run_at_once() {
         );
     }
 }
+
+#[test]
+fn a_progress_observer_sees_the_total_then_each_version() {
+    use pacto_registry::{Progress, ProgressEvent};
+    use std::sync::{Arc, Mutex};
+    let rt = runtime();
+    let repo = "registry.example/team/watched";
+    let pulled = rt.block_on(pulled_for(&bundle("watched", "1.0.0")));
+    let store = FixedStore::default();
+    for i in 0..5 {
+        store.insert(&format!("{repo}:1.{i}.0"), pulled.clone());
+    }
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let resolver = Resolver::new(CachedStore::new(
+        store,
+        CacheConfig::default().memory_only(),
+    ))
+    .with_concurrency(2)
+    .with_progress(Progress::new(move |event| {
+        sink.lock().unwrap().push(event.clone());
+    }));
+    let fetched = rt
+        .block_on(resolver.fetch_all_versions(repo))
+        .expect("fetch");
+    assert_eq!(fetched.versions.len(), 5);
+    let events = events.lock().unwrap();
+    assert_eq!(events[0], ProgressEvent::VersionsStarted { total: 5 });
+    let mut done: Vec<String> = events[1..]
+        .iter()
+        .map(|event| match event {
+            ProgressEvent::VersionDone { tag, ok: true } => tag.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    done.sort();
+    assert_eq!(done, ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]);
+}

@@ -1,0 +1,208 @@
+//! Transfers people can watch: a status line, one bar per blob (bytes done/total, rate,
+//! ETA) and, for fetch-all, an overall bar of versions, drawn with indicatif on stderr from
+//! the library's [`ProgressEvent`]s. Only made on a terminal without `--quiet`/`--json`
+//! ([`crate::output::Output`] decides).
+
+use crate::human::format_size;
+use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use pacto_oci::refs::Digest;
+use pacto_oci::registry::Direction;
+use pacto_oci::{Progress, ProgressEvent};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The bars of the running command; the observer handed to the client draws into them.
+#[derive(Clone, Default)]
+pub(crate) struct Transfers {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Whether a command is watching (events outside [`Transfers::watch`] are not shown).
+    active: bool,
+    multi: MultiProgress,
+    /// What the command is doing (`pulling REF`), with a spinner and the time spent.
+    status: Option<ProgressBar>,
+    /// The status to show once the first upload starts (`checking` turns into `pushing`).
+    on_upload: Option<String>,
+    blobs: HashMap<(Direction, Digest), ProgressBar>,
+    versions: Option<ProgressBar>,
+}
+
+/// Clears every bar of a transfer when dropped (the command's result follows).
+pub(crate) struct Watching {
+    transfers: Transfers,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let mut state = self.transfers.lock();
+        for (_, bar) in state.blobs.drain() {
+            bar.finish_and_clear();
+        }
+        if let Some(bar) = state.versions.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(bar) = state.status.take() {
+            bar.finish_and_clear();
+        }
+        state.on_upload = None;
+        state.active = false;
+        let _ = state.multi.clear();
+    }
+}
+
+/// `format_size` of a byte count, for the templates.
+fn size_key(
+    value: fn(&ProgressState) -> u64,
+) -> impl Fn(&ProgressState, &mut dyn std::fmt::Write) + Send + Sync + Clone + 'static {
+    move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = w.write_str(&format_size(value(state)));
+    }
+}
+
+fn blob_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {prefix} [{bar:24.cyan/blue}] {done}/{total} {rate} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("done", size_key(|s| s.pos()))
+        .with_key("total", size_key(|s| s.len().unwrap_or(0)))
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", format_size(state.per_sec() as u64));
+            },
+        )
+        .progress_chars("=> ")
+}
+
+fn versions_style() -> ProgressStyle {
+    ProgressStyle::with_template("  versions [{bar:24.green/blue}] {pos}/{len} ETA {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn status_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// `sha256:0123456789ab`: enough of a digest to tell blobs apart.
+fn short(digest: &Digest) -> String {
+    let text = digest.to_string();
+    let end = text
+        .find(':')
+        .map_or(12, |colon| colon + 13)
+        .min(text.len());
+    text[..end].to_owned()
+}
+
+impl Transfers {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The observer for the client.
+    pub(crate) fn observer(&self) -> Progress {
+        let transfers = self.clone();
+        Progress::new(move |event| transfers.on(event))
+    }
+
+    /// Shows `status` until the returned guard is dropped; once an upload starts, `then`
+    /// replaces it (a re-push says `checking` while it packs and compares, `pushing` only
+    /// when it sends).
+    pub(crate) fn watch(&self, status: String, then: Option<String>) -> Watching {
+        let mut state = self.lock();
+        let bar = state.multi.add(ProgressBar::new_spinner());
+        bar.set_style(status_style());
+        bar.set_message(status);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        state.status = Some(bar);
+        state.on_upload = then;
+        state.active = true;
+        Watching {
+            transfers: self.clone(),
+        }
+    }
+
+    fn on(&self, event: &ProgressEvent) {
+        let mut state = self.lock();
+        if !state.active {
+            return;
+        }
+        match event {
+            ProgressEvent::BlobStarted {
+                digest,
+                size,
+                direction,
+            } => {
+                if *direction == Direction::Upload
+                    && let Some(then) = state.on_upload.take()
+                    && let Some(status) = &state.status
+                {
+                    status.set_message(then);
+                }
+                let key = (*direction, digest.clone());
+                if let Some(bar) = state.blobs.get(&key) {
+                    // A retried download counts again from zero.
+                    bar.set_length(*size);
+                    bar.reset();
+                    return;
+                }
+                let bar = state.multi.add(ProgressBar::new(*size));
+                bar.set_style(blob_style());
+                let arrow = match direction {
+                    Direction::Upload => "↑",
+                    _ => "↓",
+                };
+                bar.set_prefix(format!("{arrow} {}", short(digest)));
+                bar.tick();
+                state.blobs.insert(key, bar);
+            }
+            ProgressEvent::BlobBytes { digest, n } => {
+                // Bytes of a blob moving both ways (a copy) go to the bar that is not done.
+                for direction in [Direction::Download, Direction::Upload] {
+                    if let Some(bar) = state.blobs.get(&(direction, digest.clone()))
+                        && !bar.is_finished()
+                    {
+                        bar.inc(*n);
+                        break;
+                    }
+                }
+            }
+            ProgressEvent::BlobDone { digest } => {
+                for direction in [Direction::Download, Direction::Upload] {
+                    let key = (direction, digest.clone());
+                    if let Some(bar) = state.blobs.get(&key)
+                        && !bar.is_finished()
+                    {
+                        if state.versions.is_some() {
+                            // fetch-all: the versions bar counts what is done.
+                            bar.finish_and_clear();
+                            state.multi.remove(bar);
+                            state.blobs.remove(&key);
+                        } else {
+                            bar.finish();
+                        }
+                        break;
+                    }
+                }
+            }
+            ProgressEvent::VersionsStarted { total } => {
+                let bar = state.multi.add(ProgressBar::new(*total as u64));
+                bar.set_style(versions_style());
+                bar.tick();
+                state.versions = Some(bar);
+            }
+            ProgressEvent::VersionDone { .. } => {
+                if let Some(bar) = &state.versions {
+                    bar.inc(1);
+                }
+            }
+            _ => {}
+        }
+    }
+}
