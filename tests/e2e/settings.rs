@@ -111,3 +111,25 @@ fn an_invalid_pacto_concurrency_is_a_usage_error_naming_it() {
         run_env(&sandbox, &all, &[env]).expect(0);
     }
 }
+
+/// `--offline` reads only the cache and `PACTO_NO_CACHE` forbids reading it: whichever way
+/// no-cache is asked for, the pair is a usage error, for every command that takes
+/// `--offline`.
+#[test]
+fn offline_with_pacto_no_cache_is_a_usage_error() {
+    let sandbox = Sandbox::new();
+    let layout = format!("oci-layout:{}", sandbox.path("layout").display());
+    for command in ["pull", "resolve", "inspect"] {
+        let run = run_env(
+            &sandbox,
+            &[command, &layout, "--offline", "--json"],
+            &[("PACTO_NO_CACHE", "on")],
+        )
+        .expect_error(2, "usage");
+        assert!(
+            run.message().contains("PACTO_NO_CACHE"),
+            "{}",
+            run.message()
+        );
+    }
+}

@@ -59,8 +59,10 @@ pub(crate) async fn run(cli: Cli, out: &Output) -> ExitCode {
 fn offline(command: &Command) -> bool {
     matches!(
         command,
-        Command::Pull { offline: true, .. } | Command::Resolve { offline: true, .. }
-    ) || matches!(command, Command::Inspect { offline: true, .. })
+        Command::Pull { offline: true, .. }
+            | Command::Resolve { offline: true, .. }
+            | Command::Inspect { offline: true, .. }
+    )
 }
 
 /// One line per registry that rejected the explicit credentials while a stored credential
