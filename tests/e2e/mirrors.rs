@@ -48,7 +48,7 @@ impl Fleet {
 }
 
 /// The requests in `log` sent by pacto-oci itself.
-fn ours(log: Vec<LoggedRequest>) -> Vec<LoggedRequest> {
+pub(crate) fn ours(log: Vec<LoggedRequest>) -> Vec<LoggedRequest> {
     log.into_iter()
         .filter(|r| r.user_agent.starts_with("pacto-oci/"))
         .collect()

@@ -5,9 +5,10 @@
 use crate::common::{Sandbox, write_bundle};
 use pacto_test_support::{LoggedRequest, Operation, TestRegistry};
 
+/// What pacto-oci itself asked of the registry in `log`, and the answers.
 fn ours(log: Vec<LoggedRequest>) -> Vec<(Operation, u16)> {
-    log.into_iter()
-        .filter(|r| r.user_agent.starts_with("pacto-oci/"))
+    crate::mirrors::ours(log)
+        .into_iter()
         .map(|r| (r.operation(), r.status))
         .collect()
 }
