@@ -35,7 +35,8 @@ pub use pack::{
 pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};
 pub use write::{
-    Found, UnsafeName, WriteError, WriteOptions, check_output, default_output_name, write_bundle,
+    Found, Output, UnsafeName, WriteError, WriteOptions, WrittenLayer, check_output,
+    default_output_name, write_bundle, write_layer,
 };
 
 /// Media type of the bundle layer.

@@ -5,7 +5,7 @@ use crate::gzip::{GzipStream, StreamFault};
 use crate::tree::PathTree;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use pacto_contract::{Bundle, BundleBuilder, BundleError, BundlePath, Limits};
+use pacto_contract::{Bundle, BundleBuilder, BundleError, BundlePath, CONTRACT_FILE, Limits};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,16 +48,86 @@ pub async fn unpack<R>(reader: R, limits: &Limits) -> Result<Bundle, UnpackError
 where
     R: AsyncRead + Unpin + Send,
 {
-    let delivered = Arc::new(AtomicU64::new(0));
-    let mut archive = Archive::new(GzipStream::new(reader, Arc::clone(&delivered)));
-    let mut state = Reader::new(limits);
-    let end_of_entries = state.read_entries(&mut archive).await?;
-    check_end(&mut archive, &delivered, end_of_entries).await?;
-    state.files.build().map_err(|e| match e {
+    let mut files = Memory(BundleBuilder::new());
+    read_layer(reader, limits, &mut files).await?;
+    files.0.build().map_err(|e| match e {
         BundleError::MissingContract => UnpackError::MissingContract,
         BundleError::InvalidContract { source, .. } => UnpackError::InvalidContract { source },
         source => UnpackError::InvalidBundle { source },
     })
+}
+
+/// Reads the layer from `reader` to its end, every entry checked, handing each file that
+/// passes to `sink`: the one reader behind [`unpack`] (files in memory) and
+/// [`crate::write_layer`] (files on disk). On success `reader` has returned end of stream.
+/// `pacto.yaml` is not looked at here: that is the caller's part, once every entry is in.
+pub(crate) async fn read_layer<R, S>(
+    reader: R,
+    limits: &Limits,
+    sink: &mut S,
+) -> Result<(), S::Error>
+where
+    R: AsyncRead + Unpin + Send,
+    S: Sink,
+{
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut archive = Archive::new(GzipStream::new(reader, Arc::clone(&delivered)));
+    let mut state = Reader::new(limits, sink);
+    let end_of_entries = state.read_entries(&mut archive).await?;
+    check_end(&mut archive, &delivered, end_of_entries).await?;
+    Ok(())
+}
+
+/// `pacto.yaml` (the bytes of the root file of that name, if any) parsed as
+/// [`BundleBuilder::build`] parses it, with the same refusals as [`unpack`].
+pub(crate) fn parse_contract(
+    raw_yaml: Option<Bytes>,
+) -> Result<(pacto_contract::Contract, Bytes), UnpackError> {
+    let raw_yaml = raw_yaml.ok_or(UnpackError::MissingContract)?;
+    let contract = pacto_contract::parse(&raw_yaml)
+        .map_err(|source| UnpackError::InvalidContract { source })?;
+    Ok((contract, raw_yaml))
+}
+
+/// Where the files of a layer go once their entry passed every check.
+pub(crate) trait Sink {
+    /// The sink's failure; the reader's own refusals convert into it.
+    type Error: From<UnpackError>;
+
+    /// Takes the file at `path` (checked: a new path, within the limits): exactly `size`
+    /// bytes of `entry`, read with [`read_body`] or [`read_chunk`], which refuse a short
+    /// entry as [`read_layer`] would.
+    async fn file<E: AsyncRead + Unpin>(
+        &mut self,
+        path: BundlePath,
+        size: u64,
+        entry: &mut E,
+    ) -> Result<(), Self::Error>;
+}
+
+/// The files in memory, for [`unpack`].
+struct Memory(BundleBuilder);
+
+impl Sink for Memory {
+    type Error = UnpackError;
+
+    async fn file<E: AsyncRead + Unpin>(
+        &mut self,
+        path: BundlePath,
+        size: u64,
+        entry: &mut E,
+    ) -> Result<(), UnpackError> {
+        let data = read_body(entry, path.as_str(), size).await?;
+        // The path tree has refused a second entry for this path already.
+        self.0
+            .insert(path, Bytes::from(data))
+            .map_err(|source| UnpackError::InvalidBundle { source })
+    }
+}
+
+/// Whether `path` is the bundle's contract, the one file kept in memory whatever the sink.
+pub(crate) fn is_contract(path: &BundlePath) -> bool {
+    path.as_str() == CONTRACT_FILE
 }
 
 /// [`unpack`] from a byte slice (a blob already in memory).
@@ -96,14 +166,14 @@ struct PaxRecords {
     size: Option<u64>,
 }
 
-struct Reader<'a> {
+struct Reader<'a, S> {
     limits: &'a Limits,
     /// Bytes of regular files so far.
     total: u64,
     /// Bytes of extension headers so far (bounded by the same limit as files).
     extension_total: u64,
-    /// The files, each path checked once, as it was read.
-    files: BundleBuilder,
+    /// Where the files go, each path checked once, as it was read.
+    sink: &'a mut S,
     /// Every path named so far, and the entry count.
     paths: PathTree,
     pending: Pending,
@@ -111,13 +181,13 @@ struct Reader<'a> {
     next_header: u64,
 }
 
-impl<'a> Reader<'a> {
-    fn new(limits: &'a Limits) -> Self {
+impl<'a, S: Sink> Reader<'a, S> {
+    fn new(limits: &'a Limits, sink: &'a mut S) -> Self {
         Reader {
             limits,
             total: 0,
             extension_total: 0,
-            files: BundleBuilder::new(),
+            sink,
             paths: PathTree::new(limits.max_entries),
             pending: Pending::default(),
             next_header: 0,
@@ -125,7 +195,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads every entry; returns the tar offset where the end-of-archive marker should be.
-    async fn read_entries<R>(&mut self, archive: &mut Archive<R>) -> Result<u64, UnpackError>
+    async fn read_entries<R>(&mut self, archive: &mut Archive<R>) -> Result<u64, S::Error>
     where
         R: AsyncRead + Unpin + Send,
     {
@@ -162,7 +232,8 @@ impl<'a> Reader<'a> {
             return Err(UnpackError::BadExtension {
                 entry: name,
                 problem: ExtensionProblem::NotFollowedByEntry,
-            });
+            }
+            .into());
         }
         Ok(self.next_header)
     }
@@ -273,7 +344,7 @@ impl<'a> Reader<'a> {
         typeflag: u8,
         size: u64,
         entry: &mut E,
-    ) -> Result<(), UnpackError> {
+    ) -> Result<(), S::Error> {
         let pending = std::mem::take(&mut self.pending);
         let raw_name = header_name(header);
         let (pax_path, pax_size) = pending.pax.map_or((None, None), |p| (p.path, p.size));
@@ -290,7 +361,8 @@ impl<'a> Reader<'a> {
                 return Err(UnpackError::BadExtension {
                     entry: pending.header_name.unwrap_or_else(|| lossy(&raw_name)),
                     problem: ExtensionProblem::PaxAndGnuName,
-                });
+                }
+                .into());
             }
         };
         let name = String::from_utf8(name).map_err(|e| UnpackError::NonUtf8Name {
@@ -303,7 +375,8 @@ impl<'a> Reader<'a> {
                 entry: name,
                 header_size: size,
                 pax_size,
-            });
+            }
+            .into());
         }
         let is_dir = match header.entry_type() {
             EntryType::Directory => true,
@@ -311,11 +384,11 @@ impl<'a> Reader<'a> {
             EntryType::Regular if typeflag == 0 && name.ends_with('/') => true,
             EntryType::Regular => false,
             other => {
-                return Err(unsupported_entry(name, other, typeflag));
+                return Err(unsupported_entry(name, other, typeflag).into());
             }
         };
         if is_dir {
-            self.directory(name, size)
+            Ok(self.directory(name, size)?)
         } else {
             self.file(name, size, entry).await
         }
@@ -357,7 +430,7 @@ impl<'a> Reader<'a> {
         name: String,
         size: u64,
         entry: &mut E,
-    ) -> Result<(), UnpackError> {
+    ) -> Result<(), S::Error> {
         let path = BundlePath::parse(&name).map_err(|e| UnpackError::from_path_error(&name, e))?;
         self.check_depth(&path)?;
         self.paths.insert(path.as_str(), false)?;
@@ -366,20 +439,19 @@ impl<'a> Reader<'a> {
                 entry: path.into(),
                 size,
                 limit: self.limits.max_file_size,
-            });
+            }
+            .into());
         }
         if self.total.saturating_add(size) > self.limits.max_total_size {
             return Err(UnpackError::TotalTooLarge {
                 entry: path.into(),
                 limit: self.limits.max_total_size,
-            });
+            }
+            .into());
         }
-        let data = read_body(entry, path.as_str(), size).await?;
+        self.sink.file(path, size, entry).await?;
         self.total += size;
-        // The path tree has refused a second entry for this path already.
-        self.files
-            .insert(path, Bytes::from(data))
-            .map_err(|source| UnpackError::InvalidBundle { source })
+        Ok(())
     }
 }
 
@@ -524,7 +596,7 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 ///
 /// An entry that ends early is [`UnpackError::TruncatedEntry`]; failures of the stream
 /// below are mapped by [`stream_error`].
-async fn read_body<E: AsyncRead + Unpin>(
+pub(crate) async fn read_body<E: AsyncRead + Unpin>(
     entry: &mut E,
     name: &str,
     size: u64,
@@ -535,23 +607,52 @@ async fn read_body<E: AsyncRead + Unpin>(
             let want = (size - data.len() as u64).min(READ_CHUNK);
             data.reserve_exact(usize::try_from(want).unwrap_or(usize::MAX));
         }
-        let read = match entry.read_buf(&mut data).await {
-            Ok(n) => n,
-            Err(e) => match StreamFault::take(e) {
-                Ok(fault) => return Err(stream_error(fault.into_io())),
-                // The tar reader's own error inside entry data: the stream ended early.
-                Err(_) => 0,
-            },
-        };
+        let read = entry_read(entry.read_buf(&mut data).await)?;
         if read == 0 {
-            return Err(UnpackError::TruncatedEntry {
-                entry: name.to_owned(),
-                expected: size,
-                actual: data.len() as u64,
-            });
+            return Err(truncated(name, size, data.len() as u64));
         }
     }
     Ok(data)
+}
+
+/// Reads the next bytes of an entry of `size` bytes of which `done` are read already into
+/// `buf` (at most what is left of the entry); refuses as [`read_body`] does. Returns how
+/// many bytes were read, never 0 while the entry has bytes left.
+pub(crate) async fn read_chunk<E: AsyncRead + Unpin>(
+    entry: &mut E,
+    buf: &mut [u8],
+    name: &str,
+    size: u64,
+    done: u64,
+) -> Result<usize, UnpackError> {
+    let left = usize::try_from(size - done).unwrap_or(usize::MAX);
+    let want = buf.len().min(left);
+    let read = entry_read(entry.read(&mut buf[..want]).await)?;
+    if read == 0 && want > 0 {
+        return Err(truncated(name, size, done));
+    }
+    Ok(read)
+}
+
+/// What one read of entry data gave: a byte count (0: the entry ended), or the refusal a
+/// failure of the stream below stands for ([`stream_error`]).
+fn entry_read(result: io::Result<usize>) -> Result<usize, UnpackError> {
+    match result {
+        Ok(n) => Ok(n),
+        Err(e) => match StreamFault::take(e) {
+            Ok(fault) => Err(stream_error(fault.into_io())),
+            // The tar reader's own error inside entry data: the stream ended early.
+            Err(_) => Ok(0),
+        },
+    }
+}
+
+fn truncated(name: &str, expected: u64, actual: u64) -> UnpackError {
+    UnpackError::TruncatedEntry {
+        entry: name.to_owned(),
+        expected,
+        actual,
+    }
 }
 
 /// After the last entry: the end-of-archive marker, then only zero padding, within bounds.

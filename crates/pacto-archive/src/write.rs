@@ -46,11 +46,17 @@
 //! write_bundle(&bundle, &dir, WriteOptions::default_dir().with_force(true)).unwrap();
 //! ```
 
+use crate::UnpackError;
 use pacto_contract::Bundle;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
+
+mod layer;
+
+pub use layer::{Output, WrittenLayer, write_layer};
 
 /// How the name of every staging directory starts; `<pid>-<random>` follows.
 const STAGING_PREFIX: &str = ".pacto-pull-";
@@ -199,14 +205,29 @@ pub enum WriteError {
         #[source]
         source: io::Error,
     },
+    /// The layer given to [`write_layer`] was refused, or could not be read (then the source
+    /// is [`UnpackError::Read`], carrying the reader's own `io::Error`).
+    #[error("cannot unpack the bundle layer")]
+    Unpack {
+        /// Why.
+        #[from]
+        source: UnpackError,
+    },
+    /// The bundle's service name is not a safe name for the directory named after it
+    /// ([`Output::NamedByService`]).
+    #[error(transparent)]
+    UnsafeName(#[from] UnsafeName),
 }
 
 impl WriteError {
-    /// Whether this is a refusal of the output path chosen (what is there, or a path without
-    /// a name), decided before anything was written.
+    /// Whether this is a refusal of the output path (what is there, a path without a name, a
+    /// service name unsafe as the directory's name), made before anything was put there.
     #[must_use]
     pub fn is_refusal(&self) -> bool {
-        matches!(self, WriteError::Exists { .. } | WriteError::Unnamed { .. })
+        matches!(
+            self,
+            WriteError::Exists { .. } | WriteError::Unnamed { .. } | WriteError::UnsafeName(_)
+        )
     }
 }
 
@@ -384,10 +405,7 @@ pub fn write_bundle(
     }
     let dir = &normal(dir);
     let plan = plan(dir, mode)?;
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let parent = parent_of(dir);
     if plan == Plan::New {
         pacto_fs::create_dir_all(&parent, pacto_fs::Mode::Shared).map_err(io_error(&parent))?;
     }
@@ -407,6 +425,14 @@ pub fn write_bundle(
         }
     }
     Ok(names)
+}
+
+/// The directory `dir` (a [`normal`] path) is created in: its parent, `.` for a bare name.
+fn parent_of(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// A new, empty staging directory under `parent`, private to this user (0700) while it is
@@ -433,14 +459,20 @@ fn stage(parent: &Path, bundle: &Bundle) -> Result<tempfile::TempDir, WriteError
     let staging = staging_dir(parent)?;
     write_tree(staging.path(), bundle, &mut Vec::new())?;
     verify(staging.path(), bundle)?;
+    open_up(parent, staging.path())?;
+    Ok(staging)
+}
+
+/// Gives the (private) staging directory `staging` under `parent` the mode of any directory
+/// made under the process umask, before it is put in place.
+fn open_up(parent: &Path, staging: &Path) -> Result<(), WriteError> {
     // The umask cannot be read without unsafe code (or changing it): ask mkdir(0777) instead.
     let probe = new_dir(parent, 0o777)?;
     let mode = fs::symlink_metadata(probe.path())
         .map_err(io_error(probe.path()))?
         .permissions();
     drop(probe);
-    fs::set_permissions(staging.path(), mode).map_err(io_error(staging.path()))?;
-    Ok(staging)
+    fs::set_permissions(staging, mode).map_err(io_error(staging))
 }
 
 /// Fills the empty directory `dir`; on failure, removes what it created.
@@ -448,66 +480,106 @@ fn fill(dir: &Path, bundle: &Bundle) -> Result<(), WriteError> {
     let mut created = Vec::new();
     let written = write_tree(dir, bundle, &mut created).and_then(|()| verify(dir, bundle));
     if written.is_err() {
-        for path in created.iter().rev() {
-            let _ = fs::remove_file(path).or_else(|_| fs::remove_dir(path));
-        }
+        remove_created(&created);
     }
     written
+}
+
+/// Removes what a fill in place created (recorded in creation order), newest first.
+fn remove_created(created: &[PathBuf]) {
+    for path in created.iter().rev() {
+        let _ = fs::remove_file(path).or_else(|_| fs::remove_dir(path));
+    }
 }
 
 /// Writes the files of `bundle` under `root`, creating every directory and file itself and
 /// following no symlink; records each path it created in `created`.
 fn write_tree(root: &Path, bundle: &Bundle, created: &mut Vec<PathBuf>) -> Result<(), WriteError> {
     for (name, bytes) in bundle.files() {
-        let relative = confined(name.as_str())?;
-        let components: Vec<_> = relative.components().collect();
-        let Some((file, parents)) = components.split_last() else {
-            return Err(WriteError::NotPlain {
-                name: name.to_string(),
-            });
-        };
-        let mut current = root.to_owned();
-        for component in parents {
-            current.push(component);
-            match fs::symlink_metadata(&current) {
-                Ok(meta) if meta.file_type().is_symlink() => {
-                    return Err(WriteError::Symlink { path: current });
-                }
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => {
-                    return Err(io_error(&current)(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "exists and is not a directory",
-                    )));
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir(&current).map_err(io_error(&current))?;
-                    created.push(current.clone());
-                }
-                Err(e) => return Err(io_error(&current)(e)),
-            }
-        }
-        let target = current.join(file);
-        // O_CREAT | O_EXCL: fails on anything already there, a symlink included.
-        let mut out = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(io_error(&target))?;
-        created.push(target.clone());
+        let (target, mut out) = create_file(root, name.as_str(), created)?;
         out.write_all(bytes).map_err(io_error(&target))?;
     }
     Ok(())
 }
 
+/// Creates the new, empty file at the relative path `name` under `root`, and its missing
+/// parent directories, following no symlink: every directory is made with `mkdir` or found
+/// to be a real directory, the file with `O_CREAT | O_EXCL`. Records each path it creates in
+/// `created` (even when a later step fails), and returns the file's path and the file.
+fn create_file(
+    root: &Path,
+    name: &str,
+    created: &mut Vec<PathBuf>,
+) -> Result<(PathBuf, fs::File), WriteError> {
+    let relative = confined(name)?;
+    let components: Vec<_> = relative.components().collect();
+    let Some((file, parents)) = components.split_last() else {
+        return Err(WriteError::NotPlain {
+            name: name.to_owned(),
+        });
+    };
+    let mut current = root.to_owned();
+    for component in parents {
+        current.push(component);
+        match fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(WriteError::Symlink { path: current });
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(io_error(&current)(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&current).map_err(io_error(&current))?;
+                created.push(current.clone());
+            }
+            Err(e) => return Err(io_error(&current)(e)),
+        }
+    }
+    let target = current.join(file);
+    // O_CREAT | O_EXCL: fails on anything already there, a symlink included.
+    let out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .map_err(io_error(&target))?;
+    created.push(target.clone());
+    Ok((target, out))
+}
+
 /// Reads `root` back (without following symlinks): exactly the bundle's files, byte for
 /// byte, and no other entry.
 fn verify(root: &Path, bundle: &Bundle) -> Result<(), WriteError> {
+    let files = regular_files(root)?;
     let differs = |detail: String| WriteError::Verify {
         path: root.to_owned(),
         detail,
     };
-    let mut files = std::collections::BTreeMap::new();
+    if !files.keys().eq(bundle.files().keys().map(|p| p.as_str())) {
+        return Err(differs("other files than the bundle's".to_owned()));
+    }
+    for (relative, path) in &files {
+        let bytes = fs::read(path).map_err(io_error(path))?;
+        if bundle.file(relative).map(|b| &b[..]) != Some(&bytes[..]) {
+            return Err(differs(format!("{relative} has other bytes")));
+        }
+    }
+    Ok(())
+}
+
+/// Every regular file under `root` by relative path (`/`-separated), read without following
+/// symlinks; anything else than regular files and their parent directories (a symlink, a
+/// special file, an empty directory, a name that is not UTF-8) is refused as
+/// [`WriteError::Verify`].
+fn regular_files(root: &Path) -> Result<BTreeMap<String, PathBuf>, WriteError> {
+    let differs = |detail: String| WriteError::Verify {
+        path: root.to_owned(),
+        detail,
+    };
+    let mut files = BTreeMap::new();
     let mut pending = vec![(root.to_owned(), String::new())];
     while let Some((dir, prefix)) = pending.pop() {
         let mut empty = true;
@@ -536,16 +608,7 @@ fn verify(root: &Path, bundle: &Bundle) -> Result<(), WriteError> {
             return Err(differs(format!("unexpected empty directory {prefix}")));
         }
     }
-    if !files.keys().eq(bundle.files().keys().map(|p| p.as_str())) {
-        return Err(differs("other files than the bundle's".to_owned()));
-    }
-    for (relative, path) in &files {
-        let bytes = fs::read(path).map_err(io_error(path))?;
-        if bundle.file(relative).map(|b| &b[..]) != Some(&bytes[..]) {
-            return Err(differs(format!("{relative} has other bytes")));
-        }
-    }
-    Ok(())
+    Ok(files)
 }
 
 /// Puts the staged tree at `dir` in place of what is there, atomically where the system can.
