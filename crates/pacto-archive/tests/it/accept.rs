@@ -1,9 +1,11 @@
 //! Archives that must be accepted: limits exactly reached, Go pacto's layers, GNU tar's,
-//! and unusual-but-legal names.
+//! and unusual-but-legal names; each through `unpack` and `write_layer` ([`unpack_both`]).
 
-use crate::support::{MIB, RawHeader, Tar, YAML, gzip, gzip_level, pax_records, unpack_tar};
+use crate::support::{
+    MIB, RawHeader, Tar, YAML, gzip, gzip_level, pax_records, unpack_both, unpack_tar,
+};
 use bytes::Bytes;
-use pacto_archive::{Limits, pack, unpack_bytes};
+use pacto_archive::{Limits, pack};
 use pacto_contract::BundlePath;
 use std::process::Command;
 
@@ -22,7 +24,7 @@ async fn limits_are_inclusive() {
     }
     tar.file("rest", &vec![b'b'; 10 * MIB - yaml_len]);
     let gz = gzip_level(&tar.finish(), flate2::Compression::fast());
-    let bundle = unpack_bytes(&gz, &Limits::default()).await.unwrap();
+    let bundle = unpack_both(&gz, &Limits::default()).await.unwrap();
     assert_eq!(bundle.total_size(), (50 * MIB) as u64);
     assert_eq!(bundle.files()["part-0"].len(), 10 * MIB);
 
@@ -37,7 +39,7 @@ async fn limits_are_inclusive() {
     // Our own archive of it has exactly as many entries, and reads back.
     let packed = pack(&bundle, &Limits::default()).await.unwrap();
     assert_eq!(
-        unpack_bytes(&packed.bytes, &Limits::default())
+        unpack_both(&packed.bytes, &Limits::default())
             .await
             .unwrap(),
         bundle
@@ -92,7 +94,7 @@ async fn go_pacto_layers_are_read() {
         YAML.as_bytes(),
     );
     let gz = gzip_level(&tar.finish(), flate2::Compression::fast());
-    let bundle = unpack_bytes(&gz, &Limits::default()).await.unwrap();
+    let bundle = unpack_both(&gz, &Limits::default()).await.unwrap();
     assert_eq!(
         keys(&bundle),
         ["api/openapi.yaml", "docs/caf\u{e9}.md", "pacto.yaml"]
@@ -166,7 +168,7 @@ async fn concatenated_gzip_members_and_record_padding_are_read() {
     let (first, second) = tar.split_at(700);
     let mut gz = gzip(first);
     gz.extend_from_slice(&gzip(second));
-    let bundle = unpack_bytes(&gz, &Limits::default()).await.unwrap();
+    let bundle = unpack_both(&gz, &Limits::default()).await.unwrap();
     assert_eq!(keys(&bundle), ["a.txt", "pacto.yaml"]);
 }
 
@@ -209,7 +211,7 @@ async fn gnu_tar_archives_are_read_in_every_format() {
     }
     for format in ["--format=gnu", "--format=pax", "--format=posix"] {
         let gz = gnu_tar(&[format], dir.path());
-        let bundle = unpack_bytes(&gz, &Limits::default())
+        let bundle = unpack_both(&gz, &Limits::default())
             .await
             .unwrap_or_else(|e| panic!("{format}: {e:?}"));
         assert_eq!(
@@ -243,7 +245,7 @@ async fn our_layers_read_back_after_gnu_tar_repacks_them() {
         .status()
         .expect("GNU tar is needed for this test (apt-get install tar)");
     assert!(status.success());
-    let repacked = unpack_bytes(&gnu_tar(&[], &out_dir), &Limits::default())
+    let repacked = unpack_both(&gnu_tar(&[], &out_dir), &Limits::default())
         .await
         .unwrap();
     assert_eq!(repacked, b);

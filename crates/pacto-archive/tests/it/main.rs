@@ -3,6 +3,7 @@
 mod accept;
 mod determinism;
 mod golden;
+mod layer;
 mod limits;
 mod refuse;
 mod roundtrip;

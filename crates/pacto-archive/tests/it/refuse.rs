@@ -1,12 +1,15 @@
 //! One test per refusal, each building its hostile archive byte by byte.
 
+//!
+//! Every vector goes through `unpack` and `write_layer` alike ([`unpack_both`],
+//! [`unpack_streams`]): the same refusal, and nothing left on disk.
+
 use crate::support::{
-    FailingReader, MIB, Piece, RawHeader, Tar, YAML, gzip, gzip_pieces, pax_records, unpack_reader,
-    unpack_tar,
+    FailingReader, MIB, Piece, RawHeader, Tar, YAML, gzip, gzip_pieces, pax_records, unpack_both,
+    unpack_streams, unpack_tar,
 };
-use pacto_archive::{ExtensionProblem, Limits, NameExtension, UnpackError, unpack, unpack_bytes};
+use pacto_archive::{ExtensionProblem, Limits, NameExtension, UnpackError, unpack};
 use pacto_contract::{ContractError, PathError};
-use std::sync::atomic::Ordering;
 
 /// Unpacks and returns the error, checking it is an invalid-bundle error.
 async fn refused(tar: &[u8]) -> UnpackError {
@@ -197,7 +200,10 @@ async fn six_files_of_ten_mib() {
         pieces.push(Piece::Bytes(header.block().to_vec()));
         pieces.push(Piece::ZeroMib(10));
     }
-    let err = unpack_reader(gzip_pieces(pieces)).await.unwrap_err();
+    let err = unpack_streams(|| gzip_pieces(pieces.clone()))
+        .await
+        .result
+        .unwrap_err();
     // pacto.yaml plus five parts is over 50 MiB by the YAML's size: the fifth part crosses.
     assert!(
         matches!(&err, UnpackError::TotalTooLarge { entry, limit, .. }
@@ -244,7 +250,7 @@ async fn extension_headers_add_up_to_a_limit() {
         tar.file(name, b"x");
     }
     let limits = Limits::default().with_max_total_size(MIB as u64);
-    let err = unpack_bytes(&gzip(&tar.finish()), &limits)
+    let err = unpack_both(&gzip(&tar.finish()), &limits)
         .await
         .unwrap_err();
     assert!(
@@ -282,7 +288,7 @@ async fn deeply_nested_paths_are_cheap_to_refuse() {
     tar.entry(&RawHeader::gnu(&deep.as_bytes()[..100], b'0', 0), b"");
     let tar = gzip(&tar.finish());
     // The default depth limit refuses the first entry at once...
-    let err = unpack_bytes(&tar, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&tar, &Limits::default()).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -296,7 +302,7 @@ async fn deeply_nested_paths_are_cheap_to_refuse() {
     );
     // ...and with the depth limit lifted, the conflict is found by linear bookkeeping.
     let lifted = Limits::default().with_max_depth(u64::MAX);
-    let err = unpack_bytes(&tar, &lifted).await.unwrap_err();
+    let err = unpack_both(&tar, &lifted).await.unwrap_err();
     assert!(
         matches!(&err, UnpackError::PathConflict { file, .. } if *file == deep),
         "{err:?}"
@@ -435,19 +441,19 @@ async fn corrupt_gzip() {
     let mut gz = gzip(&Tar::with_contract().file("a.txt", &[7; 5000]).finish());
     let middle = gz.len() / 2;
     gz[middle] ^= 0xff;
-    let err = unpack_bytes(&gz, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&gz, &Limits::default()).await.unwrap_err();
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err:?}");
     assert!(err.is_invalid_bundle());
 
     let mut gz = gzip(&Tar::with_contract().finish());
     gz[0] = 0x1e; // not gzip at all
-    let err = unpack_bytes(&gz, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&gz, &Limits::default()).await.unwrap_err();
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err:?}");
 
     let mut gz = gzip(&Tar::with_contract().finish());
     let crc = gz.len() - 8;
     gz[crc] ^= 1; // checksum mismatch
-    let err = unpack_bytes(&gz, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&gz, &Limits::default()).await.unwrap_err();
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err:?}");
 }
 
@@ -455,7 +461,7 @@ async fn corrupt_gzip() {
 async fn truncated_gzip() {
     let gz = gzip(&Tar::with_contract().finish());
     for cut in [0, 5, gz.len() / 2, gz.len() - 4] {
-        let err = unpack_bytes(&gz[..cut], &Limits::default())
+        let err = unpack_both(&gz[..cut], &Limits::default())
             .await
             .unwrap_err();
         assert!(
@@ -469,11 +475,11 @@ async fn truncated_gzip() {
 async fn trailing_garbage_after_gzip() {
     let mut gz = gzip(&Tar::with_contract().finish());
     gz.extend_from_slice(b"garbage");
-    let err = unpack_bytes(&gz, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&gz, &Limits::default()).await.unwrap_err();
     assert!(matches!(err, UnpackError::TrailingData), "{err:?}");
     let mut gz = gzip(&Tar::with_contract().finish());
     gz.extend_from_slice(&[0; 16]); // Go's gzip reader refuses trailing zeros too
-    let err = unpack_bytes(&gz, &Limits::default()).await.unwrap_err();
+    let err = unpack_both(&gz, &Limits::default()).await.unwrap_err();
     assert!(matches!(err, UnpackError::TrailingData), "{err:?}");
 }
 
@@ -481,28 +487,27 @@ async fn trailing_garbage_after_gzip() {
 async fn gzip_bomb_with_a_lying_header_fails_at_the_header() {
     let mut prefix = Tar::with_contract().bytes;
     prefix.extend_from_slice(&RawHeader::ustar(b"bomb.bin", b'0', 1 << 30).block());
-    let bomb = gzip_pieces(vec![Piece::Bytes(prefix), Piece::ZeroMib(1024)]);
-    let handed_out = std::sync::Arc::clone(&bomb.handed_out);
-    let err = unpack_reader(bomb).await.unwrap_err();
+    let pieces = vec![Piece::Bytes(prefix), Piece::ZeroMib(1024)];
+    let streamed = unpack_streams(|| gzip_pieces(pieces.clone())).await;
+    let err = streamed.result.unwrap_err();
     assert!(
         matches!(&err, UnpackError::FileTooLarge { entry, size, .. } if entry == "bomb.bin" && *size == 1 << 30),
         "{err:?}"
     );
     // The 1 GiB stream is about 1 MiB of gzip; the reader stopped after one buffer.
-    let read = handed_out.load(Ordering::Relaxed);
+    let read = streamed.read;
     assert!(read <= 128 * 1024, "read {read} compressed bytes");
 }
 
 #[tokio::test]
 async fn gzip_bomb_of_zeros_fails_after_the_padding_allowance() {
-    let bomb = gzip_pieces(vec![Piece::ZeroMib(1024)]);
-    let handed_out = std::sync::Arc::clone(&bomb.handed_out);
-    let err = unpack_reader(bomb).await.unwrap_err();
+    let streamed = unpack_streams(|| gzip_pieces(vec![Piece::ZeroMib(1024)])).await;
+    let err = streamed.result.unwrap_err();
     assert!(
         matches!(err, UnpackError::DataAfterArchiveEnd { .. }),
         "{err:?}"
     );
-    let read = handed_out.load(Ordering::Relaxed);
+    let read = streamed.read;
     assert!(read <= 128 * 1024, "read {read} compressed bytes");
 }
 
@@ -516,15 +521,13 @@ async fn gzip_bomb_of_files_fails_at_the_total_limit() {
         pieces.push(Piece::Bytes(header.block().to_vec()));
         pieces.push(Piece::ZeroMib(10));
     }
-    let reader = gzip_pieces(pieces);
-    let total = reader.total_len();
-    let handed_out = std::sync::Arc::clone(&reader.handed_out);
-    let err = unpack_reader(reader).await.unwrap_err();
+    let streamed = unpack_streams(|| gzip_pieces(pieces.clone())).await;
+    let (read, total) = (streamed.read, streamed.total);
+    let err = streamed.result.unwrap_err();
     assert!(
         matches!(&err, UnpackError::TotalTooLarge { entry, .. } if entry == "zeros-4"),
         "{err:?}"
     );
-    let read = handed_out.load(Ordering::Relaxed);
     assert!(read < total / 2, "read {read} of {total} compressed bytes");
 }
 
@@ -883,7 +886,7 @@ async fn lowered_limits_apply() {
         .file("b", &[1; 100])
         .finish();
     let limits = Limits::default().with_max_file_size(99);
-    let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
+    let err = unpack_both(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -896,13 +899,13 @@ async fn lowered_limits_apply() {
         "{err:?}"
     );
     let limits = Limits::default().with_max_total_size(YAML.len() as u64 + 199);
-    let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
+    let err = unpack_both(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(&err, UnpackError::TotalTooLarge { entry, .. } if entry == "b"),
         "{err:?}"
     );
     let limits = Limits::default().with_max_entries(2);
-    let err = unpack_bytes(&gzip(&tar), &limits).await.unwrap_err();
+    let err = unpack_both(&gzip(&tar), &limits).await.unwrap_err();
     assert!(
         matches!(err, UnpackError::TooManyEntries { limit: 2, .. }),
         "{err:?}"

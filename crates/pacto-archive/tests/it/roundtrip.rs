@@ -1,6 +1,7 @@
-//! `unpack(pack(b, &Limits::default())) == b`, for hand-picked and random bundles.
+//! `unpack(pack(b, &Limits::default())) == b`, for hand-picked and random bundles, and
+//! `write_layer` writes the same files ([`unpack_both`]).
 
-use crate::support::{YAML, bundle};
+use crate::support::{YAML, bundle, unpack_both};
 use bytes::Bytes;
 use pacto_archive::{Limits, pack, unpack_bytes};
 use pacto_contract::Bundle;
@@ -18,21 +19,18 @@ async fn round_trip_keeps_every_byte() {
         ("docs/caf\u{e9} menu.md", "\u{1f600}".as_bytes()),
     ]);
     let packed = pack(&b, &Limits::default()).await.unwrap();
-    let back = unpack_bytes(&packed.bytes, &Limits::default())
+    let back = unpack_both(&packed.bytes, &Limits::default())
         .await
         .unwrap();
     assert_eq!(back, b);
     assert_eq!(back.raw_yaml(), &Bytes::from_static(YAML.as_bytes()));
     // And reading is not sensitive to how the bytes arrive.
-    let reader = crate::support::Generated::new(
-        packed
-            .bytes
-            .chunks(7)
-            .map(<[u8]>::to_vec)
-            .collect::<Vec<_>>()
-            .into_iter(),
-    );
-    assert_eq!(crate::support::unpack_reader(reader).await.unwrap(), b);
+    let chunks: Vec<Vec<u8>> = packed.bytes.chunks(7).map(<[u8]>::to_vec).collect();
+    let streamed = crate::support::unpack_streams(|| {
+        crate::support::Generated::new(chunks.clone().into_iter())
+    })
+    .await;
+    assert_eq!(streamed.result.unwrap(), b);
 }
 
 #[tokio::test]
@@ -44,6 +42,7 @@ async fn deepest_legal_paths_round_trip() {
     let b = bundle(&[(deep.as_str(), b"deep")]);
     let lifted = Limits::default().with_max_depth(u64::MAX);
     let packed = pack(&b, &lifted).await.unwrap();
+    // unpack only: the path is longer than a file system path may be (PATH_MAX).
     let back = unpack_bytes(&packed.bytes, &lifted).await.unwrap();
     assert_eq!(back, b);
 }
@@ -57,7 +56,7 @@ async fn raw_yaml_is_kept_byte_for_byte() {
         Bytes::copy_from_slice(yaml.as_bytes()),
     );
     let b = Bundle::from_files(files).unwrap();
-    let back = unpack_bytes(
+    let back = unpack_both(
         &pack(&b, &Limits::default()).await.unwrap().bytes,
         &Limits::default(),
     )
@@ -112,7 +111,7 @@ proptest! {
         let (packed, again, back) = runtime.block_on(async {
             let packed = pack(&b, &Limits::default()).await.unwrap();
             let again = pack(&b, &Limits::default()).await.unwrap();
-            let back = unpack_bytes(&packed.bytes, &Limits::default()).await.unwrap();
+            let back = unpack_both(&packed.bytes, &Limits::default()).await.unwrap();
             (packed, again, back)
         });
         prop_assert_eq!(&packed, &again);

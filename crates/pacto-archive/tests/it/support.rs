@@ -1,13 +1,19 @@
 //! Test support: a raw tar writer that controls every header byte, gzip helpers, sample
-//! bundles, and readers that count or fail.
+//! bundles, readers that count or fail, and the check that `unpack` and `write_layer` give
+//! the same verdict on a layer.
 
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use pacto_archive::{Limits, UnpackError, unpack, unpack_bytes};
+use pacto_archive::{
+    Limits, Output, UnpackError, WriteError, WriteOptions, WrittenLayer, unpack, unpack_bytes,
+    write_layer,
+};
 use pacto_contract::Bundle;
 use std::collections::BTreeMap;
+use std::fs;
 use std::io::{self, Write};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -203,9 +209,106 @@ pub(crate) fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Unpacks a tar (gzipped here) with the default limits.
+/// Unpacks a tar (gzipped here) with the default limits, through both paths
+/// ([`unpack_both`]).
 pub(crate) async fn unpack_tar(tar: &[u8]) -> Result<Bundle, UnpackError> {
-    unpack_bytes(&gzip(tar), &Limits::default()).await
+    unpack_both(&gzip(tar), &Limits::default()).await
+}
+
+/// Unpacks `layer` with `unpack`, and with `write_layer` into a new directory and into an
+/// empty directory filled in place, checks they agree ([`check_written`]), and returns the
+/// verdict of `unpack`.
+pub(crate) async fn unpack_both(layer: &[u8], limits: &Limits) -> Result<Bundle, UnpackError> {
+    let unpacked = unpack_bytes(layer, limits).await;
+    for fill in [false, true] {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("out");
+        if fill {
+            fs::create_dir(&dir).unwrap();
+        }
+        let output = Output::Dir(dir.clone());
+        let written = write_layer(layer, output, WriteOptions::chosen_dir(), limits).await;
+        check_written(&unpacked, written, &dir, fill);
+    }
+    unpacked
+}
+
+/// Checks that `write_layer` into `dir` (an empty directory filled in place when `filled`)
+/// did what `unpack` says: the same refusal, and then nothing left beside `dir` (no staging
+/// directory) nor in it; or exactly the bundle's files, byte for byte, and its contract.
+pub(crate) fn check_written(
+    unpacked: &Result<Bundle, UnpackError>,
+    written: Result<WrittenLayer, WriteError>,
+    dir: &Path,
+    filled: bool,
+) {
+    let parent = dir.parent().unwrap();
+    match (unpacked, written) {
+        (Ok(bundle), Ok(written)) => {
+            assert_eq!(written.dir, dir);
+            assert_eq!(tree(dir), files_of(bundle));
+            let paths: Vec<&str> = bundle.files().keys().map(|p| p.as_str()).collect();
+            assert_eq!(written.files, paths);
+            assert_eq!(&written.contract, bundle.contract());
+            assert_eq!(&written.raw_yaml, bundle.raw_yaml());
+            assert_eq!(written.size, bundle.total_size());
+            assert_eq!(entries(parent), ["out"]);
+        }
+        (Err(expected), Err(WriteError::Unpack { source })) => {
+            assert_eq!(format!("{source:?}"), format!("{expected:?}"));
+            if filled {
+                assert_eq!(entries(parent), ["out"]);
+                assert_eq!(entries(dir), Vec::<String>::new(), "filled in place");
+            } else {
+                assert_eq!(entries(parent), Vec::<String>::new());
+            }
+        }
+        (unpacked, written) => {
+            panic!("unpack and write_layer disagree:\n{unpacked:?}\n{written:?}")
+        }
+    }
+}
+
+/// The bundle's files by path, as [`tree`] reads a directory.
+pub(crate) fn files_of(bundle: &Bundle) -> BTreeMap<String, Vec<u8>> {
+    bundle
+        .files()
+        .iter()
+        .map(|(path, bytes)| (path.to_string(), bytes.to_vec()))
+        .collect()
+}
+
+/// Every regular file under `root`, by relative path, with its bytes.
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![(root.to_owned(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            let relative = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            if entry.file_type().unwrap().is_dir() {
+                pending.push((entry.path(), relative));
+            } else {
+                files.insert(relative, fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// The names in the directory `dir`, sorted.
+pub(crate) fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
 }
 
 /// `(name, typeflag, size)` of every header of an uncompressed tar, PAX headers included.
@@ -305,14 +408,50 @@ impl AsyncRead for FailingReader {
     }
 }
 
-/// Unpacks from a reader with the default limits.
-pub(crate) async fn unpack_reader<R: AsyncRead + Unpin + Send>(
-    reader: R,
-) -> Result<Bundle, UnpackError> {
-    unpack(reader, &Limits::default()).await
+/// What [`unpack_streams`] saw.
+pub(crate) struct Streamed {
+    /// The verdict of `unpack`.
+    pub(crate) result: Result<Bundle, UnpackError>,
+    /// The most compressed bytes either path read.
+    pub(crate) read: u64,
+    /// The bytes the stream holds.
+    pub(crate) total: u64,
+}
+
+/// Unpacks a stream made by `make` with the default limits through `unpack` and through
+/// `write_layer` (a fresh stream each), checks they agree ([`check_written`]).
+pub(crate) async fn unpack_streams<I>(make: impl Fn() -> Generated<I>) -> Streamed
+where
+    I: ExactSizeIterator<Item = Vec<u8>> + Clone + Unpin + Send,
+{
+    let limits = Limits::default();
+    let reader = make();
+    let total = reader.total_len();
+    let handed_out = Arc::clone(&reader.handed_out);
+    let result = unpack(reader, &limits).await;
+    let mut read = handed_out.load(Ordering::Relaxed);
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("out");
+    let reader = make();
+    let handed_out = Arc::clone(&reader.handed_out);
+    let written = write_layer(
+        reader,
+        Output::Dir(dir.clone()),
+        WriteOptions::chosen_dir(),
+        &limits,
+    )
+    .await;
+    read = read.max(handed_out.load(Ordering::Relaxed));
+    check_written(&result, written, &dir, false);
+    Streamed {
+        result,
+        read,
+        total,
+    }
 }
 
 /// A piece of a generated gzip stream.
+#[derive(Clone)]
 pub(crate) enum Piece {
     /// These bytes.
     Bytes(Vec<u8>),
