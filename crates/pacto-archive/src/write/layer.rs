@@ -9,6 +9,7 @@ use bytes::Bytes;
 use pacto_contract::{BundlePath, Contract, Limits};
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
@@ -87,10 +88,12 @@ where
 {
     let target = off_executor(move || Target::prepare(output, mode)).await?;
     let mut sink = DirSink::new(target.root().to_owned(), target.fills_in_place());
-    let unpacked = match read_layer(reader, limits, &mut sink).await {
-        Ok(()) => parse_contract(sink.raw_yaml.take()).map_err(WriteError::from),
-        Err(e) => Err(e),
-    };
+    let unpacked: Result<_, WriteError> = async {
+        read_layer(reader, limits, &mut sink).await?;
+        sink.flush().await?;
+        Ok(parse_contract(sink.raw_yaml.take())?)
+    }
+    .await;
     let (contract, raw_yaml) = match unpacked {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -266,6 +269,11 @@ fn check_sizes(root: &Path, expected: &BTreeMap<String, u64>) -> Result<(), Writ
 }
 
 /// The files of a layer, written under `root` as they stream by.
+///
+/// Small files are gathered into batches (at most [`BATCH_FILES`] files, [`BATCH_BYTES`]
+/// bytes), each created and written in one trip to the blocking pool: a trip per file
+/// costs two thread switches, which dominate for bundles of many small files. A larger
+/// file is created, then copied a chunk ([`COPY_CHUNK`]) at a time.
 #[derive(Debug)]
 struct DirSink {
     root: PathBuf,
@@ -273,11 +281,19 @@ struct DirSink {
     created: Vec<PathBuf>,
     /// Whether dropping the sink removes what it created (a fill in place not committed).
     undo: bool,
-    /// The relative path and size of every file written.
+    /// The relative path and size of every file read (written, or in `batch`).
     written: BTreeMap<String, u64>,
     raw_yaml: Option<Bytes>,
+    /// Small files read and not yet written, and their bytes.
+    batch: Vec<(String, Bytes)>,
+    batch_bytes: usize,
     buf: Vec<u8>,
 }
+
+/// Most small files held before they are written.
+const BATCH_FILES: usize = 256;
+/// Most bytes of small files held before they are written.
+const BATCH_BYTES: usize = 1024 * 1024;
 
 impl DirSink {
     fn new(root: PathBuf, undo: bool) -> Self {
@@ -287,6 +303,8 @@ impl DirSink {
             undo,
             written: BTreeMap::new(),
             raw_yaml: None,
+            batch: Vec::new(),
+            batch_bytes: 0,
             buf: vec![0; COPY_CHUNK],
         }
     }
@@ -296,31 +314,66 @@ impl DirSink {
         self.undo = false;
     }
 
-    /// Writes the `size` bytes of the entry at `path` into the file just created.
-    async fn fill<E: AsyncRead + Unpin>(
+    /// Runs `create` on the blocking pool, which creates files under the root and records
+    /// every path it creates (even when it fails); then records them here too.
+    async fn create<T: Send + 'static>(
+        &mut self,
+        create: impl FnOnce(&Path, &mut Vec<PathBuf>) -> Result<T, WriteError> + Send + 'static,
+    ) -> Result<T, WriteError> {
+        let root = self.root.clone();
+        let (created, result) = pacto_fs::blocking(move || {
+            let mut created = Vec::new();
+            let result = create(&root, &mut created);
+            (created, result)
+        })
+        .await
+        .map_err(io_error(&self.root))?;
+        if self.undo {
+            self.created.extend(created);
+        }
+        result
+    }
+
+    /// Creates and writes the small files gathered so far.
+    async fn flush(&mut self) -> Result<(), WriteError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        self.create(move |root, created| {
+            for (name, data) in batch {
+                let (target, mut file) = create_file(root, &name, created)?;
+                file.write_all(&data).map_err(io_error(&target))?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Creates the file at `path` and copies the entry's `size` bytes into it, a chunk at a
+    /// time.
+    async fn copy<E: AsyncRead + Unpin>(
         &mut self,
         path: &BundlePath,
         size: u64,
         entry: &mut E,
-        target: &Path,
-        out: &mut tokio::fs::File,
     ) -> Result<(), WriteError> {
-        if is_contract(path) {
-            let data = read_body(entry, path.as_str(), size).await?;
-            out.write_all(&data).await.map_err(io_error(target))?;
-            self.raw_yaml = Some(Bytes::from(data));
-        } else {
-            let mut done = 0;
-            while done < size {
-                let n = read_chunk(entry, &mut self.buf, path.as_str(), size, done).await?;
-                out.write_all(&self.buf[..n])
-                    .await
-                    .map_err(io_error(target))?;
-                done += n as u64;
-            }
+        let name = path.as_str().to_owned();
+        let (target, file) = self
+            .create(move |root, created| create_file(root, &name, created))
+            .await?;
+        let mut out = tokio::fs::File::from_std(file);
+        let mut done = 0;
+        while done < size {
+            let n = read_chunk(entry, &mut self.buf, path.as_str(), size, done).await?;
+            out.write_all(&self.buf[..n])
+                .await
+                .map_err(io_error(&target))?;
+            done += n as u64;
         }
         // tokio's File writes in the background: its last error shows on flush.
-        out.flush().await.map_err(io_error(target))
+        out.flush().await.map_err(io_error(&target))
     }
 }
 
@@ -333,20 +386,21 @@ impl Sink for DirSink {
         size: u64,
         entry: &mut E,
     ) -> Result<(), WriteError> {
-        let (root, name) = (self.root.clone(), path.as_str().to_owned());
-        let (created, opened) = pacto_fs::blocking(move || {
-            let mut created = Vec::new();
-            let opened = create_file(&root, &name, &mut created);
-            (created, opened)
-        })
-        .await
-        .map_err(io_error(&self.root))?;
-        if self.undo {
-            self.created.extend(created);
+        // pacto.yaml is kept anyway: it goes with the small files, whatever its size.
+        if is_contract(&path) || size <= COPY_CHUNK as u64 {
+            let data = Bytes::from(read_body(entry, path.as_str(), size).await?);
+            if is_contract(&path) {
+                self.raw_yaml = Some(data.clone());
+            }
+            self.batch_bytes += data.len();
+            self.batch.push((path.as_str().to_owned(), data));
+            if self.batch.len() >= BATCH_FILES || self.batch_bytes >= BATCH_BYTES {
+                self.flush().await?;
+            }
+        } else {
+            self.flush().await?;
+            self.copy(&path, size, entry).await?;
         }
-        let (target, file) = opened?;
-        let mut out = tokio::fs::File::from_std(file);
-        self.fill(&path, size, entry, &target, &mut out).await?;
         self.written.insert(path.into(), size);
         Ok(())
     }
