@@ -11,7 +11,9 @@
 //! - [`write_bundle`] writes a [`Bundle`] into a directory, confined to it: staged beside it
 //!   and renamed (or atomically exchanged) into place, never merged into what is there,
 //!   following no symlink; [`default_output_name`] refuses a hostile service name as the
-//!   default directory. See [`write`](mod@write).
+//!   default directory. [`write_layer`] does the same from a layer streamed off a reader,
+//!   entry by entry, with the checks of [`unpack`] and memory that does not grow with the
+//!   bundle. See [`write`](mod@write).
 //! - Digests are [`pacto_ref::Digest`]s, computed with [`pacto_fs::sha256`].
 //!
 //! This crate does no network I/O and knows nothing of registries or manifests.

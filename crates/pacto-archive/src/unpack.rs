@@ -28,7 +28,8 @@ const NAME_FIELD: usize = 100;
 ///
 /// Streaming and bounded: each entry is checked from its header before its data is read,
 /// and reading stops at the first refusal, so a gzip bomb costs at most the limits.
-/// Memory is the bundle's files plus a constant. Accepts our own layers, Go pacto's (any
+/// Memory is the bundle's files plus a constant ([`crate::write_layer`] writes them to a
+/// directory as they come instead, in constant memory). Accepts our own layers, Go pacto's (any
 /// gzip level, directory entries, PAX headers for long or non-ASCII names), GNU tar's
 /// (`./` prefixes, trailing slashes on directories, GNU long names, record padding), and
 /// concatenated gzip members.

@@ -1,12 +1,25 @@
-//! Writing a bundle to disk, confined to its output directory: [`write_bundle`],
+//! Writing a bundle to disk, confined to its output directory: [`write_bundle`] (a
+//! [`Bundle`] in memory), [`write_layer`] (a bundle layer streamed from a reader),
 //! [`check_output`] and [`default_output_name`].
 //!
-//! The bundle is complete in memory before anything is written, and nothing is ever merged
-//! into what was there before:
+//! Two ways in, one set of rules:
+//!
+//! - [`write_bundle`] writes a bundle that is complete in memory, and reads every file back
+//!   to compare it byte for byte;
+//! - [`write_layer`] unpacks a layer (tar+gzip) entry by entry straight into files, through
+//!   the same checking reader as [`unpack`](crate::unpack) (same refusals, same order), so
+//!   its memory does not grow with the bundle: a constant (a 64 KiB copy buffer, a batch of
+//!   small files of at most 1 MiB), the list of paths, and `pacto.yaml`. The written tree is
+//!   checked by paths, kinds and sizes before it is put in place, and the reader is read to
+//!   its end first, so a reader that verifies a digest at its end can still refuse the whole
+//!   layer. With [`Output::NamedByService`] the directory's name comes from the contract,
+//!   once it is read ([`default_output_name`]).
+//!
+//! Nothing is ever merged into what was there before:
 //!
 //! - a missing directory is written whole under a staging name beside it
-//!   (`.pacto-pull-<pid>-<random>`, same parent, so same file system), read back and compared
-//!   with the bundle, then renamed into place: it appears whole or not at all;
+//!   (`.pacto-pull-<pid>-<random>`, same parent, so same file system), checked, then renamed
+//!   into place: it appears whole or not at all;
 //! - an existing empty directory is filled in place when [`WriteOptions::fill_empty`] allows it
 //!   (a directory the user chose): it keeps its mode and owner, and may be a mount point or
 //!   the current directory;
@@ -25,8 +38,12 @@
 //! directory, named by the bundle's service name (the pusher's choice, so hostile input), must
 //! be a plain, visible file name on Unix and Windows alike ([`default_output_name`]).
 //!
-//! These functions block on the file system: from async code, run them on the blocking pool
-//! (`pacto_fs::blocking`).
+//! A failure at any point (a refused entry, a reader error, an unsafe service name, something
+//! in the way) leaves no staging directory, and an empty directory filled in place empty again.
+//!
+//! [`write_bundle`] and [`check_output`] block on the file system: from async code, run them
+//! on the blocking pool (`pacto_fs::blocking`). [`write_layer`] is async and does its file
+//! system work there itself (file data through `tokio::fs`), on any tokio runtime.
 //!
 //! A pull killed while writing leaves at most a staging directory; its name carries the owning
 //! process id, and the next write into the same parent removes it once that process is gone

@@ -53,9 +53,9 @@ pub struct WrittenLayer {
 }
 
 /// Unpacks the bundle layer (tar+gzip) that `reader` yields straight into a directory,
-/// within `limits`, with memory that does not grow with the bundle: each file's data is
-/// copied in chunks of 64 KiB, and only `pacto.yaml` (at most `limits.max_file_size`) and
-/// the list of paths are held.
+/// within `limits`, with memory that does not grow with the bundle: a large file's data is
+/// copied in chunks of 64 KiB, small files are written in batches of at most 1 MiB, and
+/// only `pacto.yaml` (at most `limits.max_file_size`) and the list of paths are held.
 ///
 /// Every entry goes through the checks of [`unpack`](crate::unpack), in the same order, with
 /// the same [`UnpackError`](crate::UnpackError)s (as [`WriteError::Unpack`]), and `reader` is
@@ -221,8 +221,8 @@ impl Target {
                 open_up(&parent, staging.path())?;
                 match plan {
                     Plan::Replace => replace(staging, &dir, &parent)?,
-                    // Never planned for a staged tree (an empty directory is filled in place,
-                    // or refused for a directory named by the service).
+                    // `Fill` is never planned for a staged tree: an empty directory the caller
+                    // names is filled in place, one named by the service is refused.
                     Plan::New | Plan::Fill => {
                         // Renamed onto a path that appeared meanwhile: replaces an empty
                         // directory, fails on anything else (never follows a symlink).
