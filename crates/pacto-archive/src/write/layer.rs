@@ -413,3 +413,66 @@ impl Drop for DirSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change made to a staged tree before it is checked.
+    type Change = fn(&Path);
+
+    /// A tree holding `a/b.txt` (3 bytes) and `c.txt` (0 bytes), changed by `change`.
+    fn checked(change: impl FnOnce(&Path)) -> Result<(), WriteError> {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        fs::create_dir(root.join("a")).unwrap();
+        fs::write(root.join("a/b.txt"), b"abc").unwrap();
+        fs::write(root.join("c.txt"), b"").unwrap();
+        change(root);
+        let expected = BTreeMap::from([("a/b.txt".to_owned(), 3), ("c.txt".to_owned(), 0)]);
+        check_sizes(root, &expected)
+    }
+
+    #[test]
+    fn the_staged_tree_must_hold_exactly_the_files_unpacked() {
+        assert!(checked(|_| {}).is_ok());
+        let cases: [(&str, Change); 5] = [
+            ("a file missing", |root| {
+                fs::remove_file(root.join("c.txt")).unwrap()
+            }),
+            ("an extra file", |root| {
+                fs::write(root.join("d.txt"), b"").unwrap()
+            }),
+            ("a short file", |root| {
+                fs::write(root.join("a/b.txt"), b"ab").unwrap()
+            }),
+            ("an empty directory", |root| {
+                fs::create_dir(root.join("e")).unwrap()
+            }),
+            ("a directory for a file", |root| {
+                fs::remove_file(root.join("c.txt")).unwrap();
+                fs::create_dir_all(root.join("c.txt/x")).unwrap();
+                fs::write(root.join("c.txt/x/y"), b"").unwrap();
+            }),
+        ];
+        for (what, change) in cases {
+            let error = checked(change).unwrap_err();
+            assert!(
+                matches!(error, WriteError::Verify { .. }),
+                "{what}: {error:?}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            let error = checked(|root| {
+                fs::remove_file(root.join("c.txt")).unwrap();
+                std::os::unix::fs::symlink("a/b.txt", root.join("c.txt")).unwrap();
+            })
+            .unwrap_err();
+            assert!(
+                matches!(error, WriteError::Verify { .. }),
+                "a symlink: {error:?}"
+            );
+        }
+    }
+}

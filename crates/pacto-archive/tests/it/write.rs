@@ -1,36 +1,13 @@
 //! The confined bundle writer through the public API: refusals, the forced exact swap, and
 //! hostile default names.
 
-use crate::support::bundle;
+use crate::support::{bundle, tree};
 use pacto_archive::{
     Found, WriteError, WriteOptions, check_output, default_output_name, write_bundle,
 };
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-
-/// Every regular file under `root`, by relative path, with its bytes.
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![(root.to_owned(), String::new())];
-    while let Some((dir, prefix)) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().into_string().unwrap();
-            let relative = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
-            if entry.file_type().unwrap().is_dir() {
-                pending.push((entry.path(), relative));
-            } else {
-                files.insert(relative, fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    files
-}
 
 /// The names under `parent` other than `keep`: staging directories left behind.
 fn leftovers(parent: &Path, keep: &str) -> Vec<String> {
