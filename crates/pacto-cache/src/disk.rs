@@ -24,7 +24,7 @@ use crate::key::{KeyKind, key};
 use crate::{CacheEntry, PruneReport, VerifyReport};
 use bytes::Bytes;
 use pacto_artifact::{MAX_MANIFEST_SIZE, accept_manifest};
-use pacto_fs::{AtomicFile, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
+use pacto_fs::{AtomicFile, BlobCheck, BlobDir, BlobError, BlobRead, BlobWriter, Mode};
 use pacto_ref::{Digest, DigestAlgorithm, Reference};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -82,6 +82,19 @@ impl Record {
     }
 
     /// Bytes of blobs this record names.
+    fn for_layer(id: &RefId, entry: &LayerEntry) -> Record {
+        Record {
+            format: RECORD_FORMAT,
+            reference: id.full(),
+            repository: id.repository.clone(),
+            tag: id.tag().map(str::to_owned),
+            digest: entry.digest.clone(),
+            layer_digest: entry.layer_digest.clone(),
+            manifest_size: entry.manifest.len() as u64,
+            layer_size: entry.layer_size,
+        }
+    }
+
     fn size(&self) -> u64 {
         self.manifest_size.saturating_add(self.layer_size)
     }
@@ -220,6 +233,15 @@ pub(crate) struct Blobs {
     pub(crate) manifest: Bytes,
     pub(crate) layer: Bytes,
     pub(crate) layer_digest: Digest,
+}
+
+/// A manifest whose layer is a verified file of the blob directory.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerEntry {
+    pub(crate) digest: Digest,
+    pub(crate) manifest: Bytes,
+    pub(crate) layer_digest: Digest,
+    pub(crate) layer_size: u64,
 }
 
 /// The disk tier rooted at a cache directory.
@@ -382,6 +404,48 @@ impl Disk {
         })
     }
 
+    /// The manifest `digest` with its layer as a file, both re-hashed (the layer in bounded
+    /// steps); `None` when either is missing or corrupt (removed), or the manifest is no
+    /// longer acceptable under `max_layer_size`.
+    pub(crate) fn layer(
+        &self,
+        digest: &Digest,
+        reference: &str,
+        max_layer_size: u64,
+    ) -> Option<LayerEntry> {
+        let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
+        let layer = match accept_manifest(&manifest, None, max_layer_size) {
+            Ok(layer) => layer,
+            Err(e) => {
+                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
+                return None;
+            }
+        };
+        match self.blobs.check_sized(&layer.digest, layer.size) {
+            Ok(BlobCheck::Intact) => Some(LayerEntry {
+                digest: digest.clone(),
+                manifest: Bytes::from(manifest),
+                layer_digest: layer.digest,
+                layer_size: layer.size,
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                warn!(error = %e, "cannot read a cached blob: miss");
+                None
+            }
+        }
+    }
+
+    /// The blob directory, where [`Disk::record_layer`] expects the layer.
+    pub(crate) fn blobs(&self) -> &BlobDir {
+        &self.blobs
+    }
+
+    /// A directory for downloads that are not cached, beside the blobs (same file system).
+    pub(crate) fn scratch_parent(&self) -> PathBuf {
+        self.tmp_dir()
+    }
+
     /// Reads blob `digest` (exactly `exact_size` bytes when given, else at most `max_size`)
     /// and hashes it; a corrupt file is removed. A blob that cannot be read is a miss.
     fn read_blob(&self, digest: &Digest, max_size: u64, exact_size: Option<u64>) -> BlobRead {
@@ -465,6 +529,16 @@ impl Disk {
         blobs: &Blobs,
     ) -> Result<(), CacheError> {
         self.write_record(id, &Record::new(id, digest, blobs), &AtomicBool::new(false))
+    }
+
+    /// Stores the manifest of `entry` and the record for `id`; the layer is in the blob
+    /// directory already (written there verified).
+    pub(crate) fn record_layer(&self, id: &RefId, entry: &LayerEntry) -> Result<(), CacheError> {
+        let dest = self.blobs.path(&entry.digest);
+        self.blobs
+            .write_expected(&entry.digest, &entry.manifest)
+            .map_err(|e| blob_error(e, &dest))?;
+        self.write_record(id, &Record::for_layer(id, entry), &AtomicBool::new(false))
     }
 
     fn write_record(

@@ -54,9 +54,11 @@
 mod disk;
 mod error;
 mod key;
+mod layer;
 mod memory;
 
 pub use error::{BoxError, CacheError};
+pub use layer::LayerFile;
 
 use async_trait::async_trait;
 use disk::{Blobs, Disk, Found, RefId};
@@ -456,6 +458,11 @@ impl<S: BundleStore> CachedStore<S> {
             e.digest == *digest
                 && (e.reference.starts_with(&tagged) || e.reference.starts_with(&pinned))
         })
+    }
+
+    /// Remembers which manifest `id` named, without the bundle.
+    fn remember_digest(&self, id: &RefId, digest: &Digest) {
+        self.memory().refs.insert(id.clone(), digest.clone());
     }
 
     fn remember(&self, id: &RefId, pulled: &Pulled) {

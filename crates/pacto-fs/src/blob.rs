@@ -7,6 +7,9 @@ use std::fs::{self, File};
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 
+/// Bytes hashed per read by [`BlobDir::check_sized`].
+const CHECK_BUFFER: usize = 256 * 1024;
+
 /// Why a blob could not be written or read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,6 +85,18 @@ impl BlobRead {
             BlobRead::Missing | BlobRead::Corrupt(_) => None,
         }
     }
+}
+
+/// What [`BlobDir::check_sized`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BlobCheck {
+    /// The blob is there, with the expected size and digest.
+    Intact,
+    /// No blob with this digest.
+    Missing,
+    /// The file does not hold what its name says (removed unless the directory keeps them).
+    Corrupt(Mismatch),
 }
 
 /// How a blob file differs from the blob it is named after.
@@ -170,6 +185,52 @@ impl BlobDir {
     /// [`BlobDir::read`] for a blob whose exact size is known.
     pub fn read_sized(&self, digest: &Digest, size: u64) -> Result<BlobRead, BlobError> {
         self.read_checked(digest, size, Some(size), self.remove_corrupt)
+    }
+
+    /// Whether blob `digest` is there with exactly `size` bytes that hash to `digest`,
+    /// hashed in bounded steps (memory stays constant whatever the size); a corrupt file is
+    /// removed unless [`BlobDir::keep_corrupt`]. [`BlobDir::read_sized`] without the bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`BlobError::UnsupportedAlgorithm`] for a digest that is not sha256,
+    /// [`BlobError::Io`] when the file cannot be read or a corrupt one removed.
+    pub fn check_sized(&self, digest: &Digest, size: u64) -> Result<BlobCheck, BlobError> {
+        supported(digest)?;
+        let path = self.path(digest);
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BlobCheck::Missing),
+            Err(e) => return Err(BlobError::io("open", &path, e)),
+        };
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; CHECK_BUFFER];
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .map_err(|e| BlobError::io("read", &path, e))?;
+            if n == 0 || hasher.size() + n as u64 > size {
+                hasher.update(&buffer[..n]);
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+        let (actual, read) = hasher.finish();
+        let mismatch = if read != size {
+            Mismatch::Size {
+                expected: size,
+                actual: read,
+            }
+        } else if actual != *digest {
+            Mismatch::Digest { actual }
+        } else {
+            return Ok(BlobCheck::Intact);
+        };
+        if self.remove_corrupt {
+            tracing::warn!(path = %path.display(), %digest, "blob is corrupt: removed");
+            self.remove(digest)?;
+        }
+        Ok(BlobCheck::Corrupt(mismatch))
     }
 
     fn read_checked(

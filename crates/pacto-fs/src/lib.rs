@@ -33,8 +33,10 @@ mod atomic;
 mod blob;
 mod blocking;
 mod hash;
+mod verify;
 
 pub use atomic::{AtomicFile, Mode, create_dir_all, sync_dir, write_atomic};
-pub use blob::{BlobDir, BlobError, BlobRead, BlobWriter, Mismatch};
+pub use blob::{BlobCheck, BlobDir, BlobError, BlobRead, BlobWriter, Mismatch};
 pub use blocking::blocking;
 pub use hash::{Sha256, sha256};
+pub use verify::VerifyingReader;

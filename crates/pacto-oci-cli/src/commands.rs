@@ -499,67 +499,74 @@ async fn pull(
     force: bool,
     out: &Output,
 ) -> Outcome {
-    use pacto_oci::archive::{self, WriteError, WriteOptions};
-    let refused = |e: WriteError| {
-        if e.is_refusal() {
-            usage(out, &write_refusal(&e))
-        } else {
-            Err(Error::new(ErrorKind::Other, e).with_context("cannot write the bundle"))
-        }
-    };
+    use pacto_oci::archive::{self, Output, WriteError, WriteOptions};
     let chosen = WriteOptions::chosen_dir().with_force(force);
     // A directory named with -o is checked before anything is downloaded.
     if let Some(dir) = output.clone()
         && let Err(e) = off_executor(move || archive::check_output(&dir, chosen)).await?
     {
-        return refused(e);
+        return if e.is_refusal() {
+            usage(out, &write_refusal(&e))
+        } else {
+            Err(Error::new(ErrorKind::Other, e).with_context("cannot write the bundle"))
+        };
     }
     let reference = crate::reference::read(reference)?;
+    let (target, write_options) = match output {
+        Some(dir) => (Output::Dir(dir), chosen),
+        None => (
+            Output::NamedByService {
+                parent: PathBuf::from("."),
+            },
+            WriteOptions::default_dir().with_force(force),
+        ),
+    };
     let spinner = out.transfer(format!("pulling {reference}"), None);
-    let resolved = client.pull(&reference, constraint, mode(offline)).await;
+    let pulled = client
+        .pull_to(&reference, constraint, mode(offline), target, write_options)
+        .await;
     drop(spinner);
-    let resolved = resolved?;
-    let bundle = &resolved.bundle;
-    let (dir, write_options) = match output {
-        Some(dir) => (dir, chosen),
-        None => match archive::default_output_name(bundle.name()) {
-            Ok(dir) => (dir, WriteOptions::default_dir().with_force(force)),
-            Err(e) => {
-                return usage(
+    let pulled = match pulled {
+        Ok(pulled) => pulled,
+        Err(e) => {
+            return match e.write_error() {
+                Some(WriteError::UnsafeName(name)) => usage(
                     out,
                     &format!(
-                        "{e}; it is never used as the output directory, not even with --force: \
-                         choose one with -o DIR"
+                        "{name}; it is never used as the output directory, not even with \
+                         --force: choose one with -o DIR"
                     ),
-                );
-            }
-        },
-    };
-    let files = {
-        let (bundle, dir) = (bundle.clone(), dir.clone());
-        match off_executor(move || archive::write_bundle(&bundle, &dir, write_options)).await? {
-            Ok(files) => files,
-            Err(e) => return refused(e),
+                ),
+                Some(refusal) if refusal.is_refusal() => usage(out, &write_refusal(refusal)),
+                _ => Err(e),
+            };
         }
     };
+    let written = &pulled.written;
+    let (name, version) = (
+        &written.contract.service.name,
+        &written.contract.service.version,
+    );
+    let dir = &written.dir;
+    let files = &written.files;
     out.emit(
         json!({
-            "ref": resolved.reference.to_string(),
-            "digest": resolved.digest,
-            "name": bundle.name(),
-            "version": bundle.version(),
+            "ref": pulled.reference.to_string(),
+            "digest": pulled.digest,
+            "name": name,
+            "version": version,
             "dir": dir.display().to_string(),
             "files": files,
         }),
         || {
             format!(
                 "Pulled {}@{} -> {}/ ({} files)\nFrom: {}\nManifest digest: {}",
-                bundle.name(),
-                bundle.version(),
+                name,
+                version,
                 dir.display(),
                 files.len(),
-                resolved.reference,
-                resolved.digest
+                pulled.reference,
+                pulled.digest
             )
         },
     );

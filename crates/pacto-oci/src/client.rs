@@ -2,6 +2,7 @@
 
 use crate::env::Settings;
 use crate::{Error, ErrorKind};
+use pacto_archive::{Output, WriteOptions, WrittenLayer};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::{Bundle, Limits};
@@ -15,6 +16,18 @@ use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// What [`Client::pull_to`] wrote.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct PulledTo {
+    /// The reference chosen (the tag picked for an untagged one).
+    pub reference: ArtifactRef,
+    /// The manifest digest.
+    pub digest: pacto_ref::Digest,
+    /// The directory written, its files and the contract read from it.
+    pub written: WrittenLayer,
+}
 
 /// What [`Client::inspect`] found.
 #[derive(Debug, Clone)]
@@ -456,6 +469,50 @@ impl Client {
                 .resolver
                 .resolve_pinned(reference, constraint, mode)
                 .await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot pull"))
+    }
+
+    /// Pulls the bundle `reference` names (its highest version matching `constraint` when
+    /// it has no tag) into a directory, streaming: the layer goes through the cache to a
+    /// verified file and is unpacked from it entry by entry under the client's limits, so
+    /// memory stays constant whatever the bundle's size (the CLI's `pull`). `output` and
+    /// `options` say where and what may be replaced ([`pacto_archive::write_layer`]: staged
+    /// beside the directory and renamed in, never merged into what was there). Same cache
+    /// rules and request counts as [`Client::pull`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::pull`]; a refused output path carries its
+    /// [`WriteError`](pacto_archive::WriteError) ([`Error::write_error`]).
+    pub async fn pull_to(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+        output: Output,
+        options: WriteOptions,
+    ) -> Result<PulledTo, Error> {
+        self.bounded(reference, async {
+            let resolved = self
+                .resolver
+                .resolve_layer(reference, constraint, mode)
+                .await?;
+            let layer = resolved.layer;
+            let reader = layer.open().await.map_err(|e| {
+                Error::new(
+                    ErrorKind::Other,
+                    StoreError::io("cannot open", layer.path(), e),
+                )
+            })?;
+            let written =
+                pacto_archive::write_layer(reader, output, options, self.limits()).await?;
+            Ok(PulledTo {
+                reference: resolved.reference,
+                digest: layer.digest.clone(),
+                written,
+            })
         })
         .await
         .map_err(|e| e.with_context("cannot pull"))

@@ -99,6 +99,15 @@ impl Error {
         }
     }
 
+    /// The bundle writer's error behind this one (a refused output path, say:
+    /// [`WriteError::is_refusal`](pacto_archive::WriteError::is_refusal)).
+    pub fn write_error(&self) -> Option<&pacto_archive::WriteError> {
+        match &*self.inner {
+            Inner::Other(e) => e.downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// The resolver's error behind this one (for [`ResolveError::available`], say).
     pub fn resolve_error(&self) -> Option<&ResolveError> {
         match &*self.inner {
@@ -186,6 +195,24 @@ impl From<pacto_archive::UnpackError> for Error {
             ErrorKind::InvalidBundle
         } else {
             ErrorKind::Other
+        };
+        Error::new(kind, error)
+    }
+}
+
+impl From<pacto_archive::WriteError> for Error {
+    fn from(error: pacto_archive::WriteError) -> Self {
+        let kind = match &error {
+            pacto_archive::WriteError::Unpack { source } if source.is_invalid_bundle() => {
+                ErrorKind::InvalidBundle
+            }
+            // The layer's bytes are not what its digest says (a damaged cache file).
+            pacto_archive::WriteError::Unpack { source }
+                if pacto_fs::VerifyingReader::<()>::mismatch(source).is_some() =>
+            {
+                ErrorKind::InvalidBundle
+            }
+            _ => ErrorKind::Other,
         };
         Error::new(kind, error)
     }

@@ -13,17 +13,21 @@ use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_S
 use crate::error::TimeLimit;
 use crate::mirror::Mirrors;
 use crate::progress::{self, Direction, Progress, ProgressEvent};
+use crate::sink::BlobSink;
 use crate::tls;
 use crate::transport::{
     CredentialFallback, Endpoint, LowSpeedLimit, Request, RetryPolicy, Scope, Target, Transport,
     TransportConfig, failure, next_chunk, read_limited, registry_message,
 };
-use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
+use crate::{
+    BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_archive::Limits;
 use pacto_auth::Keychain;
 use pacto_contract::Bundle;
+use pacto_fs::BlobDir;
 use pacto_ref::{ArtifactRef, Digest, DigestAlgorithm, Reference};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
@@ -538,14 +542,16 @@ impl RegistryClient {
         })
     }
 
-    /// GETs a blob, checking size and digest as the bytes arrive; retried when the stream
-    /// breaks off.
+    /// GETs a blob into what `sink` makes (a new sink per attempt), checking size and digest
+    /// as the bytes arrive; retried when the stream breaks off. Returns the bytes of a memory
+    /// sink.
     async fn get_blob(
         &self,
         repo: &Repo<'_>,
         digest: &Digest,
         size: u64,
-    ) -> Result<Bytes, StoreError> {
+        sink: impl Fn() -> BlobSink,
+    ) -> Result<Option<Bytes>, StoreError> {
         let mut last_error = None;
         for attempt in 0..BLOB_ATTEMPTS {
             let request = Request::new(Method::GET, repo.path(&format!("blobs/{digest}")));
@@ -558,7 +564,7 @@ impl RegistryClient {
                 size,
                 direction: Direction::Download,
             });
-            match self.read_blob(repo, response, digest, size).await {
+            match self.read_blob(repo, response, digest, size, sink()).await {
                 Ok(bytes) => {
                     self.emit(|| ProgressEvent::BlobDone {
                         digest: digest.clone(),
@@ -586,7 +592,8 @@ impl RegistryClient {
         mut response: Response,
         digest: &Digest,
         size: u64,
-    ) -> Result<Bytes, StoreError> {
+        mut sink: BlobSink,
+    ) -> Result<Option<Bytes>, StoreError> {
         let too_big = |got: u64| {
             StoreError::invalid_bundle(
                 &repo.display,
@@ -600,39 +607,29 @@ impl RegistryClient {
         {
             return Err(too_big(length));
         }
-        let mut hasher = pacto_fs::Sha256::new();
-        let mut body = Vec::with_capacity(usize::try_from(size.min(64 * 1024 * 1024)).unwrap_or(0));
+        let mut received = 0u64;
         while let Some(chunk) = next_chunk(&mut response)
             .await
             .map_err(|e| failure(repo.host(), &repo.display, "reading the layer", e))?
         {
-            if body.len() as u64 + chunk.len() as u64 > size {
-                return Err(too_big(body.len() as u64 + chunk.len() as u64));
+            let n = chunk.len() as u64;
+            if received + n > size {
+                return Err(too_big(received + n));
             }
-            hasher.update(&chunk);
-            body.extend_from_slice(&chunk);
+            received += n;
+            sink.put(chunk).await?;
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
-                n: chunk.len() as u64,
+                n,
             });
         }
-        if body.len() as u64 != size {
+        if received != size {
             return Err(StoreError::invalid_bundle(
                 &repo.display,
-                format!(
-                    "layer {digest} is {} bytes, its descriptor says {size}",
-                    body.len()
-                ),
+                format!("layer {digest} is {received} bytes, its descriptor says {size}"),
             ));
         }
-        let (actual, _) = hasher.finish();
-        if actual != *digest {
-            return Err(StoreError::invalid_bundle(
-                &repo.display,
-                format!("layer digest mismatch: expected {digest}, the bytes hash to {actual}"),
-            ));
-        }
-        Ok(Bytes::from(body))
+        sink.finish(&repo.display, digest).await
     }
 
     /// The digest of the manifest at `identifier`, by HEAD (GET when the registry omits the
@@ -841,6 +838,21 @@ impl std::fmt::Display for Identifier<'_> {
     }
 }
 
+/// The tag or digest a pull of `reference` asks for.
+fn pull_identifier<'r>(
+    reference: &'r ArtifactRef,
+    repo: &Repo<'_>,
+) -> Result<Identifier<'r>, StoreError> {
+    match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => Ok(Identifier::Digest(digest)),
+        (None, Some(tag)) => Ok(Identifier::Tag(tag)),
+        (None, None) => Err(StoreError::InvalidReference {
+            reference: repo.display.clone(),
+            reason: "a pull needs a tag or digest (resolve an untagged reference first)".into(),
+        }),
+    }
+}
+
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     headers
         .get(name)
@@ -915,17 +927,7 @@ impl RegistryClient {
 
     async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         let repo = self.repo(reference)?;
-        let identifier = match (reference.digest(), reference.tag()) {
-            (Some(digest), _) => Identifier::Digest(digest),
-            (None, Some(tag)) => Identifier::Tag(tag),
-            (None, None) => {
-                return Err(StoreError::InvalidReference {
-                    reference: repo.display.clone(),
-                    reason: "a pull needs a tag or digest (resolve an untagged reference first)"
-                        .into(),
-                });
-            }
-        };
+        let identifier = pull_identifier(reference, &repo)?;
         let FetchedManifest {
             bytes: manifest,
             digest,
@@ -937,7 +939,12 @@ impl RegistryClient {
             content_type.as_deref(),
             artifact::max_layer_size(&self.limits),
         )?;
-        let blob = self.get_blob(&repo, &layer.digest, layer.size).await?;
+        let blob = self
+            .get_blob(&repo, &layer.digest, layer.size, || {
+                BlobSink::memory(layer.size)
+            })
+            .await?
+            .unwrap_or_default();
         let bundle = pacto_archive::unpack_bytes(&blob, &self.limits)
             .await
             .map_err(|source| StoreError::Unpack {
@@ -950,6 +957,36 @@ impl RegistryClient {
             manifest,
             layer: blob,
             layer_digest: layer.digest,
+        })
+    }
+
+    async fn fetch_layer_now(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let repo = self.repo(reference)?;
+        let identifier = pull_identifier(reference, &repo)?;
+        let FetchedManifest {
+            bytes: manifest,
+            digest,
+            content_type,
+        } = self.get_manifest(&repo, identifier).await?;
+        let layer = crate::packing::accept(
+            &repo.display,
+            &manifest,
+            content_type.as_deref(),
+            artifact::max_layer_size(&self.limits),
+        )?;
+        self.get_blob(&repo, &layer.digest, layer.size, || {
+            BlobSink::file(&repo.display, blobs, &layer.digest, layer.size)
+        })
+        .await?;
+        Ok(FetchedLayer {
+            digest,
+            manifest,
+            layer_digest: layer.digest,
+            layer_size: layer.size,
         })
     }
 
@@ -1132,7 +1169,10 @@ impl RegistryClient {
         size: u64,
     ) -> Result<Bytes, StoreError> {
         let repo = self.repo(reference)?;
-        self.get_blob(&repo, digest, size).await
+        let bytes = self
+            .get_blob(&repo, digest, size, || BlobSink::memory(size))
+            .await?;
+        Ok(bytes.unwrap_or_default())
     }
 
     /// Uploads the blob `digest` into the repository of `reference`.
@@ -1189,6 +1229,15 @@ impl BundleStore for RegistryClient {
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.bounded(reference, self.pull_pinned_now(reference))
+            .await
+    }
+
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        self.bounded(reference, self.fetch_layer_now(reference, blobs))
             .await
     }
 

@@ -17,7 +17,9 @@
 //! served.
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
-use crate::{BundleStore, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag};
+use crate::{
+    BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_archive::Limits;
@@ -267,11 +269,12 @@ fn push_blocking(
     Ok(status)
 }
 
-fn pull_blocking(
+/// The manifest `reference` names, its digest, and the layer it describes (accepted).
+fn manifest_blocking(
     reference: &LayoutReference,
     display: &str,
     limits: &Limits,
-) -> Result<ReadArtifact, StoreError> {
+) -> Result<(Digest, Vec<u8>, artifact::LayerDescriptor), StoreError> {
     let root = reference.path();
     let index = read_index(root, display)?.ok_or_else(|| {
         not_found(
@@ -305,12 +308,83 @@ fn pull_blocking(
     };
     let manifest = read_blob(root, display, &digest, size, "manifest")?;
     let layer = crate::packing::accept(display, &manifest, None, artifact::max_layer_size(limits))?;
-    let blob = read_blob(root, display, &layer.digest, layer.size, "layer")?;
+    Ok((digest, manifest, layer))
+}
+
+fn pull_blocking(
+    reference: &LayoutReference,
+    display: &str,
+    limits: &Limits,
+) -> Result<ReadArtifact, StoreError> {
+    let (digest, manifest, layer) = manifest_blocking(reference, display, limits)?;
+    let blob = read_blob(
+        reference.path(),
+        display,
+        &layer.digest,
+        layer.size,
+        "layer",
+    )?;
     Ok(ReadArtifact {
         manifest: Bytes::from(manifest),
         digest,
         layer: Bytes::from(blob),
         layer_digest: layer.digest,
+    })
+}
+
+/// The manifest `reference` names, with its layer copied into `into` in bounded steps,
+/// verified as it is written (it appears there only when size and digest match).
+fn fetch_blocking(
+    reference: &LayoutReference,
+    display: &str,
+    limits: &Limits,
+    into: &BlobDir,
+) -> Result<FetchedLayer, StoreError> {
+    let (digest, manifest, layer) = manifest_blocking(reference, display, limits)?;
+    let source = blobs(reference.path()).path(&layer.digest);
+    let mut file = File::open(&source).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => StoreError::invalid_bundle(
+            display,
+            format!("layer blob {} is missing from the layout", layer.digest),
+        ),
+        _ => StoreError::io("cannot open", &source, e),
+    })?;
+    let mut writer = into.writer().map_err(blob_error)?;
+    // One byte more than the descriptor says is enough to tell a blob that is too big.
+    std::io::copy(
+        &mut std::io::Read::take(&mut file, layer.size.saturating_add(1)),
+        &mut writer,
+    )
+    .map_err(|e| StoreError::io("cannot copy", &source, e))?;
+    match writer.finish(Some(&layer.digest), Some(layer.size)) {
+        Ok(_) => {}
+        Err(BlobError::DigestMismatch { actual, .. }) => {
+            return Err(StoreError::invalid_bundle(
+                display,
+                format!(
+                    "layer digest mismatch: expected {}, the bytes hash to {actual}",
+                    layer.digest
+                ),
+            ));
+        }
+        Err(BlobError::SizeMismatch { actual, .. }) => {
+            return Err(StoreError::invalid_bundle(
+                display,
+                format!(
+                    "layer blob {} has {actual} bytes{}, its descriptor says {}",
+                    layer.digest,
+                    if actual > layer.size { " or more" } else { "" },
+                    layer.size
+                ),
+            ));
+        }
+        Err(e) => return Err(blob_error(e)),
+    }
+    Ok(FetchedLayer {
+        digest,
+        manifest: Bytes::from(manifest),
+        layer_digest: layer.digest,
+        layer_size: layer.size,
     })
 }
 
@@ -493,6 +567,18 @@ struct ReadArtifact {
     layer_digest: Digest,
 }
 
+/// The layout reference of a pull: it needs a tag or digest.
+fn pull_reference(reference: &ArtifactRef) -> Result<LayoutReference, StoreError> {
+    let layout_ref = layout(reference)?.clone();
+    if layout_ref.tag().is_none() && layout_ref.digest().is_none() {
+        return Err(StoreError::InvalidReference {
+            reference: reference.to_string(),
+            reason: "a pull needs a tag or digest (resolve an untagged reference first)".into(),
+        });
+    }
+    Ok(layout_ref)
+}
+
 /// Runs the layout's file work off the executor.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
@@ -532,13 +618,7 @@ impl BundleStore for LayoutStore {
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let layout_ref = layout(reference)?.clone();
-        if layout_ref.tag().is_none() && layout_ref.digest().is_none() {
-            return Err(StoreError::InvalidReference {
-                reference: reference.to_string(),
-                reason: "a pull needs a tag or digest (resolve an untagged reference first)".into(),
-            });
-        }
+        let layout_ref = pull_reference(reference)?;
         let display = reference.to_string();
         let limits = self.limits;
         let shown = display.clone();
@@ -561,6 +641,16 @@ impl BundleStore for LayoutStore {
             layer,
             layer_digest,
         })
+    }
+
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let layout_ref = pull_reference(reference)?;
+        let (display, limits, into) = (reference.to_string(), self.limits, blobs.clone());
+        blocking(move || fetch_blocking(&layout_ref, &display, &limits, &into)).await
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {

@@ -29,6 +29,7 @@ mod layout;
 mod mirror;
 mod packing;
 mod progress;
+mod sink;
 mod tls;
 mod transfer;
 mod transport;
@@ -49,6 +50,8 @@ pub use async_trait::async_trait;
 
 use bytes::Bytes;
 use pacto_contract::Bundle;
+/// The blob directory [`BundleStore::fetch_layer`] writes into, re-exported.
+pub use pacto_fs::BlobDir;
 use pacto_ref::{ArtifactRef, Digest};
 
 /// What a push did.
@@ -156,6 +159,34 @@ impl Pulled {
     }
 }
 
+/// A bundle's manifest, fetched, with its layer written into a blob directory
+/// ([`BundleStore::fetch_layer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchedLayer {
+    /// The digest of [`FetchedLayer::manifest`]: what the reference meant when it was read.
+    pub digest: Digest,
+    /// The manifest bytes as read (already verified against `digest`).
+    pub manifest: Bytes,
+    /// The layer's digest: the blob's name in the directory it was written to.
+    pub layer_digest: Digest,
+    /// The layer's size in bytes.
+    pub layer_size: u64,
+}
+
+impl FetchedLayer {
+    /// The manifest `manifest` (whose digest is `digest`) of a layer `layer_digest` of
+    /// `layer_size` bytes; for [`BundleStore`] implementations of your own.
+    pub fn new(digest: Digest, manifest: Bytes, layer_digest: Digest, layer_size: u64) -> Self {
+        FetchedLayer {
+            digest,
+            manifest,
+            layer_digest,
+            layer_size,
+        }
+    }
+}
+
 /// A place bundles are pushed to and pulled from.
 ///
 /// Every method takes a parsed [`ArtifactRef`]; a store refuses references of another kind
@@ -177,6 +208,42 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
     /// Pulls the bundle.
     async fn pull(&self, reference: &ArtifactRef) -> Result<Bundle, StoreError> {
         Ok(self.pull_pinned(reference).await?.bundle)
+    }
+
+    /// Fetches the manifest `reference` names and writes its layer into `blobs`, where it
+    /// appears under its digest only once its size and digest are verified: memory stays
+    /// constant whatever the layer's size (the registry client and the layout store stream
+    /// it). The layer is always fetched, even when `blobs` holds it already (a caller that
+    /// trusts `blobs` checks first). Nothing is unpacked: the caller reads the blob (e.g.
+    /// with `pacto_archive::write_layer`).
+    ///
+    /// The default pulls through [`BundleStore::pull_pinned`] and writes the layer it
+    /// returns.
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let pulled = self.pull_pinned(reference).await?;
+        let (dir, digest, layer) = (
+            blobs.clone(),
+            pulled.layer_digest.clone(),
+            pulled.layer.clone(),
+        );
+        pacto_fs::blocking(move || dir.write_expected(&digest, &layer))
+            .await
+            .map_err(|source| StoreError::Io {
+                action: "cannot store the layer",
+                path: String::new(),
+                source,
+            })?
+            .map_err(sink::blob_failure)?;
+        Ok(FetchedLayer {
+            digest: pulled.digest,
+            manifest: pulled.manifest,
+            layer_size: pulled.layer.len() as u64,
+            layer_digest: pulled.layer_digest,
+        })
     }
 
     /// The manifest digest `reference` points to now.
@@ -207,6 +274,14 @@ macro_rules! forward_bundle_store {
 
             async fn pull(&self, reference: &ArtifactRef) -> Result<Bundle, StoreError> {
                 (**self).pull(reference).await
+            }
+
+            async fn fetch_layer(
+                &self,
+                reference: &ArtifactRef,
+                blobs: &BlobDir,
+            ) -> Result<FetchedLayer, StoreError> {
+                (**self).fetch_layer(reference, blobs).await
             }
 
             async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
@@ -282,6 +357,14 @@ impl BundleStore for AnyStore {
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.store(reference).pull_pinned(reference).await
+    }
+
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        self.store(reference).fetch_layer(reference, blobs).await
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {

@@ -41,10 +41,11 @@ pub use pacto_ref::ErrorKind;
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt as _};
-use pacto_cache::CachedStore;
+use pacto_cache::{CachedStore, LayerFile};
 use pacto_contract::Bundle;
+use pacto_ref::async_trait;
 use pacto_ref::{ArtifactRef, Digest, ParseOptions, SelectError, filter_semver_tags};
-use pacto_registry::{BundleStore, Progress, ProgressEvent, Pulled};
+use pacto_registry::{BundleStore, Progress, ProgressEvent, Pulled, StoreError};
 use std::sync::Arc;
 use tracing::{debug, warn};
 
@@ -72,6 +73,18 @@ pub struct Resolved {
     pub bundle: Bundle,
     /// The manifest bytes the bundle was read from (their digest is [`Resolved::digest`]).
     pub manifest: Bytes,
+}
+
+/// A resolved reference with its bundle's layer as a verified file: what
+/// [`Resolver::resolve_layer`] answers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ResolvedLayer {
+    /// The reference used, with the tag chosen for an untagged one.
+    pub reference: ArtifactRef,
+    /// The layer, with the manifest it came from ([`LayerFile::digest`] is the manifest
+    /// digest).
+    pub layer: LayerFile,
 }
 
 /// Where a reference points now, without the bundle: what [`Resolver::locate`] answers.
@@ -218,6 +231,34 @@ impl<S: BundleStore> Resolver<S> {
         constraint: &str,
         mode: ResolveMode,
     ) -> Result<Resolved, ResolveError> {
+        let (chosen, pulled) = self.choose(&AsBundle, reference, constraint, mode).await?;
+        Ok(resolved(chosen, pulled))
+    }
+
+    /// Like [`Resolver::resolve_pinned`], with the bundle's layer as a verified file rather
+    /// than the bundle in memory ([`CachedStore::layer_file`]): what a caller that unpacks
+    /// to disk wants (`pacto_archive::write_layer`), its memory constant whatever the
+    /// bundle's size. The same resolution, cache rules and request counts.
+    pub async fn resolve_layer(
+        &self,
+        reference: &str,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<ResolvedLayer, ResolveError> {
+        let parsed = self.parse(reference)?;
+        let (reference, layer) = self.choose(&AsLayerFile, &parsed, constraint, mode).await?;
+        Ok(ResolvedLayer { reference, layer })
+    }
+
+    /// The reference `reference` resolves to under `constraint`, with what `fetch` gets for
+    /// it.
+    async fn choose<F: Fetch<S>>(
+        &self,
+        fetch: &F,
+        reference: &ArtifactRef,
+        constraint: &str,
+        mode: ResolveMode,
+    ) -> Result<(ArtifactRef, F::Out), ResolveError> {
         match mode {
             ResolveMode::RemoteAllowed => {
                 // One resolution path for every caller: Go's ResolveRef over the cache.
@@ -225,8 +266,8 @@ impl<S: BundleStore> Resolver<S> {
                 if chosen != *reference {
                     debug!(reference = %reference, chosen = %chosen, "resolved by semver");
                 }
-                let pulled = self.pull(&chosen, mode).await?;
-                Ok(resolved(chosen, pulled))
+                let got = self.fetch(fetch, &chosen, mode).await?;
+                Ok((chosen, got))
             }
             ResolveMode::LocalOnly => {
                 // The same resolution over the cached tags, best first; a cached tag that
@@ -261,10 +302,11 @@ impl<S: BundleStore> Resolver<S> {
                         Err(e) => return Err(e.into()),
                     };
                     if reference.has_explicit_tag() {
-                        return Ok(resolved(chosen.clone(), self.pull(&chosen, mode).await?));
+                        let got = self.fetch(fetch, &chosen, mode).await?;
+                        return Ok((chosen, got));
                     }
-                    if let Some(pulled) = self.cache.pull_local(&chosen).await? {
-                        return Ok(resolved(chosen, pulled));
+                    if let Some(got) = fetch.local(&self.cache, &chosen).await? {
+                        return Ok((chosen, got));
                     }
                     debug!(reference = %chosen, "cached tag not usable: trying the next best");
                     cached
@@ -372,16 +414,17 @@ impl<S: BundleStore> Resolver<S> {
         Ok(fetched)
     }
 
-    async fn pull(
+    async fn fetch<F: Fetch<S>>(
         &self,
+        fetch: &F,
         reference: &ArtifactRef,
         mode: ResolveMode,
-    ) -> Result<Pulled, ResolveError> {
+    ) -> Result<F::Out, ResolveError> {
         match mode {
-            ResolveMode::RemoteAllowed => Ok(self.cache.pull_pinned(reference).await?),
+            ResolveMode::RemoteAllowed => Ok(fetch.remote(&self.cache, reference).await?),
             ResolveMode::LocalOnly => {
-                self.cache
-                    .pull_local(reference)
+                fetch
+                    .local(&self.cache, reference)
                     .await?
                     .ok_or_else(|| ResolveError::NotFound {
                         reference: reference.to_string(),
@@ -389,6 +432,74 @@ impl<S: BundleStore> Resolver<S> {
                     })
             }
         }
+    }
+}
+
+/// What a resolution gets from the cache for the reference it chose.
+#[async_trait]
+trait Fetch<S: BundleStore>: Sync {
+    type Out: Send;
+
+    /// Through the cache, the network allowed.
+    async fn remote(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<Self::Out, StoreError>;
+
+    /// From the cache alone; `None` is a miss.
+    async fn local(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<Option<Self::Out>, StoreError>;
+}
+
+/// The bundle, in memory.
+struct AsBundle;
+
+#[async_trait]
+impl<S: BundleStore> Fetch<S> for AsBundle {
+    type Out = Pulled;
+
+    async fn remote(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<Pulled, StoreError> {
+        cache.pull_pinned(reference).await
+    }
+
+    async fn local(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<Option<Pulled>, StoreError> {
+        cache.pull_local(reference).await
+    }
+}
+
+/// The bundle's layer, as a verified file.
+struct AsLayerFile;
+
+#[async_trait]
+impl<S: BundleStore> Fetch<S> for AsLayerFile {
+    type Out = LayerFile;
+
+    async fn remote(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<LayerFile, StoreError> {
+        cache.layer_file(reference).await
+    }
+
+    async fn local(
+        &self,
+        cache: &CachedStore<S>,
+        reference: &ArtifactRef,
+    ) -> Result<Option<LayerFile>, StoreError> {
+        cache.layer_file_local(reference).await
     }
 }
 
@@ -410,12 +521,9 @@ struct LocalTags<'a, S> {
 
 #[pacto_ref::async_trait]
 impl<S: BundleStore> pacto_ref::TagLister for LocalTags<'_, S> {
-    type Error = pacto_registry::StoreError;
+    type Error = StoreError;
 
-    async fn list_tags(
-        &self,
-        repository: &ArtifactRef,
-    ) -> Result<Vec<String>, pacto_registry::StoreError> {
+    async fn list_tags(&self, repository: &ArtifactRef) -> Result<Vec<String>, StoreError> {
         let mut tags = self.cache.local_tags(repository).await?;
         tags.retain(|tag| !self.unusable.contains(tag));
         Ok(tags)

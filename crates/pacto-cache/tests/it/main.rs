@@ -5,6 +5,7 @@
 mod common;
 mod integrity;
 mod keys;
+mod layers;
 mod maintenance;
 mod offline;
 mod processes;

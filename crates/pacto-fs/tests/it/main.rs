@@ -1,7 +1,8 @@
 //! pacto-fs against a real file system.
 
 use pacto_fs::{
-    AtomicFile, BlobDir, BlobError, BlobRead, Mismatch, Mode, blocking, sha256, write_atomic,
+    AtomicFile, BlobCheck, BlobDir, BlobError, BlobRead, Mismatch, Mode, blocking, sha256,
+    write_atomic,
 };
 use std::future::Future as _;
 use std::io::Write as _;
@@ -57,6 +58,59 @@ fn blobs_round_trip_under_their_digest() {
     assert_eq!(entries(&temp.path().join("blobs/sha256")), [digest.hex()]);
     let missing = sha256(b"absent");
     assert_eq!(blobs.read(&missing, 100).unwrap(), BlobRead::Missing);
+}
+
+#[test]
+fn a_check_hashes_in_bounded_steps_and_finds_what_a_read_finds() {
+    let temp = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i| (i % 251) as u8).collect();
+    /// Stored bytes, bytes the name claims, size asked, expected answer.
+    type Case<'a> = (&'a [u8], &'a [u8], u64, fn(&BlobCheck) -> bool);
+    let cases: [Case<'_>; 5] = [
+        (&big, &big, big.len() as u64, |c| *c == BlobCheck::Intact),
+        (b"tampered", b"original", 8, |c| {
+            matches!(c, BlobCheck::Corrupt(Mismatch::Digest { .. }))
+        }),
+        (b"short", b"short", 6, |c| {
+            matches!(
+                c,
+                BlobCheck::Corrupt(Mismatch::Size {
+                    expected: 6,
+                    actual: 5,
+                    ..
+                })
+            )
+        }),
+        (
+            &big,
+            &big,
+            1000,
+            |c| matches!(c, BlobCheck::Corrupt(Mismatch::Size { expected: 1000, actual, .. }) if *actual > 1000),
+        ),
+        (b"", b"", 0, |c| *c == BlobCheck::Intact),
+    ];
+    for (keep, remove) in [(true, false), (false, true)] {
+        let root = temp.path().join(format!("keep-{keep}"));
+        let blobs = BlobDir::new(&root, Mode::Shared);
+        let blobs = if keep { blobs.keep_corrupt() } else { blobs };
+        for (stored, named, size, expected) in cases {
+            let digest = sha256(named);
+            std::fs::create_dir_all(root.join("sha256")).unwrap();
+            std::fs::write(blobs.path(&digest), stored).unwrap();
+            let found = blobs.check_sized(&digest, size).unwrap();
+            assert!(
+                expected(&found),
+                "{} bytes as {size}: {found:?}",
+                stored.len()
+            );
+            let corrupt = found != BlobCheck::Intact;
+            assert_eq!(blobs.path(&digest).exists(), !(corrupt && remove));
+        }
+        assert_eq!(
+            blobs.check_sized(&sha256(b"absent"), 6).unwrap(),
+            BlobCheck::Missing
+        );
+    }
 }
 
 #[test]
