@@ -35,6 +35,6 @@ mod blocking;
 mod hash;
 
 pub use atomic::{AtomicFile, Mode, create_dir_all, sync_dir, write_atomic};
-pub use blob::{BlobDir, BlobError, BlobRead, BlobWriter, Mismatch};
+pub use blob::{BlobDir, BlobError, BlobRead, BlobWriter, Mismatch, OBSERVE_STEP};
 pub use blocking::blocking;
 pub use hash::{Sha256, sha256};
