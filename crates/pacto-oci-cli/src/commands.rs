@@ -431,15 +431,12 @@ async fn push(
     }
     let what = format!("{}@{}", bundle.name(), bundle.version());
     let pushing = format!("pushing {what} to {reference}");
-    // To a registry, an unchanged bundle is only packed and compared: "pushing" shows once
-    // bytes go up. A layout is written locally, with no bytes to report.
-    let spinner = match parsed {
-        ArtifactRef::Remote(_) => out.transfer(
-            format!("checking {what} against {reference}"),
-            Some(pushing),
-        ),
-        _ => out.transfer(pushing, None),
-    };
+    // An unchanged bundle is only packed and compared: "pushing" shows once bytes go up to
+    // the registry or into the layout.
+    let spinner = out.transfer(
+        format!("checking {what} against {reference}"),
+        Some(pushing),
+    );
     let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;

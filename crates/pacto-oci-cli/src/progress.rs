@@ -162,32 +162,26 @@ impl Transfers {
                 bar.tick();
                 state.blobs.insert(key, bar);
             }
-            ProgressEvent::BlobBytes { digest, n } => {
-                // Bytes of a blob moving both ways (a copy) go to the bar that is not done.
-                for direction in [Direction::Download, Direction::Upload] {
-                    if let Some(bar) = state.blobs.get(&(direction, digest.clone()))
-                        && !bar.is_finished()
-                    {
-                        bar.inc(*n);
-                        break;
-                    }
+            ProgressEvent::BlobBytes {
+                digest,
+                n,
+                direction,
+            } => {
+                // By direction: a copy moves the same digest down, then up.
+                if let Some(bar) = state.blobs.get(&(*direction, digest.clone())) {
+                    bar.inc(*n);
                 }
             }
-            ProgressEvent::BlobDone { digest } => {
-                for direction in [Direction::Download, Direction::Upload] {
-                    let key = (direction, digest.clone());
-                    if let Some(bar) = state.blobs.get(&key)
-                        && !bar.is_finished()
-                    {
-                        if state.versions.is_some() {
-                            // fetch-all: the versions bar counts what is done.
-                            bar.finish_and_clear();
-                            state.multi.remove(bar);
-                            state.blobs.remove(&key);
-                        } else {
-                            bar.finish();
-                        }
-                        break;
+            ProgressEvent::BlobDone { digest, direction } => {
+                let key = (*direction, digest.clone());
+                if let Some(bar) = state.blobs.get(&key) {
+                    if state.versions.is_some() {
+                        // fetch-all: the versions bar counts what is done.
+                        bar.finish_and_clear();
+                        state.multi.remove(bar);
+                        state.blobs.remove(&key);
+                    } else {
+                        bar.finish();
                     }
                 }
             }

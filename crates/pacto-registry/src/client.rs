@@ -238,6 +238,14 @@ impl RegistryClient {
         &self.limits
     }
 
+    /// The progress observer, when the builder was given one ([`AnyStore::new`] hands it
+    /// to the layout store too).
+    ///
+    /// [`AnyStore::new`]: crate::AnyStore::new
+    pub(crate) fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
     /// Every time explicit credentials (flags, `PACTO_REGISTRY_*`) were rejected by a registry
     /// and another source, or anonymous access, was used instead; shared by clones. Callers
     /// show these so a wrong password is not silently masked by a stored one.
@@ -562,6 +570,7 @@ impl RegistryClient {
                 Ok(bytes) => {
                     self.emit(|| ProgressEvent::BlobDone {
                         digest: digest.clone(),
+                        direction: Direction::Download,
                     });
                     return Ok(bytes);
                 }
@@ -614,6 +623,7 @@ impl RegistryClient {
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
                 n: chunk.len() as u64,
+                direction: Direction::Download,
             });
         }
         if body.len() as u64 != size {
@@ -683,6 +693,7 @@ impl RegistryClient {
         }
         self.emit(|| ProgressEvent::BlobDone {
             digest: digest.clone(),
+            direction: Direction::Upload,
         });
         Ok(())
     }
@@ -713,6 +724,7 @@ impl RegistryClient {
                 self.emit(|| ProgressEvent::BlobBytes {
                     digest: digest.clone(),
                     n: size,
+                    direction: Direction::Upload,
                 });
                 return Ok(());
             }
@@ -735,6 +747,7 @@ impl RegistryClient {
         self.emit(|| ProgressEvent::BlobBytes {
             digest: digest.clone(),
             n: size,
+            direction: Direction::Upload,
         });
         Ok(())
     }
@@ -772,6 +785,7 @@ impl RegistryClient {
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
                 n: (end - offset) as u64,
+                direction: Direction::Upload,
             });
             offset = end;
         }
