@@ -1,10 +1,10 @@
 //! Transfers people can watch: a status line, one bar per blob (bytes done/total, rate,
 //! ETA) and, for fetch-all, an overall bar of versions, drawn with indicatif on stderr from
-//! the library's [`ProgressEvent`]s. Only made on a terminal without `--quiet`/`--json`
+//! the library's [`ProgressEvent`]s; and `pack`'s bar over a big bundle's file bytes. Only made on a terminal without `--quiet`/`--json`
 //! ([`crate::output::Output`] decides).
 
 use crate::human::format_size;
-use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressFinish, ProgressState, ProgressStyle};
 use pacto_oci::refs::Digest;
 use pacto_oci::registry::Direction;
 use pacto_oci::{Progress, ProgressEvent};
@@ -75,6 +75,25 @@ fn blob_style() -> ProgressStyle {
             },
         )
         .progress_chars("=> ")
+}
+
+/// Bundles of at least this many file bytes get a bar while `pack` packs them.
+///
+/// A size, not a delay: at gzip level 1 (about 57 MB/s on incompressible files, see
+/// docs/architecture.md) 8 MiB take about 150 ms, under which a bar drawn at indicatif's 20
+/// frames a second would only flash; and the same bundle shows a bar or not whatever the
+/// machine's load (a bar shown only after some time, as cargo does, would make pack's
+/// output on a terminal depend on it).
+pub(crate) const PACK_BAR_FROM: u64 = 8 * 1024 * 1024;
+
+/// A bar over the `total` file bytes of `what` (`name@version`) being packed, in the style
+/// of the blob bars; it clears itself when dropped.
+pub(crate) fn pack_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total).with_finish(ProgressFinish::AndClear);
+    bar.set_style(blob_style());
+    bar.set_prefix(format!("packing {what}"));
+    bar.tick();
+    bar
 }
 
 fn versions_style() -> ProgressStyle {
