@@ -82,6 +82,12 @@ fn auth(keychain: &Keychain) {
 fn archive(bundle: &Bundle, bytes: &[u8], limits: &Limits, path: &Path) {
     assert_send(pacto_oci::archive::pack(bundle, limits));
     assert_send(pacto_oci::archive::pack_to_file(bundle, path, limits));
+    assert_send(pacto_oci::archive::pack_to_file_with_progress(
+        bundle,
+        path,
+        limits,
+        |_| {},
+    ));
     assert_send(pacto_oci::archive::pack_to_writer(
         bundle,
         Vec::new(),

@@ -1195,3 +1195,213 @@ fn fetch_all_and_copy_on_a_terminal_show_their_progress() {
         copied.stdout
     );
 }
+
+/// A size as the CLI writes it in bars (`format_size`): one decimal, binary units (MiB
+/// here: the sizes these tests use).
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The line of `text` (a terminal's bytes, split at carriage returns too) showing a bar of
+/// `total` for `what` (`↑ sha256:`, `packing big@1.0.0`), with its rate and ETA.
+fn bar_line<'a>(text: &'a str, what: &str, total: &str) -> Option<&'a str> {
+    text.split(['\r', '\n']).find(|line| {
+        line.contains(what)
+            && line.contains(&format!("/{total}"))
+            && line.contains("/s")
+            && line.contains("ETA")
+    })
+}
+
+/// Pushes into, pulls from and copies between OCI layouts show byte bars on a terminal, as
+/// registry transfers do: the layer written (↑), read (↓), or both for a copy, with its
+/// total size, rate and ETA; nothing of it with -q.
+#[test]
+fn layout_pushes_pulls_and_copies_on_a_terminal_show_byte_bars() {
+    let sb = Sandbox::new();
+    let noise = crate::common::noise(17, 5 * 1024 * 1024);
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/noise.bin", noise.as_slice())],
+    );
+    let layout = format!("oci-layout:{}", s(&sb.path("layout")));
+    let tagged = format!("{layout}:1.0.0");
+
+    let pushed = in_pty(&sb, &["push", s(&source), &layout], None);
+    assert_eq!(pushed.code, 0, "{}", pushed.stdout);
+    assert!(
+        pushed.stdout.contains("Pushed big@1.0.0"),
+        "{}",
+        pushed.stdout
+    );
+    let size = sb.run(&["inspect", &tagged, "--json"]).expect(0).json()["layer"]["size"]
+        .as_u64()
+        .unwrap();
+    let total = mib(size);
+    assert!(total.starts_with("5."), "{total}");
+    assert!(
+        bar_line(&pushed.stdout, "↑ sha256:", &total).is_some(),
+        "no upload bar of {total}: {:?}",
+        pushed.stdout
+    );
+
+    let pulled = in_pty(
+        &sb,
+        &["--no-cache", "pull", &tagged, "-o", s(&sb.path("pulled"))],
+        None,
+    );
+    assert_eq!(pulled.code, 0, "{}", pulled.stdout);
+    assert!(
+        pulled.stdout.contains("Pulled big@1.0.0"),
+        "{}",
+        pulled.stdout
+    );
+    assert!(
+        bar_line(&pulled.stdout, "↓ sha256:", &total).is_some(),
+        "no download bar of {total}: {:?}",
+        pulled.stdout
+    );
+
+    let copy = format!("oci-layout:{}", s(&sb.path("copy")));
+    let copied = in_pty(&sb, &["copy", &tagged, &copy], None);
+    assert_eq!(copied.code, 0, "{}", copied.stdout);
+    assert!(copied.stdout.contains("Copied"), "{}", copied.stdout);
+    for arrow in ["↓ sha256:", "↑ sha256:"] {
+        assert!(
+            bar_line(&copied.stdout, arrow, &total).is_some(),
+            "no {arrow} bar of {total}: {:?}",
+            copied.stdout
+        );
+    }
+
+    let quiet = in_pty(
+        &sb,
+        &[
+            "copy",
+            &tagged,
+            &format!("oci-layout:{}", s(&sb.path("q"))),
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(quiet.stdout.trim().is_empty(), "{:?}", quiet.stdout);
+    let quiet = in_pty(
+        &sb,
+        &[
+            "--no-cache",
+            "pull",
+            &tagged,
+            "-o",
+            s(&sb.path("quiet")),
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(
+        !quiet.stdout.contains("sha256:") && !quiet.stdout.contains("ETA"),
+        "{:?}",
+        quiet.stdout
+    );
+}
+
+/// `pack` of a big bundle shows a bar over its file bytes on a terminal; not with -q,
+/// --json, the layer on standard output, or stderr into a pipe; and a small bundle never
+/// gets one.
+#[test]
+fn pack_shows_a_bar_for_a_big_bundle_on_a_terminal_only() {
+    let sb = Sandbox::new();
+    // Two files under the 10 MiB per-file limit, over the 8 MiB the bar starts at.
+    let (a, b) = (
+        crate::common::noise(18, 5 * 1024 * 1024),
+        crate::common::noise(19, 5 * 1024 * 1024),
+    );
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/a.bin", a.as_slice()), ("data/b.bin", b.as_slice())],
+    );
+    let files: u64 = ["pacto.yaml", "data/a.bin", "data/b.bin"]
+        .iter()
+        .map(|f| std::fs::metadata(source.join(f)).unwrap().len())
+        .sum();
+    let total = mib(files);
+    assert_eq!(total, "10.0 MiB");
+
+    let shown = in_pty(&sb, &["pack", s(&source), "-o", "shown.tar.gz"], None);
+    assert_eq!(shown.code, 0, "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("Packed big@1.0.0"),
+        "{}",
+        shown.stdout
+    );
+    let bar = bar_line(&shown.stdout, "packing big@1.0.0", &total)
+        .unwrap_or_else(|| panic!("no pack bar of {total}: {:?}", shown.stdout));
+    assert!(bar.contains('['), "{bar:?}");
+
+    let quiet = in_pty(&sb, &["pack", s(&source), "-o", "quiet.tar.gz", "-q"], None);
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(quiet.stdout.trim().is_empty(), "{:?}", quiet.stdout);
+    let json = in_pty(
+        &sb,
+        &["pack", s(&source), "-o", "json.tar.gz", "--json"],
+        None,
+    );
+    assert_eq!(json.code, 0, "{}", json.stdout);
+    assert!(
+        json.stdout.trim_start().starts_with('{') && !json.stdout.contains("packing"),
+        "{:?}",
+        json.stdout
+    );
+    // The layer on standard output (a file here), stderr the terminal: the summary only.
+    let to_stdout = in_pty_line(
+        &sb,
+        &format!(
+            "{} > stdout.tar.gz",
+            command_line(&["pack", s(&source), "-o", "-"])
+        ),
+        None,
+    );
+    assert_eq!(to_stdout.code, 0, "{}", to_stdout.stdout);
+    assert!(
+        to_stdout.stdout.contains("standard output") && !to_stdout.stdout.contains("packing"),
+        "{:?}",
+        to_stdout.stdout
+    );
+    let piped = in_pty_line(
+        &sb,
+        &format!(
+            "{} 2>&1 | cat",
+            command_line(&["pack", s(&source), "-o", "piped.tar.gz"])
+        ),
+        None,
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stdout);
+    assert!(
+        piped.stdout.contains("Packed big@1.0.0") && !piped.stdout.contains("packing"),
+        "{:?}",
+        piped.stdout
+    );
+    // Every run wrote the same layer.
+    let shown_bytes = std::fs::read(sb.work().join("shown.tar.gz")).unwrap();
+    for other in ["quiet", "json", "stdout", "piped"] {
+        let bytes = std::fs::read(sb.work().join(format!("{other}.tar.gz"))).unwrap();
+        assert!(bytes == shown_bytes, "{other}.tar.gz differs");
+    }
+
+    let small = in_pty(
+        &sb,
+        &["pack", s(&bundle(&sb, "1.0.0")), "-o", "small.tar.gz"],
+        None,
+    );
+    assert_eq!(small.code, 0, "{}", small.stdout);
+    assert!(
+        small.stdout.contains("Packed payments@1.0.0") && !small.stdout.contains("packing"),
+        "{:?}",
+        small.stdout
+    );
+}

@@ -1,7 +1,8 @@
 //! The Pacto bundle layer codec: canonical tar+gzip out, bounded and hostile-input-safe
 //! tar+gzip in.
 //!
-//! - [`pack`] (and [`pack_to_writer`], [`pack_to_file`]) turn a [`Bundle`] into the single
+//! - [`pack`] (and [`pack_to_writer`], [`pack_to_file`], and their `_with_progress` forms
+//!   for a progress bar) turn a [`Bundle`] into the single
 //!   layer of a Pacto artifact ([`LAYER_MEDIA_TYPE`]): byte-reproducible, so the same
 //!   bundle content always has the same digest, whatever the file times, modes, owners or
 //!   listing order it came from. A bundle over its [`Limits`] is refused before a byte is
@@ -32,7 +33,8 @@ pub mod write;
 
 pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
 pub use pack::{
-    COMPRESSION_LEVEL, LayerInfo, Packed, PackedFile, pack, pack_to_file, pack_to_writer,
+    COMPRESSION_LEVEL, LayerInfo, PROGRESS_STEP, Packed, PackedFile, pack, pack_to_file,
+    pack_to_file_with_progress, pack_to_writer, pack_to_writer_with_progress,
 };
 pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};

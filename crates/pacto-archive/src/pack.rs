@@ -10,6 +10,8 @@ use pacto_ref::Digest;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio_tar::{EntryType, Header};
 
@@ -24,6 +26,11 @@ const PREFIX_LEN: usize = 155;
 const MAX_USTAR_SIZE: u64 = 0o77_777_777_777;
 /// Name of the PAX header written before an entry whose path does not fit ustar fields.
 const PAX_HEADER_NAME: &[u8] = b"././@PaxHeader";
+
+/// About how many file bytes [`pack_to_file_with_progress`] and
+/// [`pack_to_writer_with_progress`] pack between two reports: a progress bar moves every
+/// MiB, and a big bundle costs a few dozen calls, not one per write.
+pub const PROGRESS_STEP: u64 = 1024 * 1024;
 
 /// A packed layer held in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +85,7 @@ pub async fn pack(bundle: &Bundle, limits: &Limits) -> Result<Packed, ArchiveErr
     // Compressed bundles are usually well under half their size; this saves reallocations.
     let capacity = usize::try_from(bundle.total_size() / 2).unwrap_or(0);
     let mut sink = Vec::with_capacity(capacity);
-    let info = write_layer(&entries, &mut sink)
+    let info = write_layer(&entries, &mut sink, &mut |_| {})
         .await
         .map_err(|source| ArchiveError::Io { path: None, source })?;
     Ok(Packed {
@@ -96,8 +103,21 @@ pub async fn pack_to_writer<W: AsyncWrite + Unpin>(
     writer: W,
     limits: &Limits,
 ) -> Result<LayerInfo, ArchiveError> {
+    pack_to_writer_with_progress(bundle, writer, limits, |_| {}).await
+}
+
+/// [`pack_to_writer`], calling `progress` with the number of the bundle's file bytes packed
+/// since its previous call: about every [`PROGRESS_STEP`] bytes and once at the end, so the
+/// calls of a pack that succeeds add up to [`Bundle::total_size`] (for a progress bar; the
+/// archive's bytes are exactly [`pack_to_writer`]'s).
+pub async fn pack_to_writer_with_progress<W: AsyncWrite + Unpin>(
+    bundle: &Bundle,
+    writer: W,
+    limits: &Limits,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<LayerInfo, ArchiveError> {
     let entries = plan(bundle, limits)?;
-    write_layer(&entries, writer)
+    write_layer(&entries, writer, &mut progress)
         .await
         .map_err(|source| ArchiveError::Io { path: None, source })
 }
@@ -111,6 +131,16 @@ pub async fn pack_to_file(
     bundle: &Bundle,
     path: &Path,
     limits: &Limits,
+) -> Result<PackedFile, ArchiveError> {
+    pack_to_file_with_progress(bundle, path, limits, |_| {}).await
+}
+
+/// [`pack_to_file`], calling `progress` as [`pack_to_writer_with_progress`] does.
+pub async fn pack_to_file_with_progress(
+    bundle: &Bundle,
+    path: &Path,
+    limits: &Limits,
+    mut progress: impl FnMut(u64) + Send,
 ) -> Result<PackedFile, ArchiveError> {
     let entries = plan(bundle, limits)?;
     let io_err = |source: io::Error| ArchiveError::Io {
@@ -127,7 +157,9 @@ pub async fn pack_to_file(
         .map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
     let mut writer = BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-    let info = write_layer(&entries, &mut writer).await.map_err(io_err)?;
+    let info = write_layer(&entries, &mut writer, &mut progress)
+        .await
+        .map_err(io_err)?;
     let file = writer.into_inner();
     file.sync_all().await.map_err(io_err)?;
     drop(file);
@@ -164,26 +196,39 @@ fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, Ar
     Ok(entries)
 }
 
-/// Writes the planned entries as tar+gzip into `writer`, hashing both layers.
+/// Writes the planned entries as tar+gzip into `writer`, hashing both layers and telling
+/// `progress` about the file bytes written.
 async fn write_layer<W: AsyncWrite + Unpin>(
     entries: &[TarEntry<'_>],
     writer: W,
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> io::Result<LayerInfo> {
     let gzip = GzipEncoder::with_quality(
         HashingWriter::new(writer),
         Level::Precise(COMPRESSION_LEVEL as i32),
     );
     let mut tar = HashingWriter::new(gzip);
+    let mut reporter = Reporter {
+        progress,
+        pending: 0,
+    };
     for entry in entries {
         match entry {
             TarEntry::Dir(path) => write_header(&mut tar, path, EntryType::Directory, 0).await?,
             TarEntry::File(path, data) => {
                 write_header(&mut tar, path, EntryType::Regular, data.len() as u64).await?;
-                tar.write_all(data).await?;
+                // Counted whether or not anybody watches, so both write the same bytes.
+                Counted {
+                    inner: &mut tar,
+                    reporter: &mut reporter,
+                }
+                .write_all(data)
+                .await?;
                 write_padding(&mut tar, data.len()).await?;
             }
         }
     }
+    reporter.flush();
     tar.write_all(&[0; 2 * BLOCK]).await?;
     // Shutting down the tar hasher shuts down the encoder (which writes the gzip trailer)
     // and, through it, the caller's writer.
@@ -195,6 +240,62 @@ async fn write_layer<W: AsyncWrite + Unpin>(
         diff_id,
         size,
     })
+}
+
+/// Adds up the file bytes packed and reports them about every [`PROGRESS_STEP`].
+struct Reporter<'a> {
+    progress: &'a mut (dyn FnMut(u64) + Send),
+    /// Bytes packed and not reported yet.
+    pending: u64,
+}
+
+impl Reporter<'_> {
+    fn add(&mut self, n: u64) {
+        self.pending += n;
+        if self.pending >= PROGRESS_STEP {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending > 0 {
+            (self.progress)(self.pending);
+            self.pending = 0;
+        }
+    }
+}
+
+/// Passes writes through to `inner` at most [`PROGRESS_STEP`] bytes at a time, counting the
+/// bytes it accepted. Deflate's output does not depend on how its input is split (no flush
+/// is asked for between writes; the big-bundle golden digest checks it).
+struct Counted<'a, 'r, W> {
+    inner: &'a mut W,
+    reporter: &'a mut Reporter<'r>,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, '_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        // The compressor takes a whole file in one write: a step at a time, it can be
+        // reported as it goes.
+        let step = usize::try_from(PROGRESS_STEP).unwrap_or(usize::MAX);
+        let buf = buf.get(..step).unwrap_or(buf);
+        let n = std::task::ready!(Pin::new(&mut *this.inner).poll_write(cx, buf))?;
+        this.reporter.add(n as u64);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
 }
 
 /// One entry of the canonical archive; both borrow from the bundle's paths.

@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 /// Bytes hashed per read by [`BlobDir::check_sized`].
 const CHECK_BUFFER: usize = 256 * 1024;
 
+/// The largest step in which [`BlobDir::read_sized_observed`] and
+/// [`BlobDir::write_expected_observed`] report bytes: a progress bar moves every MiB, and
+/// a big blob costs a few dozen calls, not one per system call.
+pub const OBSERVE_STEP: u64 = 1024 * 1024;
+
 /// Why a blob could not be written or read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -179,12 +184,30 @@ impl BlobDir {
     /// match, or is larger, is reported as [`BlobRead::Corrupt`] (and removed, unless
     /// [`BlobDir::keep_corrupt`]).
     pub fn read(&self, digest: &Digest, max_size: u64) -> Result<BlobRead, BlobError> {
-        self.read_checked(digest, max_size, None, self.remove_corrupt)
+        self.read_checked(digest, max_size, None, self.remove_corrupt, None)
     }
 
     /// [`BlobDir::read`] for a blob whose exact size is known.
     pub fn read_sized(&self, digest: &Digest, size: u64) -> Result<BlobRead, BlobError> {
-        self.read_checked(digest, size, Some(size), self.remove_corrupt)
+        self.read_checked(digest, size, Some(size), self.remove_corrupt, None)
+    }
+
+    /// [`BlobDir::read_sized`], calling `observe` with the number of bytes read as they are
+    /// read, at most [`OBSERVE_STEP`] at a time (for a progress bar). The bytes are hashed
+    /// once all are read, so the calls say nothing about whether the blob is intact.
+    pub fn read_sized_observed(
+        &self,
+        digest: &Digest,
+        size: u64,
+        mut observe: impl FnMut(u64),
+    ) -> Result<BlobRead, BlobError> {
+        self.read_checked(
+            digest,
+            size,
+            Some(size),
+            self.remove_corrupt,
+            Some(&mut observe),
+        )
     }
 
     /// Whether blob `digest` is there with exactly `size` bytes that hash to `digest`,
@@ -239,6 +262,7 @@ impl BlobDir {
         max_size: u64,
         exact: Option<u64>,
         remove_corrupt: bool,
+        observe: Option<&mut dyn FnMut(u64)>,
     ) -> Result<BlobRead, BlobError> {
         supported(digest)?;
         let path = self.path(digest);
@@ -248,9 +272,12 @@ impl BlobDir {
             Err(e) => return Err(BlobError::io("open", &path, e)),
         };
         let mut bytes = Vec::new();
-        file.take(max_size.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| BlobError::io("read", &path, e))?;
+        let mut file = file.take(max_size.saturating_add(1));
+        match observe {
+            None => file.read_to_end(&mut bytes).map(drop),
+            Some(observe) => read_observed(&mut file, &mut bytes, observe),
+        }
+        .map_err(|e| BlobError::io("read", &path, e))?;
         let size = bytes.len() as u64;
         let mismatch = if size > max_size || exact.is_some_and(|exact| size != exact) {
             Mismatch::Size {
@@ -275,12 +302,34 @@ impl BlobDir {
     /// corrupt one replaced) and returns the digest.
     pub fn write(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
         let digest = sha256(bytes);
-        self.write_verified(&digest, bytes)?;
+        self.write_verified(&digest, bytes, None)?;
         Ok(digest)
     }
 
     /// Stores `bytes` as blob `digest`, refusing bytes that do not hash to it.
     pub fn write_expected(&self, digest: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
+        self.write_checked(digest, bytes, None)
+    }
+
+    /// [`BlobDir::write_expected`], calling `observe` with the number of bytes written as
+    /// they are written, at most [`OBSERVE_STEP`] at a time (for a progress bar); when an
+    /// intact copy is already there, nothing is written and `observe` is called once with
+    /// the whole size. Either way the calls add up to `bytes.len()` when it succeeds.
+    pub fn write_expected_observed(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+        mut observe: impl FnMut(u64),
+    ) -> Result<(), BlobError> {
+        self.write_checked(digest, bytes, Some(&mut observe))
+    }
+
+    fn write_checked(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+        observe: Option<&mut dyn FnMut(u64)>,
+    ) -> Result<(), BlobError> {
         supported(digest)?;
         let actual = sha256(bytes);
         if actual != *digest {
@@ -289,22 +338,36 @@ impl BlobDir {
                 actual,
             });
         }
-        self.write_verified(digest, bytes)
+        self.write_verified(digest, bytes, observe)
     }
 
-    fn write_verified(&self, digest: &Digest, bytes: &[u8]) -> Result<(), BlobError> {
+    fn write_verified(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+        mut observe: Option<&mut dyn FnMut(u64)>,
+    ) -> Result<(), BlobError> {
         let size = bytes.len() as u64;
         // Hashing what is there costs less than writing and syncing it again, and finds a
         // damaged copy of the same size.
         if self.contains(digest, Some(size))
-            && let BlobRead::Intact(_) = self.read_checked(digest, size, Some(size), false)?
+            && let BlobRead::Intact(_) = self.read_checked(digest, size, Some(size), false, None)?
         {
+            if let Some(observe) = observe {
+                observe(size);
+            }
             return Ok(());
         }
         let mut writer = self.writer()?;
-        writer
-            .write_all(bytes)
-            .map_err(|e| BlobError::io("write", writer.file.path(), e))?;
+        let step = usize::try_from(OBSERVE_STEP).unwrap_or(usize::MAX);
+        for chunk in bytes.chunks(step) {
+            writer
+                .write_all(chunk)
+                .map_err(|e| BlobError::io("write", writer.file.path(), e))?;
+            if let Some(observe) = observe.as_deref_mut() {
+                observe(chunk.len() as u64);
+            }
+        }
         writer.finish(Some(digest), Some(bytes.len() as u64))?;
         Ok(())
     }
@@ -335,6 +398,22 @@ impl BlobDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(BlobError::io("remove", &path, e)),
         }
+    }
+}
+
+/// Reads `reader` to its end into `bytes`, telling `observe` about every [`OBSERVE_STEP`]
+/// (or the last, shorter part).
+fn read_observed(
+    reader: &mut impl io::Read,
+    bytes: &mut Vec<u8>,
+    observe: &mut dyn FnMut(u64),
+) -> io::Result<()> {
+    loop {
+        let n = reader.by_ref().take(OBSERVE_STEP).read_to_end(bytes)?;
+        if n == 0 {
+            return Ok(());
+        }
+        observe(n as u64);
     }
 }
 

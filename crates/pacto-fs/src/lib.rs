@@ -36,7 +36,7 @@ mod hash;
 mod verify;
 
 pub use atomic::{AtomicFile, Mode, create_dir_all, sync_dir, write_atomic};
-pub use blob::{BlobCheck, BlobDir, BlobError, BlobRead, BlobWriter, Mismatch};
+pub use blob::{BlobCheck, BlobDir, BlobError, BlobRead, BlobWriter, Mismatch, OBSERVE_STEP};
 pub use blocking::blocking;
 pub use hash::{Sha256, sha256};
 pub use verify::VerifyingReader;

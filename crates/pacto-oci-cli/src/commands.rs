@@ -282,6 +282,22 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
             format!("cannot write {}: {e}", path.display()),
         )
     };
+    // A big bundle gets a bar on a terminal, unless the layer goes to standard output.
+    let bar = match &sink {
+        Sink::Stdout => None,
+        _ => out.pack_bar(
+            bundle.total_size(),
+            &format!("{}@{}", bundle.name(), bundle.version()),
+        ),
+    };
+    let progress = {
+        let bar = bar.clone();
+        move |n| {
+            if let Some(bar) = &bar {
+                bar.inc(n);
+            }
+        }
+    };
     let packed = match &sink {
         Sink::Stdout => {
             pacto_oci::archive::pack_to_writer(&bundle, tokio::io::stdout(), &limits).await?
@@ -293,7 +309,8 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
                 .open(special)
                 .await
                 .map_err(io_error)?;
-            pacto_oci::archive::pack_to_writer(&bundle, file, &limits).await?
+            pacto_oci::archive::pack_to_writer_with_progress(&bundle, file, &limits, progress)
+                .await?
         }
         Sink::File {
             path: file,
@@ -307,9 +324,10 @@ async fn pack(dir: &Path, output: Option<PathBuf>, out: &Output) -> Outcome {
                     .and_then(|created| created)
                     .map_err(io_error)?;
             }
-            pacto_oci::archive::pack_to_file(&bundle, file, &limits).await?
+            pacto_oci::archive::pack_to_file_with_progress(&bundle, file, &limits, progress).await?
         }
     };
+    drop(bar);
     let summary = || {
         format!(
             "Packed {}@{} -> {} ({} bytes)\nLayer digest: {}",
@@ -431,15 +449,12 @@ async fn push(
     }
     let what = format!("{}@{}", bundle.name(), bundle.version());
     let pushing = format!("pushing {what} to {reference}");
-    // To a registry, an unchanged bundle is only packed and compared: "pushing" shows once
-    // bytes go up. A layout is written locally, with no bytes to report.
-    let spinner = match parsed {
-        ArtifactRef::Remote(_) => out.transfer(
-            format!("checking {what} against {reference}"),
-            Some(pushing),
-        ),
-        _ => out.transfer(pushing, None),
-    };
+    // An unchanged bundle is only packed and compared: "pushing" shows once bytes go up to
+    // the registry or into the layout.
+    let spinner = out.transfer(
+        format!("checking {what} against {reference}"),
+        Some(pushing),
+    );
     let pushed = client.push(&reference, &bundle, force).await;
     drop(spinner);
     let pushed = pushed?;

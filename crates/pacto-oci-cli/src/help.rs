@@ -97,7 +97,8 @@ More: `pacto-oci <COMMAND> --help`, the man pages (`man pacto-oci-pull`, written
 
 pub(crate) const PACK: &str = "\
 A bundle over the limits a pull applies (see `push --help`) is refused (exit 6) before any \
-file is written.
+file is written. On a terminal, a bundle of 8 MiB or more shows a bar of the bytes packed \
+(not with -q, --json or -o -).
 
 Examples:
   pacto-oci pack ./payments

@@ -299,6 +299,14 @@ impl Output {
             .map(|transfers| transfers.watch(status, then))
     }
 
+    /// `pack`'s bar over the `total` file bytes of `what`, only on a terminal, without
+    /// `--quiet`/`--json`, and for a bundle of at least [`crate::progress::PACK_BAR_FROM`]
+    /// bytes.
+    pub(crate) fn pack_bar(&self, total: u64, what: &str) -> Option<ProgressBar> {
+        self.transfers.as_ref()?;
+        (total >= crate::progress::PACK_BAR_FROM).then(|| crate::progress::pack_bar(total, what))
+    }
+
     /// A spinner on stderr, only on a terminal and without `--quiet`/`--json`.
     pub(crate) fn spinner(&self, message: String) -> Option<ProgressBar> {
         if self.json || self.quiet || !std::io::stderr().is_terminal() {

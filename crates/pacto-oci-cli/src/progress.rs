@@ -1,10 +1,10 @@
 //! Transfers people can watch: a status line, one bar per blob (bytes done/total, rate,
 //! ETA) and, for fetch-all, an overall bar of versions, drawn with indicatif on stderr from
-//! the library's [`ProgressEvent`]s. Only made on a terminal without `--quiet`/`--json`
+//! the library's [`ProgressEvent`]s; and `pack`'s bar over a big bundle's file bytes. Only made on a terminal without `--quiet`/`--json`
 //! ([`crate::output::Output`] decides).
 
 use crate::human::format_size;
-use indicatif::{MultiProgress, ProgressBar, ProgressState, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressFinish, ProgressState, ProgressStyle};
 use pacto_oci::refs::Digest;
 use pacto_oci::registry::Direction;
 use pacto_oci::{Progress, ProgressEvent};
@@ -75,6 +75,25 @@ fn blob_style() -> ProgressStyle {
             },
         )
         .progress_chars("=> ")
+}
+
+/// Bundles of at least this many file bytes get a bar while `pack` packs them.
+///
+/// A size, not a delay: at gzip level 1 (about 57 MB/s on incompressible files, see
+/// docs/architecture.md) 8 MiB take about 150 ms, under which a bar drawn at indicatif's 20
+/// frames a second would only flash; and the same bundle shows a bar or not whatever the
+/// machine's load (a bar shown only after some time, as cargo does, would make pack's
+/// output on a terminal depend on it).
+pub(crate) const PACK_BAR_FROM: u64 = 8 * 1024 * 1024;
+
+/// A bar over the `total` file bytes of `what` (`name@version`) being packed, in the style
+/// of the blob bars; it clears itself when dropped.
+pub(crate) fn pack_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total).with_finish(ProgressFinish::AndClear);
+    bar.set_style(blob_style());
+    bar.set_prefix(format!("packing {what}"));
+    bar.tick();
+    bar
 }
 
 fn versions_style() -> ProgressStyle {
@@ -162,32 +181,26 @@ impl Transfers {
                 bar.tick();
                 state.blobs.insert(key, bar);
             }
-            ProgressEvent::BlobBytes { digest, n } => {
-                // Bytes of a blob moving both ways (a copy) go to the bar that is not done.
-                for direction in [Direction::Download, Direction::Upload] {
-                    if let Some(bar) = state.blobs.get(&(direction, digest.clone()))
-                        && !bar.is_finished()
-                    {
-                        bar.inc(*n);
-                        break;
-                    }
+            ProgressEvent::BlobBytes {
+                digest,
+                n,
+                direction,
+            } => {
+                // By direction: a copy moves the same digest down, then up.
+                if let Some(bar) = state.blobs.get(&(*direction, digest.clone())) {
+                    bar.inc(*n);
                 }
             }
-            ProgressEvent::BlobDone { digest } => {
-                for direction in [Direction::Download, Direction::Upload] {
-                    let key = (direction, digest.clone());
-                    if let Some(bar) = state.blobs.get(&key)
-                        && !bar.is_finished()
-                    {
-                        if state.versions.is_some() {
-                            // fetch-all: the versions bar counts what is done.
-                            bar.finish_and_clear();
-                            state.multi.remove(bar);
-                            state.blobs.remove(&key);
-                        } else {
-                            bar.finish();
-                        }
-                        break;
+            ProgressEvent::BlobDone { digest, direction } => {
+                let key = (*direction, digest.clone());
+                if let Some(bar) = state.blobs.get(&key) {
+                    if state.versions.is_some() {
+                        // fetch-all: the versions bar counts what is done.
+                        bar.finish_and_clear();
+                        state.multi.remove(bar);
+                        state.blobs.remove(&key);
+                    } else {
+                        bar.finish();
                     }
                 }
             }

@@ -261,11 +261,12 @@ impl ClientBuilder {
     }
 
     /// Tells `progress` how transfers go (default: nobody): each blob pushed, pulled or
-    /// copied to or from a registry ([`ProgressEvent::BlobStarted`](crate::ProgressEvent::BlobStarted), then
-    /// [`ProgressEvent::BlobBytes`](crate::ProgressEvent::BlobBytes) as its bytes move, then [`ProgressEvent::BlobDone`](crate::ProgressEvent::BlobDone)),
+    /// copied to or from a registry or an OCI layout ([`ProgressEvent::BlobStarted`](crate::ProgressEvent::BlobStarted), then
+    /// [`ProgressEvent::BlobBytes`](crate::ProgressEvent::BlobBytes) as its bytes move, then [`ProgressEvent::BlobDone`](crate::ProgressEvent::BlobDone),
+    /// each with its [`Direction`](crate::registry::Direction): a copy moves a digest both ways),
     /// and the versions of [`Client::fetch_all`] ([`ProgressEvent::VersionsStarted`](crate::ProgressEvent::VersionsStarted), one
-    /// [`ProgressEvent::VersionDone`](crate::ProgressEvent::VersionDone) each). Layouts and the cache are local and report
-    /// nothing. No request is added or changed.
+    /// [`ProgressEvent::VersionDone`](crate::ProgressEvent::VersionDone) each). A pull the cache serves moves no blob
+    /// and reports none. No request is added or changed.
     ///
     /// ```
     /// use pacto_oci::{Progress, ProgressEvent};

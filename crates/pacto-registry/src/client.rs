@@ -242,6 +242,14 @@ impl RegistryClient {
         &self.limits
     }
 
+    /// The progress observer, when the builder was given one ([`AnyStore::new`] hands it
+    /// to the layout store too).
+    ///
+    /// [`AnyStore::new`]: crate::AnyStore::new
+    pub(crate) fn progress(&self) -> Option<&Progress> {
+        self.progress.as_ref()
+    }
+
     /// Every time explicit credentials (flags, `PACTO_REGISTRY_*`) were rejected by a registry
     /// and another source, or anonymous access, was used instead; shared by clones. Callers
     /// show these so a wrong password is not silently masked by a stored one.
@@ -568,6 +576,7 @@ impl RegistryClient {
                 Ok(bytes) => {
                     self.emit(|| ProgressEvent::BlobDone {
                         digest: digest.clone(),
+                        direction: Direction::Download,
                     });
                     return Ok(bytes);
                 }
@@ -621,6 +630,7 @@ impl RegistryClient {
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
                 n,
+                direction: Direction::Download,
             });
         }
         if received != size {
@@ -680,6 +690,7 @@ impl RegistryClient {
         }
         self.emit(|| ProgressEvent::BlobDone {
             digest: digest.clone(),
+            direction: Direction::Upload,
         });
         Ok(())
     }
@@ -710,6 +721,7 @@ impl RegistryClient {
                 self.emit(|| ProgressEvent::BlobBytes {
                     digest: digest.clone(),
                     n: size,
+                    direction: Direction::Upload,
                 });
                 return Ok(());
             }
@@ -732,6 +744,7 @@ impl RegistryClient {
         self.emit(|| ProgressEvent::BlobBytes {
             digest: digest.clone(),
             n: size,
+            direction: Direction::Upload,
         });
         Ok(())
     }
@@ -769,6 +782,7 @@ impl RegistryClient {
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
                 n: (end - offset) as u64,
+                direction: Direction::Upload,
             });
             offset = end;
         }

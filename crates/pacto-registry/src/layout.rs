@@ -20,6 +20,7 @@ use crate::artifact::{self, MAX_MANIFEST_SIZE};
 use crate::{
     BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag,
 };
+use crate::{Direction, Progress, ProgressEvent};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_archive::Limits;
@@ -38,6 +39,9 @@ const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 #[derive(Debug, Clone, Default)]
 pub struct LayoutStore {
     limits: Limits,
+    /// Told about the layer and config blobs read and written (reads as downloads, writes
+    /// as uploads), as the registry client tells about its transfers.
+    progress: Option<Progress>,
 }
 
 impl LayoutStore {
@@ -48,7 +52,21 @@ impl LayoutStore {
 
     /// A layout store applying `limits` to pulls.
     pub fn with_limits(limits: Limits) -> Self {
-        LayoutStore { limits }
+        LayoutStore {
+            limits,
+            progress: None,
+        }
+    }
+
+    /// This store, telling `progress` about every layer and config blob it reads (pull,
+    /// the read side of a copy: [`Direction::Download`]) or writes (push, the write side
+    /// of a copy: [`Direction::Upload`]): [`ProgressEvent::BlobStarted`], a
+    /// [`ProgressEvent::BlobBytes`] per MiB, [`ProgressEvent::BlobDone`]. Manifests are
+    /// not reported, as the registry client does not report them.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -106,6 +124,38 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
 /// Writes a blob unless an intact copy is already there.
 fn write_blob(root: &Path, digest: &Digest, data: &[u8]) -> Result<(), StoreError> {
     blobs(root).write_expected(digest, data).map_err(blob_error)
+}
+
+/// [`write_blob`], telling `progress` (when there is one) about it as an upload.
+fn write_blob_watched(
+    root: &Path,
+    digest: &Digest,
+    data: &[u8],
+    progress: Option<&Progress>,
+) -> Result<(), StoreError> {
+    let Some(progress) = progress else {
+        return write_blob(root, digest, data);
+    };
+    let direction = Direction::Upload;
+    progress.emit(&ProgressEvent::BlobStarted {
+        digest: digest.clone(),
+        size: data.len() as u64,
+        direction,
+    });
+    blobs(root)
+        .write_expected_observed(digest, data, |n| {
+            progress.emit(&ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                n,
+                direction,
+            });
+        })
+        .map_err(blob_error)?;
+    progress.emit(&ProgressEvent::BlobDone {
+        digest: digest.clone(),
+        direction,
+    });
+    Ok(())
 }
 
 /// An exclusive lock on the layout directory, released on drop.
@@ -196,8 +246,46 @@ fn read_blob(
     size: u64,
     what: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    let problem = match blobs(root).read_sized(digest, size).map_err(blob_error)? {
-        BlobRead::Intact(data) => return Ok(data),
+    read_blob_watched(root, display, digest, size, what, None)
+}
+
+/// [`read_blob`], telling `progress` (when there is one) about it as a download.
+fn read_blob_watched(
+    root: &Path,
+    display: &str,
+    digest: &Digest,
+    size: u64,
+    what: &str,
+    progress: Option<&Progress>,
+) -> Result<Vec<u8>, StoreError> {
+    let direction = Direction::Download;
+    let read = match progress {
+        None => blobs(root).read_sized(digest, size),
+        Some(progress) => {
+            progress.emit(&ProgressEvent::BlobStarted {
+                digest: digest.clone(),
+                size,
+                direction,
+            });
+            blobs(root).read_sized_observed(digest, size, |n| {
+                progress.emit(&ProgressEvent::BlobBytes {
+                    digest: digest.clone(),
+                    n,
+                    direction,
+                });
+            })
+        }
+    };
+    let problem = match read.map_err(blob_error)? {
+        BlobRead::Intact(data) => {
+            if let Some(progress) = progress {
+                progress.emit(&ProgressEvent::BlobDone {
+                    digest: digest.clone(),
+                    direction,
+                });
+            }
+            return Ok(data);
+        }
         BlobRead::Missing => format!("{what} blob {digest} is missing from the layout"),
         BlobRead::Corrupt(Mismatch::Size { actual, .. }) => format!(
             "{what} blob {digest} has {actual} bytes{}, its descriptor says {size}",
@@ -217,6 +305,7 @@ fn push_blocking(
     tag: &str,
     artifact: &artifact::Artifact,
     force: bool,
+    progress: Option<&Progress>,
 ) -> Result<PushStatus, StoreError> {
     let root = reference.path();
     pacto_fs::create_dir_all(&root.join("blobs").join("sha256"), Mode::Shared)
@@ -251,8 +340,8 @@ fn push_blocking(
         Some(_) => PushStatus::Overwritten,
         None => PushStatus::Pushed,
     };
-    write_blob(root, &artifact.layer_digest, &artifact.layer)?;
-    write_blob(root, &artifact.config_digest, &artifact.config)?;
+    write_blob_watched(root, &artifact.layer_digest, &artifact.layer, progress)?;
+    write_blob_watched(root, &artifact.config_digest, &artifact.config, progress)?;
     write_blob(root, &artifact.manifest_digest, &artifact.manifest)?;
     let list = index["manifests"]
         .as_array_mut()
@@ -315,14 +404,16 @@ fn pull_blocking(
     reference: &LayoutReference,
     display: &str,
     limits: &Limits,
+    progress: Option<&Progress>,
 ) -> Result<ReadArtifact, StoreError> {
     let (digest, manifest, layer) = manifest_blocking(reference, display, limits)?;
-    let blob = read_blob(
+    let blob = read_blob_watched(
         reference.path(),
         display,
         &layer.digest,
         layer.size,
         "layer",
+        progress,
     )?;
     Ok(ReadArtifact {
         manifest: Bytes::from(manifest),
@@ -339,6 +430,7 @@ fn fetch_blocking(
     display: &str,
     limits: &Limits,
     into: &BlobDir,
+    progress: Option<&Progress>,
 ) -> Result<FetchedLayer, StoreError> {
     let (digest, manifest, layer) = manifest_blocking(reference, display, limits)?;
     let source = blobs(reference.path()).path(&layer.digest);
@@ -350,13 +442,42 @@ fn fetch_blocking(
         _ => StoreError::io("cannot open", &source, e),
     })?;
     let mut writer = into.writer().map_err(blob_error)?;
+    let direction = Direction::Download;
+    let emit = |event: ProgressEvent| {
+        if let Some(progress) = progress {
+            progress.emit(&event);
+        }
+    };
+    emit(ProgressEvent::BlobStarted {
+        digest: layer.digest.clone(),
+        size: layer.size,
+        direction,
+    });
     // One byte more than the descriptor says is enough to tell a blob that is too big.
-    std::io::copy(
-        &mut std::io::Read::take(&mut file, layer.size.saturating_add(1)),
-        &mut writer,
-    )
-    .map_err(|e| StoreError::io("cannot copy", &source, e))?;
-    match writer.finish(Some(&layer.digest), Some(layer.size)) {
+    let mut limited = std::io::Read::take(&mut file, layer.size.saturating_add(1));
+    let mut buffer = vec![0u8; usize::try_from(pacto_fs::OBSERVE_STEP).unwrap_or(1 << 20)];
+    loop {
+        let n = std::io::Read::read(&mut limited, &mut buffer)
+            .map_err(|e| StoreError::io("cannot read", &source, e))?;
+        if n == 0 {
+            break;
+        }
+        std::io::Write::write_all(&mut writer, &buffer[..n])
+            .map_err(|e| StoreError::io("cannot write", writer.path(), e))?;
+        emit(ProgressEvent::BlobBytes {
+            digest: layer.digest.clone(),
+            n: n as u64,
+            direction,
+        });
+    }
+    let finished = writer.finish(Some(&layer.digest), Some(layer.size));
+    if finished.is_ok() {
+        emit(ProgressEvent::BlobDone {
+            digest: layer.digest.clone(),
+            direction,
+        });
+    }
+    match finished {
         Ok(_) => {}
         Err(BlobError::DigestMismatch { actual, .. }) => {
             return Err(StoreError::invalid_bundle(
@@ -516,7 +637,12 @@ impl LayoutStore {
         let root = layout(reference)?.path().to_owned();
         let display = reference.to_string();
         let digest = digest.clone();
-        blocking(move || read_blob(&root, &display, &digest, size, "blob").map(Bytes::from)).await
+        let progress = self.progress.clone();
+        blocking(move || {
+            read_blob_watched(&root, &display, &digest, size, "blob", progress.as_ref())
+                .map(Bytes::from)
+        })
+        .await
     }
 
     /// Writes the blob `digest` (whose bytes the caller checked) into the layout.
@@ -528,9 +654,10 @@ impl LayoutStore {
     ) -> Result<(), StoreError> {
         let root = layout(reference)?.path().to_owned();
         let digest = digest.clone();
+        let progress = self.progress.clone();
         blocking(move || {
             init_layout(&root)?;
-            write_blob(&root, &digest, &data)
+            write_blob_watched(&root, &digest, &data, progress.as_ref())
         })
         .await
     }
@@ -607,9 +734,18 @@ impl BundleStore for LayoutStore {
         let artifact = crate::packing::pack(bundle, &display, &self.limits).await?;
         let digest = artifact.manifest_digest.clone();
         let shown = display.clone();
-        let status =
-            blocking(move || push_blocking(&layout_ref, &shown, &tag, &artifact, options.force))
-                .await?;
+        let progress = self.progress.clone();
+        let status = blocking(move || {
+            push_blocking(
+                &layout_ref,
+                &shown,
+                &tag,
+                &artifact,
+                options.force,
+                progress.as_ref(),
+            )
+        })
+        .await?;
         Ok(PushOutcome {
             reference: tagged,
             digest,
@@ -622,12 +758,14 @@ impl BundleStore for LayoutStore {
         let display = reference.to_string();
         let limits = self.limits;
         let shown = display.clone();
+        let progress = self.progress.clone();
         let ReadArtifact {
             manifest,
             digest,
             layer,
             layer_digest,
-        } = blocking(move || pull_blocking(&layout_ref, &shown, &limits)).await?;
+        } = blocking(move || pull_blocking(&layout_ref, &shown, &limits, progress.as_ref()))
+            .await?;
         let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
             .await
             .map_err(|source| StoreError::Unpack {
@@ -650,7 +788,9 @@ impl BundleStore for LayoutStore {
     ) -> Result<FetchedLayer, StoreError> {
         let layout_ref = pull_reference(reference)?;
         let (display, limits, into) = (reference.to_string(), self.limits, blobs.clone());
-        blocking(move || fetch_blocking(&layout_ref, &display, &limits, &into)).await
+        let progress = self.progress.clone();
+        blocking(move || fetch_blocking(&layout_ref, &display, &limits, &into, progress.as_ref()))
+            .await
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {

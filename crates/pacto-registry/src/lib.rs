@@ -325,9 +325,13 @@ pub struct AnyStore {
 
 impl AnyStore {
     /// Routes remote references to `registry` and layouts to a [`LayoutStore`] with the
-    /// same limits.
+    /// same limits and the same progress observer
+    /// ([`RegistryClientBuilder::progress`]).
     pub fn new(registry: RegistryClient) -> Self {
-        let layout = LayoutStore::with_limits(*registry.limits());
+        let mut layout = LayoutStore::with_limits(*registry.limits());
+        if let Some(progress) = registry.progress() {
+            layout = layout.with_progress(progress.clone());
+        }
         AnyStore { registry, layout }
     }
 

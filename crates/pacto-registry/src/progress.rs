@@ -10,9 +10,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Direction {
-    /// Downloaded from a registry (pull, the read side of copy).
+    /// Downloaded from a registry or read from an OCI layout (pull, the read side of copy).
     Download,
-    /// Uploaded to a registry (push, the write side of copy).
+    /// Uploaded to a registry or written into an OCI layout (push, the write side of copy).
     Upload,
 }
 
@@ -31,17 +31,22 @@ pub enum ProgressEvent {
         direction: Direction,
     },
     /// `n` more bytes of the blob moved: a received chunk of a download, an accepted
-    /// request body of an upload.
+    /// request body of an upload, at most a MiB read from or written to a layout.
     BlobBytes {
         /// The blob.
         digest: Digest,
-        /// Bytes moved since the previous event of this blob.
+        /// Bytes moved since the previous event of this blob in this direction.
         n: u64,
+        /// Download or upload, as in its `BlobStarted`: a copy moves the same digest both
+        /// ways, first down from the source, then up to the destination.
+        direction: Direction,
     },
     /// The blob moved entirely and was checked.
     BlobDone {
         /// The blob.
         digest: Digest,
+        /// Download or upload, as in its `BlobStarted`.
+        direction: Direction,
     },
     /// A fetch of several versions starts: `total` versions to pull.
     VersionsStarted {

@@ -1,7 +1,10 @@
 //! `pack` is a function of the bundle's paths and bytes only.
 
 use crate::support::{YAML, bundle, gunzip, list_tar};
-use pacto_archive::{LAYER_MEDIA_TYPE, Limits, pack, pack_to_file, pack_to_writer};
+use pacto_archive::{
+    LAYER_MEDIA_TYPE, Limits, PROGRESS_STEP, pack, pack_to_file, pack_to_file_with_progress,
+    pack_to_writer, pack_to_writer_with_progress,
+};
 use pacto_contract::Bundle;
 use pacto_fs::sha256;
 use std::fs;
@@ -267,4 +270,49 @@ async fn pack_to_file_and_writer_match_pack() {
         pack_to_file(&b, &missing_dir, &Limits::default()).await.unwrap_err(),
         pacto_archive::ArchiveError::Io { path: Some(p), .. } if p == missing_dir
     ));
+}
+
+/// Packing with a progress observer writes the very bytes of `pack`, and the observer hears
+/// of every file byte, about a step at a time.
+#[tokio::test]
+async fn progress_counts_every_file_byte_and_changes_no_output_byte() {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..PROGRESS_STEP * 7 / 2)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let b = bundle(&[
+        ("data/noise.bin", noise.as_slice()),
+        ("api.md", b"# api\n"),
+        ("data/small.txt", b"small\n"),
+    ]);
+    let limits = Limits::default();
+    let expected = pack(&b, &limits).await.unwrap();
+
+    let mut calls = Vec::new();
+    let mut written = Vec::new();
+    let info = pack_to_writer_with_progress(&b, &mut written, &limits, |n| calls.push(n))
+        .await
+        .unwrap();
+    assert_eq!(written, expected.bytes.as_ref());
+    assert_eq!(info.digest, expected.digest);
+    assert_eq!(calls.iter().sum::<u64>(), b.total_size());
+    assert!(calls.len() >= 3, "{calls:?}");
+    // Every call but the last waited for a step.
+    let (_, reports) = calls.split_last().unwrap();
+    assert!(reports.iter().all(|n| *n >= PROGRESS_STEP), "{calls:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("layer.tar.gz");
+    let mut total = 0;
+    let info = pack_to_file_with_progress(&b, &path, &limits, |n| total += n)
+        .await
+        .unwrap();
+    assert_eq!(fs::read(&path).unwrap(), expected.bytes.as_ref());
+    assert_eq!(info.digest, expected.digest);
+    assert_eq!(total, b.total_size());
 }

@@ -32,3 +32,46 @@ async fn golden_digest_of_the_example_bundle() {
     assert_eq!(packed.digest, GOLDEN_DIGEST, "the gzip bytes changed");
     assert_eq!(packed.size, GOLDEN_SIZE);
 }
+
+/// Incompressible and compressible bytes, a few MiB of each: deterministic (xorshift).
+fn big_files() -> (Vec<u8>, Vec<u8>) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise = (0..3 * 1024 * 1024 + 12_345)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let text = (0..200_000)
+        .flat_map(|i: u32| {
+            format!("line {i}: {}\n", i.wrapping_mul(2_654_435_761) % 997).into_bytes()
+        })
+        .collect();
+    (noise, text)
+}
+
+/// A bundle of several MiB, packed in steps of `PROGRESS_STEP` (file data reaches the
+/// compressor a MiB at a time, so the progress of a pack can be reported): the digest is the
+/// one packing each file in one write gave, pinned so that a change of chunking or of the
+/// compressor that changes bytes fails here, not only on small bundles.
+#[tokio::test]
+async fn golden_digest_of_a_bundle_of_several_mib() {
+    let (noise, text) = big_files();
+    let b = bundle(&[
+        ("data/noise.bin", noise.as_slice()),
+        ("data/text.txt", text.as_slice()),
+    ]);
+    assert_eq!(b.total_size(), 6_424_950);
+    let packed = pack(&b, &Limits::default()).await.unwrap();
+    assert_eq!(
+        packed.diff_id,
+        "sha256:2f6c12d6461fd47a037c0d30c1aa9efc7cc83b630c11e77df08f97b484b4e0c2"
+    );
+    assert_eq!(
+        packed.digest,
+        "sha256:59cf940aa155b95b4825707de791a5ebf24766f43be865680561efe55cd4774b"
+    );
+    assert_eq!(packed.size, 4_734_158);
+}

@@ -1,8 +1,8 @@
 //! pacto-fs against a real file system.
 
 use pacto_fs::{
-    AtomicFile, BlobCheck, BlobDir, BlobError, BlobRead, Mismatch, Mode, blocking, sha256,
-    write_atomic,
+    AtomicFile, BlobCheck, BlobDir, BlobError, BlobRead, Mismatch, Mode, OBSERVE_STEP, blocking,
+    sha256, write_atomic,
 };
 use std::future::Future as _;
 use std::io::Write as _;
@@ -111,6 +111,42 @@ fn a_check_hashes_in_bounded_steps_and_finds_what_a_read_finds() {
             BlobCheck::Missing
         );
     }
+}
+
+#[test]
+fn observed_reads_and_writes_report_every_byte_in_bounded_steps() {
+    let temp = tempfile::tempdir().unwrap();
+    let blobs = BlobDir::new(temp.path().join("blobs"), Mode::Shared);
+    // Two and a half steps: two full steps and the rest.
+    let data: Vec<u8> = (0..OBSERVE_STEP * 5 / 2).map(|i| (i % 251) as u8).collect();
+    let digest = sha256(&data);
+    let mut written = Vec::new();
+    blobs
+        .write_expected_observed(&digest, &data, |n| written.push(n))
+        .unwrap();
+    let half = OBSERVE_STEP / 2;
+    assert_eq!(written, [OBSERVE_STEP, OBSERVE_STEP, half]);
+    let mut read = Vec::new();
+    assert_eq!(
+        blobs
+            .read_sized_observed(&digest, data.len() as u64, |n| read.push(n))
+            .unwrap(),
+        BlobRead::Intact(data.clone())
+    );
+    assert_eq!(read, [OBSERVE_STEP, OBSERVE_STEP, half]);
+    // An intact copy is kept: reported whole, once.
+    let mut again = Vec::new();
+    blobs
+        .write_expected_observed(&digest, &data, |n| again.push(n))
+        .unwrap();
+    assert_eq!(again, [data.len() as u64]);
+    // Bytes that do not match are refused before anything is reported.
+    let mut refused = Vec::new();
+    assert!(matches!(
+        blobs.write_expected_observed(&sha256(b"other"), &data, |n| refused.push(n)),
+        Err(BlobError::DigestMismatch { .. })
+    ));
+    assert!(refused.is_empty());
 }
 
 #[test]

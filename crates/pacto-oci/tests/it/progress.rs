@@ -1,4 +1,5 @@
-//! The progress observer: it sees every byte of a push and of a pull, and changes no request.
+//! The progress observer: it sees every byte of a push and of a pull, to and from registries
+//! and layouts, and changes no request.
 
 use crate::runtime;
 use pacto_oci::refs::Digest;
@@ -8,10 +9,27 @@ use pacto_test_support::TestRegistry;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// What an observer saw of each blob: direction, announced size, bytes counted, done.
+/// What an observer saw of each blob and direction: announced size, bytes counted, done.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Seen {
-    blobs: BTreeMap<Digest, (Option<Direction>, u64, u64, bool)>,
+    blobs: BTreeMap<(Digest, Way), (u64, u64, bool)>,
+    /// The largest `BlobBytes` seen.
+    largest_step: u64,
+}
+
+/// A [`Direction`] that orders (the map's key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Way {
+    Down,
+    Up,
+}
+
+fn way(direction: Direction) -> Way {
+    match direction {
+        Direction::Download => Way::Down,
+        Direction::Upload => Way::Up,
+        other => panic!("a direction this test does not know: {other:?}"),
+    }
 }
 
 fn observer() -> (Progress, Arc<Mutex<Seen>>) {
@@ -26,13 +44,20 @@ fn observer() -> (Progress, Arc<Mutex<Seen>>) {
                 direction,
             } => {
                 seen.blobs
-                    .insert(digest.clone(), (Some(*direction), *size, 0, false));
+                    .insert((digest.clone(), way(*direction)), (*size, 0, false));
             }
-            ProgressEvent::BlobBytes { digest, n } => {
-                seen.blobs.get_mut(digest).expect("bytes after a start").2 += n;
+            ProgressEvent::BlobBytes {
+                digest,
+                n,
+                direction,
+            } => {
+                seen.largest_step = seen.largest_step.max(*n);
+                let blob = seen.blobs.get_mut(&(digest.clone(), way(*direction)));
+                blob.expect("bytes after a start").1 += n;
             }
-            ProgressEvent::BlobDone { digest } => {
-                seen.blobs.get_mut(digest).expect("done after a start").3 = true;
+            ProgressEvent::BlobDone { digest, direction } => {
+                let blob = seen.blobs.get_mut(&(digest.clone(), way(*direction)));
+                blob.expect("done after a start").2 = true;
             }
             _ => {}
         }
@@ -98,12 +123,7 @@ fn a_progress_observer_sees_every_byte_of_a_push_and_a_pull() {
     let expected: BTreeMap<_, _> = manifest
         .blobs()
         .into_iter()
-        .map(|blob| {
-            (
-                blob.digest.clone(),
-                (Some(Direction::Upload), blob.size, blob.size, true),
-            )
-        })
+        .map(|blob| ((blob.digest.clone(), Way::Up), (blob.size, blob.size, true)))
         .collect();
     assert!(manifest.layer.size > 5 * 1024 * 1024, "{manifest:?}");
     assert_eq!(seen.lock().unwrap().blobs, expected, "push of {pushed:?}");
@@ -130,8 +150,8 @@ fn a_progress_observer_sees_every_byte_of_a_push_and_a_pull() {
     assert_eq!(
         seen.lock().unwrap().blobs,
         BTreeMap::from([(
-            layer.digest.clone(),
-            (Some(Direction::Download), layer.size, layer.size, true)
+            (layer.digest.clone(), Way::Down),
+            (layer.size, layer.size, true)
         )])
     );
     registry.clear_requests();
@@ -149,4 +169,86 @@ fn a_progress_observer_sees_every_byte_of_a_push_and_a_pull() {
     rt.block_on(cached.pull(&format!("{watched}:1.0.0"), "", ResolveMode::RemoteAllowed))
         .unwrap();
     assert_eq!(seen.lock().unwrap().blobs, BTreeMap::new());
+}
+
+#[test]
+fn a_progress_observer_sees_layout_pushes_pulls_and_copies_by_direction() {
+    let temp = tempfile::tempdir().unwrap();
+    // Over two MiB steps: the layer is reported in several `BlobBytes`.
+    let bundle = Bundle::from_files(
+        [
+            (
+                "pacto.yaml".to_owned(),
+                "pactoVersion: \"1.0\"\nservice:\n  name: big\n  version: 1.0.0\n".into(),
+            ),
+            ("data/noise.bin".to_owned(), noise(3 * 1024 * 1024).into()),
+        ]
+        .into(),
+    )
+    .unwrap();
+    let client = |cache: &str, progress: Progress| {
+        Client::builder()
+            .cache_dir(temp.path().join(cache))
+            .progress(progress)
+            .build()
+            .unwrap()
+    };
+    let rt = runtime();
+    let source = format!("oci-layout:{}", temp.path().join("source").display());
+    let copy = format!("oci-layout:{}", temp.path().join("copy").display());
+
+    // Push: the layer and the config written, as uploads, each in full.
+    let (progress, seen) = observer();
+    let pushed = rt
+        .block_on(client("push", progress).push(&source, &bundle, false))
+        .unwrap();
+    let (progress, _) = observer();
+    let manifest = rt
+        .block_on(client("inspect", progress).inspect(
+            &format!("{source}:1.0.0"),
+            "",
+            ResolveMode::RemoteAllowed,
+        ))
+        .unwrap()
+        .manifest;
+    let blobs = |way: Way| -> BTreeMap<_, _> {
+        manifest
+            .blobs()
+            .into_iter()
+            .map(|blob| ((blob.digest.clone(), way), (blob.size, blob.size, true)))
+            .collect()
+    };
+    let seen_push = seen.lock().unwrap().clone();
+    assert_eq!(seen_push.blobs, blobs(Way::Up), "push of {pushed:?}");
+    assert_eq!(
+        seen_push.largest_step,
+        1024 * 1024,
+        "steps of at most a MiB"
+    );
+
+    // Pull (a fresh cache): the layer read, as a download.
+    let (progress, seen) = observer();
+    rt.block_on(client("pull", progress).pull(
+        &format!("{source}:1.0.0"),
+        "",
+        ResolveMode::RemoteAllowed,
+    ))
+    .unwrap();
+    let layer = &manifest.layer;
+    assert_eq!(
+        seen.lock().unwrap().blobs,
+        BTreeMap::from([(
+            (layer.digest.clone(), Way::Down),
+            (layer.size, layer.size, true)
+        )])
+    );
+
+    // Copy: each blob read from the source and written to the destination, the same
+    // digest counted once each way.
+    let (progress, seen) = observer();
+    rt.block_on(client("copy", progress).copy(&format!("{source}:1.0.0"), &copy, false))
+        .unwrap();
+    let mut both = blobs(Way::Down);
+    both.extend(blobs(Way::Up));
+    assert_eq!(seen.lock().unwrap().blobs, both);
 }
