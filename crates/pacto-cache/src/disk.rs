@@ -541,6 +541,22 @@ impl Disk {
         self.write_record(id, &Record::for_layer(id, entry), &AtomicBool::new(false))
     }
 
+    /// Moves the verified layer file `source` (on the cache's file system) into the blob
+    /// directory, then stores the manifest and the record for `id`.
+    pub(crate) fn promote(
+        &self,
+        id: &RefId,
+        entry: &LayerEntry,
+        source: &Path,
+    ) -> Result<(), CacheError> {
+        let dest = self.blobs.path(&entry.layer_digest);
+        let dir = self.blobs_dir();
+        pacto_fs::create_dir_all(&dir, Mode::Private).map_err(|e| io_context("create", &dir, e))?;
+        fs::rename(source, &dest).map_err(|e| io_context("rename into place", &dest, e))?;
+        pacto_fs::sync_dir(&dir);
+        self.record_layer(id, entry)
+    }
+
     fn write_record(
         &self,
         id: &RefId,

@@ -1,7 +1,7 @@
 //! Bundles as layer files: the streaming side of the cache, for callers that unpack a layer
 //! to disk and never hold it in memory ([`CachedStore::layer_file`]).
 
-use crate::disk::{LayerEntry, RefId};
+use crate::disk::{Disk, LayerEntry, RefId};
 use crate::{CachedStore, blocking, needs_tag};
 use bytes::Bytes;
 use pacto_fs::{BlobDir, Mode, VerifyingReader};
@@ -31,11 +31,28 @@ pub struct LayerFile {
     pub layer_size: u64,
     path: PathBuf,
     /// The scratch directory holding an uncached layer.
-    _scratch: Option<Arc<tempfile::TempDir>>,
+    _scratch: Option<Arc<Scratch>>,
+    /// Where a freshly fetched layer goes once its bundle proved valid.
+    pending: Option<Arc<Pending>>,
+}
+
+/// A scratch directory, locked while it is used: `cache verify` and `cache clear` remove
+/// the directories of the cache's `tmp/` that nobody holds (a killed pull's), not this one.
+#[derive(Debug)]
+struct Scratch {
+    dir: tempfile::TempDir,
+    _lock: std::fs::File,
+}
+
+/// A fetched layer waiting in the cache's scratch space for [`LayerFile::commit`].
+#[derive(Debug)]
+struct Pending {
+    disk: Disk,
+    id: RefId,
 }
 
 impl LayerFile {
-    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<tempfile::TempDir>>) -> Self {
+    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<Scratch>>) -> Self {
         LayerFile {
             path: blobs.path(&entry.layer_digest),
             digest: entry.digest,
@@ -43,7 +60,41 @@ impl LayerFile {
             layer_digest: entry.layer_digest,
             layer_size: entry.layer_size,
             _scratch: scratch,
+            pending: None,
         }
+    }
+
+    /// Whether this layer was just fetched and is not in the cache yet: it enters the cache
+    /// only through [`LayerFile::commit`].
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Puts a freshly fetched layer into the cache (renamed into the blob directory, the
+    /// manifest and the record written) once the caller checked that it is a valid bundle
+    /// (say, `pacto_archive::write_layer` succeeded): a bundle that is refused is never
+    /// cached, as with [`BundleStore::pull_pinned`]. Does nothing for a layer served from
+    /// the cache or one that is not to be cached. Call it after the last read through
+    /// [`LayerFile::open`]: the file moves.
+    ///
+    /// # Errors
+    ///
+    /// When the cache directory cannot take it (the pull itself is not affected).
+    pub async fn commit(self) -> Result<(), crate::CacheError> {
+        let Some(pending) = self.pending.clone() else {
+            return Ok(());
+        };
+        let entry = LayerEntry {
+            digest: self.digest.clone(),
+            manifest: self.manifest.clone(),
+            layer_digest: self.layer_digest.clone(),
+            layer_size: self.layer_size,
+        };
+        let source = self.path.clone();
+        blocking("write", move || {
+            pending.disk.promote(&pending.id, &entry, &source)
+        })
+        .await?
     }
 
     /// Where the layer is.
@@ -225,52 +276,77 @@ impl<S: BundleStore> CachedStore<S> {
         }
     }
 
-    /// Fetches the layer into the cache's blob directory and records it; without a
-    /// writable cache directory, into a scratch directory.
+    /// Fetches the layer into the cache's scratch space, pending: it enters the cache through
+    /// [`LayerFile::commit`], once its bundle proved valid. A cache directory that cannot
+    /// take it (full, unwritable) is no reason to fail the pull: the system's temporary
+    /// directory takes it, uncached.
     async fn fetch_and_record(
         &self,
         id: &RefId,
         reference: &ArtifactRef,
     ) -> Result<LayerFile, StoreError> {
         let Some(disk) = self.shared.disk.clone() else {
-            return self.fetch_scratch(reference).await;
+            return Ok(self.fetch_scratch_in(reference, false).await?.0);
         };
-        let blobs = disk.blobs().clone();
-        let probe = blobs.clone();
-        // A cache directory that cannot take a file is no reason to fail the pull.
-        let writable = blocking("write", move || probe.writer().map(drop)).await;
-        if let Err(e) = writable
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()))
-        {
-            warn!(error = %e, "cannot write the disk cache; continuing without it");
-            return self.fetch_scratch(reference).await;
+        match self.fetch_scratch_in(reference, true).await {
+            Ok((mut file, true)) => {
+                file.pending = Some(Arc::new(Pending {
+                    disk,
+                    id: id.clone(),
+                }));
+                Ok(file)
+            }
+            Ok((file, false)) => {
+                warn!("cannot write the disk cache; continuing without it");
+                Ok(file)
+            }
+            Err(e @ StoreError::Io { .. }) => {
+                warn!(error = %e, "cannot write the disk cache; continuing without it");
+                Ok(self.fetch_scratch_in(reference, false).await?.0)
+            }
+            Err(e) => Err(e),
         }
-        let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
-        let file = LayerFile::new(fetched.into(), &blobs, None);
-        self.record_layer(id, &file).await;
-        self.remember_digest(id, &file.digest);
-        Ok(file)
     }
 
-    /// Fetches the layer into a new scratch directory (in the cache's directory when there
-    /// is one, so on its file system; else in the system's temporary directory).
+    /// Fetches the layer into a new scratch directory: in the cache's directory when there
+    /// is one (so on its file system), else in the system's temporary directory.
     async fn fetch_scratch(&self, reference: &ArtifactRef) -> Result<LayerFile, StoreError> {
+        Ok(self.fetch_scratch_in(reference, true).await?.0)
+    }
+
+    /// [`CachedStore::fetch_scratch`], in the system's temporary directory unless `in_cache`;
+    /// says whether the scratch directory is in the cache's.
+    async fn fetch_scratch_in(
+        &self,
+        reference: &ArtifactRef,
+        in_cache: bool,
+    ) -> Result<(LayerFile, bool), StoreError> {
         let parent = self
             .shared
             .disk
             .as_ref()
-            .map(crate::disk::Disk::scratch_parent);
+            .filter(|_| in_cache)
+            .map(Disk::scratch_parent);
         let scratch = blocking("write", move || {
+            let locked = |dir: tempfile::TempDir| -> std::io::Result<Scratch> {
+                let lock = std::fs::File::open(dir.path())?;
+                lock.lock()?;
+                Ok(Scratch { dir, _lock: lock })
+            };
             if let Some(parent) = parent
                 && pacto_fs::create_dir_all(&parent, Mode::Private).is_ok()
                 && let Ok(dir) = tempfile::Builder::new()
                     .prefix("layer-")
                     .tempdir_in(&parent)
+                    .and_then(locked)
             {
-                return Ok(dir);
+                return Ok((dir, true));
             }
-            tempfile::Builder::new().prefix("pacto-layer-").tempdir()
+            tempfile::Builder::new()
+                .prefix("pacto-layer-")
+                .tempdir()
+                .and_then(locked)
+                .map(|dir| (dir, false))
         })
         .await
         .map_err(|e| {
@@ -287,13 +363,11 @@ impl<S: BundleStore> CachedStore<S> {
                 e,
             )
         })?;
-        let blobs = BlobDir::new(scratch.path(), Mode::Private);
+        let (scratch, in_cache) = scratch;
+        let blobs = BlobDir::new(scratch.dir.path(), Mode::Private);
         let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
-        Ok(LayerFile::new(
-            fetched.into(),
-            &blobs,
-            Some(Arc::new(scratch)),
-        ))
+        let file = LayerFile::new(fetched.into(), &blobs, Some(Arc::new(scratch)));
+        Ok((file, in_cache))
     }
 
     /// Records `id` -> `file` on disk; logs and carries on when it cannot.

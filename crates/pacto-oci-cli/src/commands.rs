@@ -562,7 +562,8 @@ async fn pull(
         &written.contract.service.name,
         &written.contract.service.version,
     );
-    let dir = &written.dir;
+    // `./payments` is said `payments`, as the directory was named.
+    let dir = written.dir.strip_prefix(".").unwrap_or(&written.dir);
     let files = &written.files;
     out.emit(
         json!({

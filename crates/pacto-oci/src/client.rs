@@ -509,9 +509,14 @@ impl Client {
             })?;
             let written =
                 pacto_archive::write_layer(reader, output, options, self.limits()).await?;
+            let digest = layer.digest.clone();
+            // Valid: a freshly fetched layer enters the cache now (a refused one never does).
+            if let Err(e) = layer.commit().await {
+                tracing::warn!(error = %e, "cannot write the disk cache; continuing without it");
+            }
             Ok(PulledTo {
                 reference: resolved.reference,
-                digest: layer.digest.clone(),
+                digest,
                 written,
             })
         })

@@ -238,7 +238,9 @@ impl<S: BundleStore> Resolver<S> {
     /// Like [`Resolver::resolve_pinned`], with the bundle's layer as a verified file rather
     /// than the bundle in memory ([`CachedStore::layer_file`]): what a caller that unpacks
     /// to disk wants (`pacto_archive::write_layer`), its memory constant whatever the
-    /// bundle's size. The same resolution, cache rules and request counts.
+    /// bundle's size. The same resolution, cache rules and request counts. A freshly
+    /// fetched layer enters the cache only through [`LayerFile::commit`], which the caller
+    /// calls once the bundle proved valid.
     pub async fn resolve_layer(
         &self,
         reference: &str,

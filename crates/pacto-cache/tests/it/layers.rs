@@ -22,13 +22,27 @@ fn unpacked(rt: &tokio::runtime::Runtime, layer: &LayerFile) -> Bundle {
     })
 }
 
+/// The layer file for `reference`, checked to unpack to a valid bundle, then committed (a
+/// fresh one enters the cache) as a caller that unpacked it does; returns a handle that
+/// still points at the layer (the committed one may have moved).
 fn layer_file(
     rt: &tokio::runtime::Runtime,
     store: &CachedStore<RegistryClient>,
     reference: &pacto_ref::ArtifactRef,
 ) -> LayerFile {
-    rt.block_on(store.layer_file(reference))
-        .expect("layer file")
+    let layer = rt.block_on(store.layer_file(reference)).expect("layer file");
+    if !layer.is_pending() {
+        return layer;
+    }
+    unpacked(rt, &layer);
+    rt.block_on(layer.clone().commit()).expect("commit");
+    if !store.reads_disk() {
+        // The handle's file moved into the cache, which this store does not read.
+        return layer;
+    }
+    rt.block_on(store.layer_file_local(reference))
+        .expect("local")
+        .expect("committed: cached")
 }
 
 #[test]
@@ -76,6 +90,24 @@ fn layer_files_follow_the_cache_rules_and_counts_of_pulls() {
             &none,
         ),
     ];
+    // Fetched, not committed (its bundle was refused, say): nothing enters the cache.
+    let uncommitted = rt
+        .block_on(cached(dir.path()).layer_file(&tag))
+        .expect("layer file");
+    assert!(uncommitted.is_pending());
+    assert_eq!(unpacked(&rt, &uncommitted), original);
+    drop(uncommitted);
+    let left: Vec<_> = crate::common::files_under(dir.path())
+        .into_iter()
+        .filter(|path| !path.starts_with("v1/tmp"))
+        .collect();
+    assert_eq!(left, Vec::<std::path::PathBuf>::new(), "nothing cached");
+    assert_eq!(
+        crate::common::files_under(&dir.path().join("v1/tmp")),
+        Vec::<std::path::PathBuf>::new(),
+        "the scratch directory went with the handle"
+    );
+
     let mut first_path = None;
     for (what, store, reference, expected) in steps {
         registry.clear_requests();
