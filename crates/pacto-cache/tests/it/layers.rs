@@ -30,7 +30,9 @@ fn layer_file(
     store: &CachedStore<RegistryClient>,
     reference: &pacto_ref::ArtifactRef,
 ) -> LayerFile {
-    let layer = rt.block_on(store.layer_file(reference)).expect("layer file");
+    let layer = rt
+        .block_on(store.layer_file(reference))
+        .expect("layer file");
     if !layer.is_pending() {
         return layer;
     }

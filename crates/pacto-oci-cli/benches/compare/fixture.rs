@@ -59,13 +59,24 @@ pub(crate) fn versioned_bundle(to: &Path, version: &str) -> Result<(), String> {
 /// The demo bundle plus 40 MiB of incompressible data in `data/`, at `to`: the layer is as
 /// large on the wire as on disk.
 pub(crate) fn large_bundle(to: &Path) -> Result<(), String> {
+    data_bundle(to, DATA_FILES, DATA_FILE)
+}
+
+/// The demo bundle plus 4 MiB of incompressible data: the small end of the memory rows,
+/// which show that peak memory does not grow with the bundle.
+pub(crate) fn medium_bundle(to: &Path) -> Result<(), String> {
+    data_bundle(to, 1, 4 * 1024 * 1024)
+}
+
+/// The demo bundle plus `files` files of `size` incompressible bytes in `data/`.
+fn data_bundle(to: &Path, files: usize, size: usize) -> Result<(), String> {
     copy_dir(&demo_bundle(), to)?;
     let data = to.join("data");
     std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    for index in 0..DATA_FILES {
-        let mut bytes = Vec::with_capacity(DATA_FILE);
-        while bytes.len() < DATA_FILE {
+    for index in 0..files {
+        let mut bytes = Vec::with_capacity(size + 8);
+        while bytes.len() < size {
             // splitmix64: deterministic, fast, and incompressible for gzip.
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
             let mut z = state;
@@ -73,6 +84,7 @@ pub(crate) fn large_bundle(to: &Path) -> Result<(), String> {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             bytes.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
         }
+        bytes.truncate(size);
         let file = data.join(format!("part-{index}.bin"));
         std::fs::write(&file, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;

@@ -5,7 +5,7 @@ use crate::report::{self, Goal, PACTO, Row, Status};
 use crate::run::Cell;
 
 /// Judges the issue's goals on the measured rows.
-pub(crate) fn judge(rows: &[Row], large_bytes: u64) -> Vec<Goal> {
+pub(crate) fn judge(rows: &[Row], medium_bytes: u64, large_bytes: u64) -> Vec<Goal> {
     let find = |key: &str| rows.iter().find(|row| row.key == key);
     let transfer: Vec<&Row> = rows.iter().filter(|row| row.section <= 2).collect();
     let peers = ["skopeo", "oras-py"];
@@ -125,27 +125,127 @@ pub(crate) fn judge(rows: &[Row], large_bytes: u64) -> Vec<Goal> {
         },
     });
 
-    // Peak memory of the 40 MiB pull.
-    let memory = find("memory.pull.large").and_then(|row| row.cell(PACTO));
-    out.push(match memory {
-        Some(Cell::Memory(bytes)) => {
-            let factor = *bytes as f64 / large_bytes as f64;
-            Goal {
-                goal: "pull peak memory under 2x the bundle size".to_owned(),
+    // Issue 14: speed of the 40 MiB transfers against skopeo.
+    out.push(threshold(
+        "pull of the 40 MiB bundle with 20 ms latency and TLS: at least as fast as skopeo",
+        &[find("pull.large.latency")],
+        &["skopeo"],
+        1.0,
+    ));
+    out.push(threshold(
+        "push of the 40 MiB directory on loopback: within 2x skopeo copying it from a layout",
+        &[find("push.large.loopback")],
+        &["skopeo"],
+        0.5,
+    ));
+    out.push(threshold(
+        "push of the 40 MiB directory with 20 ms latency: at least as fast as skopeo",
+        &[find("push.large.latency")],
+        &["skopeo"],
+        1.0,
+    ));
+    let pushed_413 = find("push.large.413").and_then(|row| row.cell(PACTO));
+    out.push(Goal {
+        goal: "push of the 40 MiB bundle through a proxy answering 413 over 4 MiB (GHCR)"
+            .to_owned(),
+        measured: match pushed_413 {
+            Some(Cell::Timed { samples, requests }) => format!(
+                "pushed, {} · {} requests",
+                samples
+                    .first()
+                    .map_or_else(|| "-".to_owned(), |d| report::millis(*d)),
+                requests.map_or_else(|| "?".to_owned(), |n| n.to_string())
+            ),
+            Some(Cell::Failed(why)) => format!("failed: {why}"),
+            _ => "not measured".to_owned(),
+        },
+        status: match pushed_413 {
+            Some(Cell::Timed { .. }) => Status::Met,
+            Some(Cell::Failed(_)) => Status::Missed,
+            _ => Status::NotMeasured,
+        },
+    });
+
+    // Issue 14: memory. Peak resident memory of whole processes (GNU time).
+    let memory = |key: &str| match find(key).and_then(|row| row.cell(PACTO)) {
+        Some(Cell::Memory(bytes)) => Some(*bytes),
+        _ => None,
+    };
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let under = |goal: &str, key: &str, limit_mib: f64| -> Goal {
+        match memory(key) {
+            Some(bytes) => Goal {
+                goal: goal.to_owned(),
+                measured: report::mib(bytes),
+                status: if mib(bytes) < limit_mib {
+                    Status::Met
+                } else {
+                    Status::Missed
+                },
+            },
+            None => Goal {
+                goal: goal.to_owned(),
+                measured: "not measured".to_owned(),
+                status: Status::NotMeasured,
+            },
+        }
+    };
+    out.push(under(
+        "CLI pull of the 40 MiB bundle: peak memory under 32 MiB",
+        "memory.pull.large",
+        32.0,
+    ));
+    out.push(under(
+        "push of the 40 MiB directory: peak memory under 48 MiB",
+        "memory.push.large",
+        48.0,
+    ));
+    // Flat: the 40 MiB pull needs at most 8 MiB more than the 4 MiB one.
+    let flat = "CLI pull peak memory flat from the 4 MiB to the 40 MiB bundle (at most 8 MiB more)";
+    out.push(
+        match (memory("memory.pull.medium"), memory("memory.pull.large")) {
+            (Some(medium), Some(large)) => Goal {
+                goal: flat.to_owned(),
                 measured: format!(
-                    "{} for a {} bundle ({factor:.2}x)",
-                    report::mib(*bytes),
+                    "{} for {}, {} for {}",
+                    report::mib(medium),
+                    report::mib(medium_bytes),
+                    report::mib(large),
                     report::mib(large_bytes)
                 ),
-                status: if factor < 2.0 {
+                status: if mib(large.saturating_sub(medium)) <= 8.0 {
+                    Status::Met
+                } else {
+                    Status::Missed
+                },
+            },
+            _ => Goal {
+                goal: flat.to_owned(),
+                measured: "not measured".to_owned(),
+                status: Status::NotMeasured,
+            },
+        },
+    );
+    let library = "library pull of the 40 MiB bundle: peak memory under 1.25x the bundle size";
+    out.push(match memory("memory.library-pull.large") {
+        Some(bytes) => {
+            let factor = bytes as f64 / large_bytes as f64;
+            Goal {
+                goal: library.to_owned(),
+                measured: format!(
+                    "{} for a {} bundle ({factor:.2}x)",
+                    report::mib(bytes),
+                    report::mib(large_bytes)
+                ),
+                status: if factor < 1.25 {
                     Status::Met
                 } else {
                     Status::Missed
                 },
             }
         }
-        _ => Goal {
-            goal: "pull peak memory under 2x the bundle size".to_owned(),
+        None => Goal {
+            goal: library.to_owned(),
             measured: "not measured".to_owned(),
             status: Status::NotMeasured,
         },

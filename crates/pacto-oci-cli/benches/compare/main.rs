@@ -191,6 +191,8 @@ impl Net {
 enum Size {
     /// The demo `payments` bundle.
     Small,
+    /// The demo bundle plus 4 MiB of data (memory rows only).
+    Medium,
     /// The demo bundle plus 40 MiB of data.
     Large,
 }
@@ -199,6 +201,7 @@ impl Size {
     fn key(self) -> &'static str {
         match self {
             Size::Small => "small",
+            Size::Medium => "medium",
             Size::Large => "large",
         }
     }
@@ -277,6 +280,7 @@ struct Bench {
     driver: PathBuf,
     peers: Peers,
     small: Bundle,
+    medium: Bundle,
     large: Bundle,
     /// An OCI layout whose index.json tags the small bundle [`LAYOUT_TAGS`] times.
     tag_layout: PathBuf,
@@ -344,6 +348,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
         driver,
         peers,
         small: placeholder("small"),
+        medium: placeholder("medium"),
         large: placeholder("large"),
         tag_layout: work.path().join("tag-layout"),
         quick,
@@ -352,6 +357,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
     };
     eprintln!("compare: seeding the registry");
     bench.small = bench.seed_bundle(work.path(), Size::Small)?;
+    bench.medium = bench.seed_bundle(work.path(), Size::Medium)?;
     bench.large = bench.seed_bundle(work.path(), Size::Large)?;
     bench.seed_many(work.path())?;
     bench.seed_fifty(work.path())?;
@@ -393,10 +399,20 @@ fn compare(filters: &[String]) -> Result<Report, String> {
         });
     }
     for operation in ["pull", "push"] {
-        add(format!("memory.{operation}.large"), &mut rows, &|_| {
-            bench.memory_row(operation)
-        });
+        for size in [Size::Medium, Size::Large] {
+            add(
+                format!("memory.{operation}.{}", size.key()),
+                &mut rows,
+                &|_| bench.memory_row(operation, size),
+            );
+        }
     }
+    add("memory.library-pull.large".to_owned(), &mut rows, &|_| {
+        bench.library_memory_row()
+    });
+    add("push.large.413".to_owned(), &mut rows, &|_| {
+        bench.push_413_row()
+    });
     add("startup".to_owned(), &mut rows, &|_| bench.startup_row());
     add("tags.layout".to_owned(), &mut rows, &|_| {
         bench.tags_layout_row()
@@ -424,7 +440,7 @@ fn compare(filters: &[String]) -> Result<Report, String> {
             }
         }
     }
-    let goals = goals::judge(&rows, bench.large.bytes);
+    let goals = goals::judge(&rows, bench.medium.bytes, bench.large.bytes);
     Ok(Report {
         date: today(),
         machine,
@@ -586,7 +602,7 @@ impl Bench {
     fn runs_for(&self, size: Size, small: usize) -> Runs {
         match size {
             Size::Small => self.runs(small, true),
-            Size::Large => self.runs(3, false),
+            Size::Medium | Size::Large => self.runs(3, false),
         }
     }
 
@@ -600,6 +616,7 @@ impl Bench {
     fn bundle(&self, size: Size) -> &Bundle {
         match size {
             Size::Small => &self.small,
+            Size::Medium => &self.medium,
             Size::Large => &self.large,
         }
     }
@@ -651,12 +668,15 @@ impl Bench {
         let dir = work.join("bundles").join(size.key());
         match size {
             Size::Small => fixture::copy_dir(&fixture::demo_bundle(), &dir)?,
+            Size::Medium => fixture::medium_bundle(&dir)?,
             Size::Large => fixture::large_bundle(&dir)?,
         }
         let (files, bytes) = fixture::dir_size(&dir)?;
         let label = match size {
             Size::Small => format!("payments ({files} files, {:.1} KiB)", bytes as f64 / 1024.0),
-            Size::Large => format!("large ({files} files, {})", report::mib(bytes)),
+            Size::Medium | Size::Large => {
+                format!("{} ({files} files, {})", size.key(), report::mib(bytes))
+            }
         };
         let scratch = work.join("seed").join(size.key());
         let layout = work.join("layouts").join(size.key());
@@ -1255,8 +1275,8 @@ impl Bench {
         .with_note("unpack: pacto-oci pulls from a local OCI layout (read, verify, unpack, write the files) vs `tar xzf`")
     }
 
-    fn memory_row(&self, operation: &str) -> Row {
-        let bundle = &self.large;
+    fn memory_row(&self, operation: &str, size: Size) -> Row {
+        let bundle = self.bundle(size);
         let host = self.registry.host();
         let time = &self.peers.time;
         let push = operation == "push";
@@ -1313,13 +1333,105 @@ impl Bench {
             })
         });
         Row::new(
-            format!("memory.{operation}.large"),
+            format!("memory.{operation}.{}", size.key()),
             4,
             format!("peak memory, {operation} {}", bundle.label),
             "loopback",
             vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
         )
         .with_note("peak memory: maximum resident set size from GNU time; a ratio above 1 means pacto-oci uses less")
+    }
+
+    /// The library's pull, which returns the bundle with its files in memory (by design):
+    /// `inspect` reads a bundle through `Client::inspect`, the same path as `Client::pull`.
+    fn library_memory_row(&self) -> Row {
+        let bundle = &self.large;
+        let host = self.registry.host();
+        let pacto = peak_rss(&self.sandbox, &self.peers.time, |scratch| {
+            let mut cmd = self.pacto(scratch);
+            cmd.arg("inspect")
+                .arg(format!("{host}/{}:1.0.0", bundle.repo));
+            Ok(cmd)
+        });
+        Row::new(
+            "memory.library-pull.large".to_owned(),
+            4,
+            format!("peak memory, library pull (inspect) {}", bundle.label),
+            "loopback",
+            vec![(PACTO, pacto)],
+        )
+        .with_note("library pull: `inspect` pulls through `Client::inspect`, whose bundle holds its files in memory (the library's `pull` path); the CLI's `pull -o DIR` streams instead")
+    }
+
+    /// The 40 MiB push to a registry behind a proxy that answers 413 to any request body
+    /// over 4 MiB, as GHCR does: plain HTTP (the fault proxy speaks no TLS), its own
+    /// registry, every tool pushing to a new repository.
+    fn push_413_row(&self) -> Row {
+        let bundle = &self.large;
+        let started = TestRegistry::try_start(RegistryOptions::plain())
+            .map_err(|e| e.to_string())
+            .and_then(|registry| {
+                let proxy = pacto_test_support::FaultProxy::try_start(&registry.host())
+                    .map_err(|e| e.to_string())?;
+                proxy.set_max_body(Some(4 * 1024 * 1024));
+                Ok((registry, proxy))
+            });
+        let (registry, proxy) = match started {
+            Ok(pair) => pair,
+            Err(error) => {
+                return Row::new(
+                    "push.large.413".to_owned(),
+                    1,
+                    format!("push {} through a 413-over-4-MiB proxy", bundle.label),
+                    "loopback",
+                    vec![(PACTO, Cell::Failed(error))],
+                );
+            }
+        };
+        let host = proxy.host();
+        let runs = self.runs(3, false);
+        let pacto = timed(&self.sandbox, runs, Some(&registry), |scratch| {
+            let mut cmd = self.pacto(scratch);
+            cmd.arg("--plain-http")
+                .arg(&host)
+                .arg("push")
+                .arg(&bundle.dir)
+                .arg(format!("{host}/{}:1.0.0", self.unique("push413-pacto")));
+            Ok(job(cmd))
+        });
+        let skopeo = with(&self.peers.skopeo, |program| {
+            timed(&self.sandbox, runs, Some(&registry), |scratch| {
+                let layout = self.fresh_layout(bundle, scratch)?;
+                let mut cmd = self.skopeo(program);
+                cmd.args(["copy", "--quiet", "--dest-tls-verify=false"])
+                    .arg(format!("oci:{}:1.0.0", layout.display()))
+                    .arg(format!(
+                        "docker://{host}/{}:1.0.0",
+                        self.unique("push413-skopeo")
+                    ));
+                Ok(job(cmd))
+            })
+        });
+        let oras = with(&self.peers.oras, |python| {
+            timed(&self.sandbox, runs, Some(&registry), |_| {
+                let mut cmd = self.oras(python);
+                cmd.env("BENCH_PLAIN_HTTP", "1")
+                    .arg("push")
+                    .arg(&host)
+                    .arg(format!("{}:1.0.0", self.unique("push413-oras")))
+                    .arg(&bundle.dir);
+                Ok(job(cmd))
+            })
+        });
+        drop(proxy);
+        Row::new(
+            "push.large.413".to_owned(),
+            1,
+            format!("push {} through a 413-over-4-MiB proxy", bundle.label),
+            "loopback",
+            vec![(PACTO, pacto), ("skopeo", skopeo), ("oras-py", oras)],
+        )
+        .with_note("413 proxy: a proxy in front of a plain-HTTP registry answers 413 to any request body over 4 MiB, as GHCR does; a tool that sends a blob in one request fails here (FAILED is the finding, not a bench error)")
     }
 
     fn startup_row(&self) -> Row {

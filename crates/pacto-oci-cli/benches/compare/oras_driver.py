@@ -8,8 +8,8 @@ usage: oras_driver.py COMMAND HOST ARGS...
                                            (the constraint ^MAJOR.MINOR), print tag and digest
   pull-all HOST REPO OUT                   list the tags, then pull each one, one at a time
 
-The registry speaks HTTPS with a test CA, named by the environment variable BENCH_CA_FILE.
-Any failure exits non-zero.
+The registry speaks HTTPS with a test CA, named by the environment variable BENCH_CA_FILE,
+or plain HTTP when BENCH_PLAIN_HTTP=1. Any failure exits non-zero.
 """
 
 import os
@@ -20,6 +20,8 @@ import oras.defaults
 
 
 def client(host):
+    if os.environ.get("BENCH_PLAIN_HTTP") == "1":
+        return oras.client.OrasClient(hostname=host, insecure=True)
     # HTTPS, verifying the registry's certificate against the bench's test CA.
     return oras.client.OrasClient(
         hostname=host, insecure=False, tls_verify=os.environ["BENCH_CA_FILE"]
