@@ -45,6 +45,17 @@ pub struct Packed {
     pub size: u64,
 }
 
+impl Packed {
+    /// The layer's digests and size, without its bytes.
+    pub fn layer_info(&self) -> LayerInfo {
+        LayerInfo {
+            digest: self.digest.clone(),
+            diff_id: self.diff_id.clone(),
+            size: self.size,
+        }
+    }
+}
+
 /// A packed layer written to a file or writer: its digests and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
