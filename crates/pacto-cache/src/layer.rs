@@ -253,24 +253,44 @@ impl<S: BundleStore> CachedStore<S> {
         Ok(file)
     }
 
-    /// Fetches the layer into a new scratch directory (in the cache's directory when there
-    /// is one, so on its file system; else in the system's temporary directory).
+    /// Fetches the layer into a new scratch directory ([`CachedStore::scratch_dir`]).
     async fn fetch_scratch(&self, reference: &ArtifactRef) -> Result<LayerFile, StoreError> {
+        let scratch = self.scratch_dir("layer-").await?;
+        let blobs = BlobDir::new(scratch.path(), Mode::Private);
+        let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
+        Ok(LayerFile::new(
+            fetched.into(),
+            &blobs,
+            Some(Arc::new(scratch)),
+        ))
+    }
+
+    /// A new private scratch directory named `prefix` and a random suffix, removed when the
+    /// value is dropped: in the cache directory's `v1/tmp` when there is a usable one (on the
+    /// cache's file system, so what is made there can be renamed into the cache), else in
+    /// the system's temporary directory (named `pacto-` + `prefix`...). For layers fetched
+    /// but not cached, and for layers packed for a push.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when neither place can hold a new directory.
+    pub async fn scratch_dir(&self, prefix: &str) -> Result<tempfile::TempDir, StoreError> {
         let parent = self
             .shared
             .disk
             .as_ref()
             .map(crate::disk::Disk::scratch_parent);
-        let scratch = blocking("write", move || {
+        let prefix = prefix.to_owned();
+        blocking("write", move || {
             if let Some(parent) = parent
                 && pacto_fs::create_dir_all(&parent, Mode::Private).is_ok()
-                && let Ok(dir) = tempfile::Builder::new()
-                    .prefix("layer-")
-                    .tempdir_in(&parent)
+                && let Ok(dir) = tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent)
             {
                 return Ok(dir);
             }
-            tempfile::Builder::new().prefix("pacto-layer-").tempdir()
+            tempfile::Builder::new()
+                .prefix(&format!("pacto-{prefix}"))
+                .tempdir()
         })
         .await
         .map_err(|e| {
@@ -286,14 +306,7 @@ impl<S: BundleStore> CachedStore<S> {
                 &std::env::temp_dir(),
                 e,
             )
-        })?;
-        let blobs = BlobDir::new(scratch.path(), Mode::Private);
-        let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
-        Ok(LayerFile::new(
-            fetched.into(),
-            &blobs,
-            Some(Arc::new(scratch)),
-        ))
+        })
     }
 
     /// Records `id` -> `file` on disk; logs and carries on when it cannot.
