@@ -177,7 +177,7 @@ pub struct PackedDir {
 /// ([`PackDirError::MissingReferences`]), and packs it into the file at `path` exactly as
 /// [`pack_to_file`] packs `Bundle::from_dir(dir)`: the same bytes, written atomically.
 ///
-/// Files are streamed from disk [`READ_CHUNK`] bytes at a time, never held whole: memory
+/// Files are streamed from disk a [`PROGRESS_STEP`] at a time, never held whole: memory
 /// grows with the number of files, not their size. A file whose size changed between the
 /// listing and its read fails the pack with [`ArchiveError::FileChanged`] (nothing is
 /// written at `path`). `progress` is called as [`pack_to_file_with_progress`] calls it; its
