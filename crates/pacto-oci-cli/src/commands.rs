@@ -464,9 +464,23 @@ async fn push(
         .await
         .is_ok_and(|meta| meta.is_dir());
     let source = if is_dir {
-        // Packed to a scratch file file by file, so memory does not grow with the bundle.
-        let spinner = out.spinner(format!("packing {}", source.display()));
-        let packed = client.pack_dir(source, |_| {}).await;
+        // Packed to a scratch file file by file, so memory does not grow with the bundle;
+        // the spinner counts the bytes packed.
+        let packing = format!("packing {}", source.display());
+        let spinner = out.spinner(packing.clone());
+        let watched = spinner.clone();
+        let mut packed_bytes = 0u64;
+        let packed = client
+            .pack_dir(source, move |n| {
+                packed_bytes += n;
+                if let Some(spinner) = &watched {
+                    spinner.set_message(format!(
+                        "{packing}: {}",
+                        indicatif::HumanBytes(packed_bytes)
+                    ));
+                }
+            })
+            .await;
         drop(spinner);
         PushSource::Packed(packed?)
     } else {
