@@ -31,11 +31,11 @@ pub struct LayerFile {
     pub layer_size: u64,
     path: PathBuf,
     /// The scratch directory holding an uncached layer.
-    _scratch: Option<Arc<tempfile::TempDir>>,
+    _scratch: Option<Arc<ScratchDir>>,
 }
 
 impl LayerFile {
-    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<tempfile::TempDir>>) -> Self {
+    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<ScratchDir>>) -> Self {
         LayerFile {
             path: blobs.path(&entry.layer_digest),
             digest: entry.digest,
@@ -64,6 +64,32 @@ impl LayerFile {
             self.layer_digest.clone(),
             self.layer_size,
         ))
+    }
+}
+
+/// A scratch directory made by [`CachedStore::scratch_dir`]: removed, with everything in it,
+/// when dropped. While it lives it holds an exclusive lock on itself (where the platform
+/// allows one), so the cache's clean-up of abandoned temporary files leaves it alone.
+#[derive(Debug)]
+pub struct ScratchDir {
+    /// Dropped first: the directory goes, then its lock.
+    dir: tempfile::TempDir,
+    _lock: Option<std::fs::File>,
+}
+
+impl ScratchDir {
+    fn locked(dir: tempfile::TempDir) -> Self {
+        // Best effort: without the lock the directory still works, it is just not
+        // protected from a concurrent clean-up.
+        let lock = std::fs::File::open(dir.path())
+            .ok()
+            .filter(|file| file.try_lock().is_ok());
+        ScratchDir { dir, _lock: lock }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 }
 
@@ -269,19 +295,21 @@ impl<S: BundleStore> CachedStore<S> {
     /// value is dropped: in the cache directory's `v1/tmp` when there is a usable one (on the
     /// cache's file system, so what is made there can be renamed into the cache), else in
     /// the system's temporary directory (named `pacto-` + `prefix`...). For layers fetched
-    /// but not cached, and for layers packed for a push.
+    /// but not cached, and for layers packed for a push. It is locked while it lives, as a
+    /// temporary file being written is, so a `verify` or `prune` (of this process or
+    /// another) keeps it.
     ///
     /// # Errors
     ///
     /// [`StoreError::Io`] when neither place can hold a new directory.
-    pub async fn scratch_dir(&self, prefix: &str) -> Result<tempfile::TempDir, StoreError> {
+    pub async fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir, StoreError> {
         let parent = self
             .shared
             .disk
             .as_ref()
             .map(crate::disk::Disk::scratch_parent);
         let prefix = prefix.to_owned();
-        blocking("write", move || {
+        let dir = blocking("write", move || {
             if let Some(parent) = parent
                 && pacto_fs::create_dir_all(&parent, Mode::Private).is_ok()
                 && let Ok(dir) = tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent)
@@ -306,7 +334,8 @@ impl<S: BundleStore> CachedStore<S> {
                 &std::env::temp_dir(),
                 e,
             )
-        })
+        })?;
+        Ok(ScratchDir::locked(dir))
     }
 
     /// Records `id` -> `file` on disk; logs and carries on when it cannot.

@@ -58,7 +58,7 @@ mod layer;
 mod memory;
 
 pub use error::{BoxError, CacheError};
-pub use layer::LayerFile;
+pub use layer::{LayerFile, ScratchDir};
 
 use async_trait::async_trait;
 use disk::{Blobs, Disk, Found, RefId};

@@ -5,7 +5,7 @@ use crate::{Error, ErrorKind};
 use pacto_archive::PackDirError;
 use pacto_archive::{Output, WriteOptions, WrittenLayer};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
-use pacto_cache::{CacheConfig, CachedStore};
+use pacto_cache::{CacheConfig, CachedStore, ScratchDir};
 use pacto_contract::{Bundle, Contract, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::artifact::ManifestSummary;
@@ -40,7 +40,7 @@ pub struct PackedBundle {
     files: usize,
     total_size: u64,
     /// Holds the layer file; removed on drop.
-    _scratch: tempfile::TempDir,
+    _scratch: ScratchDir,
 }
 
 impl PackedBundle {
