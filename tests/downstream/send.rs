@@ -18,13 +18,16 @@ use std::path::Path;
 
 fn assert_send<T: Send>(_: T) {}
 
-fn facade(client: &Client, bundle: &Bundle, password: &Secret) {
+fn facade(client: &Client, bundle: &Bundle, packed: &pacto_oci::PackedBundle, password: &Secret) {
     assert_send(client.push("r", bundle, false));
+    assert_send(client.push_dir(Path::new("d"), "r", false));
+    assert_send(client.pack_dir(Path::new("d"), |_| {}));
     assert_send(client.pull("r", "^1", ResolveMode::RemoteAllowed));
     assert_send(client.resolve("r", "^1", ResolveMode::RemoteAllowed));
     assert_send(client.versions("r"));
     assert_send(client.fetch_all("r"));
     assert_send(client.login("r", "u", password));
+    assert_send(client.push_packed("r", packed, false));
 }
 
 fn resolver(resolver: &Resolver<AnyStore>, reference: &ArtifactRef) {
@@ -44,6 +47,7 @@ fn cache(cache: &CachedStore<AnyStore>, reference: &ArtifactRef) {
     assert_send(cache.verify());
     assert_send(cache.prune(0));
     assert_send(cache.clear());
+    assert_send(cache.scratch_dir("push-"));
     store(cache, reference);
 }
 
@@ -51,6 +55,10 @@ fn store<S: BundleStore>(store: &S, reference: &ArtifactRef) {
     let bundle: Option<&Bundle> = None;
     if let Some(bundle) = bundle {
         assert_send(store.push(reference, bundle, PushOptions::default()));
+    }
+    let layer: Option<&pacto_oci::registry::PackedLayerFile> = None;
+    if let Some(layer) = layer {
+        assert_send(store.push_layer_file(reference, layer, PushOptions::default()));
     }
     assert_send(store.pull_pinned(reference));
     assert_send(store.pull(reference));
@@ -92,6 +100,12 @@ fn archive(bundle: &Bundle, bytes: &[u8], limits: &Limits, path: &Path) {
         bundle,
         Vec::new(),
         limits,
+    ));
+    assert_send(pacto_oci::archive::pack_dir_to_file(
+        path,
+        path,
+        limits,
+        |_| {},
     ));
     assert_send(pacto_oci::archive::unpack(bytes, limits));
     assert_send(pacto_oci::archive::unpack_bytes(bytes, limits));

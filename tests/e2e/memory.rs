@@ -1,7 +1,9 @@
-//! Pull memory (issue 14): the layer streams into the cache (or a scratch directory) and is
-//! unpacked from that verified file entry by entry, so the peak resident memory of `pull`
-//! does not grow with the bundle. Measured on the real binary from the kernel's high-water
-//! mark (`VmHWM` in `/proc/PID/status`), against real registries and layouts.
+//! Pull and push memory (issue 14): a pull streams the layer into the cache (or a scratch
+//! directory) and unpacks it from that verified file entry by entry; a push packs the
+//! directory into a scratch file file by file and uploads (or copies) it from there a chunk
+//! at a time. So the peak resident memory of `pull` and `push` does not grow with the
+//! bundle. Measured on the real binary from the kernel's high-water mark (`VmHWM` in
+//! `/proc/PID/status`), against real registries and layouts.
 
 use crate::common::{Sandbox, assert_same_files, noise, write_bundle};
 use pacto_test_support::TestRegistry;
@@ -10,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The growth allowed from a tiny bundle to a 40 MiB one: generous (the bench reports the
-/// exact figures), but far below the layer's size, which a pull holding it would add.
+/// exact figures), but far below the layer's size, which a pull or push holding it would
+/// add.
 const MAX_GROWTH_KIB: u64 = 24 * 1024;
 
 /// A bundle with five 8 MiB files of noise (40 MiB), or none.
@@ -57,12 +60,12 @@ fn peak_rss_kib(mut cmd: Command) -> u64 {
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "the pull did not finish"
+            "the command did not finish"
         );
         std::thread::sleep(Duration::from_millis(1));
     };
     let stderr = std::io::read_to_string(child.stderr.take().expect("piped")).unwrap_or_default();
-    assert!(status.success(), "the pull failed: {stderr}");
+    assert!(status.success(), "the command failed: {stderr}");
     assert!(peak > 0, "no memory reading");
     peak
 }
@@ -117,6 +120,52 @@ fn pull_memory_does_not_grow_with_the_bundle() {
         assert!(
             growth < MAX_GROWTH_KIB,
             "{store}: pulling 40 MiB grew the peak by {growth} KiB (tiny: {} KiB, 40 MiB: {} KiB)",
+            peaks[0],
+            peaks[1]
+        );
+    }
+}
+
+#[test]
+fn push_memory_does_not_grow_with_the_bundle() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let publisher = Sandbox::new();
+    let (small, big) = (
+        bundle(&publisher, "1.0.0", false),
+        bundle(&publisher, "2.0.0", true),
+    );
+    let layout = publisher.path("layout");
+    let layout_repo = format!("oci-layout:{}", layout.display());
+    let plain = ["--plain-http", host.as_str()];
+    let cases: [(&str, &[&str], String); 2] = [
+        ("registry", &plain, format!("{host}/mem/p")),
+        ("layout", &[], layout_repo),
+    ];
+    for (store, global, repo) in cases {
+        let mut peaks = Vec::new();
+        for source in [&small, &big] {
+            // A fresh sandbox: a cold cache, whose tmp directory holds the packed layer.
+            let pusher = Sandbox::new();
+            let mut args: Vec<&str> = global.to_vec();
+            args.extend(["push", source.to_str().expect("utf-8"), &repo, "-q"]);
+            peaks.push(peak_rss_kib(pusher.command(&args)));
+        }
+        // What was pushed is the bundle, byte for byte.
+        let puller = Sandbox::new();
+        let out = puller.work().join("out");
+        let peak = peak_rss_kib(pull_command(
+            &puller,
+            global,
+            &format!("{repo}:2.0.0"),
+            &out,
+        ));
+        assert!(peak > 0);
+        assert_same_files(&big, &out);
+        let growth = peaks[1].saturating_sub(peaks[0]);
+        assert!(
+            growth < MAX_GROWTH_KIB,
+            "{store}: pushing 40 MiB grew the peak by {growth} KiB (tiny: {} KiB, 40 MiB: {} KiB)",
             peaks[0],
             peaks[1]
         );

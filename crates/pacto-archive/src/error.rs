@@ -1,6 +1,6 @@
 //! Errors of packing and unpacking.
 
-use pacto_contract::{BundleError, ContractError, LimitError, PathError};
+use pacto_contract::{BundleError, ContractError, LimitError, MissingFiles, PathError};
 use std::io;
 use std::path::PathBuf;
 
@@ -21,6 +21,33 @@ pub enum ArchiveError {
     /// be refused by [`crate::unpack`] with the same limits.
     #[error(transparent)]
     OverLimit(#[from] LimitError),
+    /// Reading a bundle file from disk failed ([`crate::pack_dir_to_file`]).
+    #[error("cannot read {}", path.display())]
+    #[non_exhaustive]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        #[source]
+        source: io::Error,
+    },
+    /// A bundle file's size changed between the directory's listing and its read
+    /// ([`crate::pack_dir_to_file`]): the archive would not match the listing.
+    #[error(
+        "{} changed while it was packed ({listed} bytes when listed, {read} read{}); pack \
+         again once nothing writes to the bundle",
+        path.display(),
+        if read > listed { " or more" } else { "" }
+    )]
+    #[non_exhaustive]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+        /// Its size when listed (the size its tar header announces).
+        listed: u64,
+        /// How many bytes were read (one more than listed when it grew).
+        read: u64,
+    },
     /// Writing the archive failed (the destination file or writer).
     #[error("cannot write the archive to {}", path.as_ref().map_or_else(|| "the writer".to_owned(), |p| p.display().to_string()))]
     #[non_exhaustive]
@@ -35,9 +62,44 @@ pub enum ArchiveError {
 
 impl ArchiveError {
     /// True when the bundle itself cannot be packed (a limit, a file too large for tar);
-    /// false only for [`ArchiveError::Io`], a failure of the destination.
+    /// false for a failure of the destination ([`ArchiveError::Io`]) or of a file read
+    /// from disk ([`ArchiveError::Read`], [`ArchiveError::FileChanged`]).
     pub fn is_invalid_bundle(&self) -> bool {
-        !matches!(self, ArchiveError::Io { .. })
+        !matches!(
+            self,
+            ArchiveError::Io { .. } | ArchiveError::Read { .. } | ArchiveError::FileChanged { .. }
+        )
+    }
+}
+
+/// Errors from [`crate::pack_dir_to_file`]: the directory's, as
+/// [`pacto_contract::Bundle::from_dir_with_limits`] reports them, its references, or the
+/// pack's.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackDirError {
+    /// The directory is not a valid bundle, or could not be read: exactly what
+    /// [`pacto_contract::Bundle::from_dir_with_limits`] says of it.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// The contract references files the directory does not hold.
+    #[error(transparent)]
+    MissingReferences(#[from] MissingFiles),
+    /// Packing failed: a limit, a file too large for tar, a file read or changed, the
+    /// destination.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+impl PackDirError {
+    /// True when the directory is not a valid bundle (as opposed to a failure to read it,
+    /// a file changing under the pack, or the destination failing).
+    pub fn is_invalid_bundle(&self) -> bool {
+        match self {
+            PackDirError::Bundle(e) => !matches!(e, BundleError::Io { .. }),
+            PackDirError::MissingReferences(_) => true,
+            PackDirError::Archive(e) => e.is_invalid_bundle(),
+        }
     }
 }
 

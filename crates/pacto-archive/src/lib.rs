@@ -7,6 +7,8 @@
 //!   bundle content always has the same digest, whatever the file times, modes, owners or
 //!   listing order it came from. A bundle over its [`Limits`] is refused before a byte is
 //!   written, so nothing is ever packed that [`unpack`] with the same limits would refuse.
+//!   [`pack_dir_to_file`] packs a bundle directory into a file without reading it into a
+//!   [`Bundle`]: the same walk, refusals and bytes, each file streamed from disk.
 //! - [`unpack`] (and [`unpack_bytes`]) read a layer back into a [`Bundle`], streaming and
 //!   within [`Limits`], refusing every archive trick listed in [`UnpackError`].
 //! - [`write_bundle`] writes a [`Bundle`] into a directory, confined to it: staged beside it
@@ -31,10 +33,11 @@ mod tree;
 mod unpack;
 pub mod write;
 
-pub use error::{ArchiveError, ExtensionProblem, NameExtension, UnpackError};
+pub use error::{ArchiveError, ExtensionProblem, NameExtension, PackDirError, UnpackError};
 pub use pack::{
-    COMPRESSION_LEVEL, LayerInfo, PROGRESS_STEP, Packed, PackedFile, pack, pack_to_file,
-    pack_to_file_with_progress, pack_to_writer, pack_to_writer_with_progress,
+    COMPRESSION_LEVEL, LayerInfo, PROGRESS_STEP, Packed, PackedDir, PackedFile, pack,
+    pack_dir_to_file, pack_to_file, pack_to_file_with_progress, pack_to_writer,
+    pack_to_writer_with_progress,
 };
 pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};

@@ -1,18 +1,17 @@
 //! Canonical, byte-reproducible tar+gzip of a [`Bundle`].
 
 use crate::digest::HashingWriter;
-use crate::error::ArchiveError;
+use crate::error::{ArchiveError, PackDirError};
 use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bytes::Bytes;
-use pacto_contract::{Bundle, BundlePath, LimitError, Limits};
+use pacto_contract::{Bundle, Contract, DirListing, LimitError, Limits, ListedFile};
 use pacto_ref::Digest;
-use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio_tar::{EntryType, Header};
 
 /// The deflate level of every layer this crate writes (`pack` output and pushed layer
@@ -44,6 +43,17 @@ pub struct Packed {
     pub diff_id: Digest,
     /// Length of `bytes`.
     pub size: u64,
+}
+
+impl Packed {
+    /// The layer's digests and size, without its bytes.
+    pub fn layer_info(&self) -> LayerInfo {
+        LayerInfo {
+            digest: self.digest.clone(),
+            diff_id: self.diff_id.clone(),
+            size: self.size,
+        }
+    }
 }
 
 /// A packed layer written to a file or writer: its digests and size.
@@ -87,7 +97,7 @@ pub async fn pack(bundle: &Bundle, limits: &Limits) -> Result<Packed, ArchiveErr
     let mut sink = Vec::with_capacity(capacity);
     let info = write_layer(&entries, &mut sink, &mut |_| {})
         .await
-        .map_err(|source| ArchiveError::Io { path: None, source })?;
+        .map_err(|e| e.into_archive_error(None))?;
     Ok(Packed {
         bytes: Bytes::from(sink),
         digest: info.digest,
@@ -119,7 +129,7 @@ pub async fn pack_to_writer_with_progress<W: AsyncWrite + Unpin>(
     let entries = plan(bundle, limits)?;
     write_layer(&entries, writer, &mut progress)
         .await
-        .map_err(|source| ArchiveError::Io { path: None, source })
+        .map_err(|e| e.into_archive_error(None))
 }
 
 /// Packs a bundle into the file at `path`, exactly as [`pack`] does.
@@ -143,6 +153,67 @@ pub async fn pack_to_file_with_progress(
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<PackedFile, ArchiveError> {
     let entries = plan(bundle, limits)?;
+    write_file(&entries, path, &mut progress).await
+}
+
+/// A bundle directory packed by [`pack_dir_to_file`]: the layer written and what the
+/// artifact's config and manifest need from the bundle.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PackedDir {
+    /// The layer's digest, uncompressed digest and size.
+    pub layer: LayerInfo,
+    /// The parsed `pacto.yaml` (its bytes are the ones packed).
+    pub contract: Contract,
+    /// How many files the bundle has, `pacto.yaml` included.
+    pub files: usize,
+    /// Sum of the sizes of the files packed, in bytes.
+    pub total_size: u64,
+}
+
+/// Lists the bundle directory `dir` as [`Bundle::from_dir_with_limits`] reads it (same
+/// walk, same refusals and errors, [`PackDirError::Bundle`]), refuses it when its contract
+/// references files it does not hold, as [`Bundle::check_references`] does
+/// ([`PackDirError::MissingReferences`]), and packs it into the file at `path` exactly as
+/// [`pack_to_file`] packs `Bundle::from_dir(dir)`: the same bytes, written atomically.
+///
+/// Files are streamed from disk a [`PROGRESS_STEP`] at a time, never held whole: memory
+/// grows with the number of files, not their size. A file whose size changed between the
+/// listing and its read fails the pack with [`ArchiveError::FileChanged`] (nothing is
+/// written at `path`). `progress` is called as [`pack_to_file_with_progress`] calls it; its
+/// calls add up to [`PackedDir::total_size`].
+pub async fn pack_dir_to_file(
+    dir: &Path,
+    path: &Path,
+    limits: &Limits,
+    mut progress: impl FnMut(u64) + Send,
+) -> Result<PackedDir, PackDirError> {
+    let listed = {
+        let (owned, limits) = (dir.to_owned(), *limits);
+        pacto_fs::blocking(move || Bundle::list_dir_with_limits(&owned, &limits))
+            .await
+            .map_err(|source| ArchiveError::Read {
+                path: dir.to_owned(),
+                source,
+            })??
+    };
+    listed.check_references()?;
+    let entries = plan_listing(&listed, limits)?;
+    let layer = write_file(&entries, path, &mut progress).await?;
+    Ok(PackedDir {
+        layer,
+        contract: listed.contract().clone(),
+        files: listed.files().len(),
+        total_size: listed.total_size(),
+    })
+}
+
+/// Writes the planned entries to the file at `path` atomically (see [`pack_to_file`]).
+async fn write_file(
+    entries: &[TarEntry<'_>],
+    path: &Path,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<LayerInfo, ArchiveError> {
     let io_err = |source: io::Error| ArchiveError::Io {
         path: Some(path.to_owned()),
         source,
@@ -157,9 +228,9 @@ pub async fn pack_to_file_with_progress(
         .map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
     let mut writer = BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-    let info = write_layer(&entries, &mut writer, &mut progress)
+    let info = write_layer(entries, &mut writer, progress)
         .await
-        .map_err(io_err)?;
+        .map_err(|e| e.into_archive_error(Some(path)))?;
     let file = writer.into_inner();
     file.sync_all().await.map_err(io_err)?;
     drop(file);
@@ -179,7 +250,35 @@ pub async fn pack_to_file_with_progress(
 /// bytes shorter, so only a bundle near that limit with many long paths can meet this).
 fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
     bundle.check_limits(limits)?;
-    let entries = canonical_entries(bundle.files())?;
+    let files = bundle
+        .files()
+        .iter()
+        .map(|(path, data)| (path.as_str(), Data::Memory(data)));
+    check_extensions(canonical_entries(files)?, limits)
+}
+
+/// [`plan`] for a listed directory, whose walk checked its limits: `pacto.yaml` from the
+/// bytes the listing parsed, every other file from disk.
+fn plan_listing<'a>(
+    listing: &'a DirListing,
+    limits: &Limits,
+) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
+    let files = listing.files().iter().map(|(path, file)| {
+        let data = if path.as_str() == pacto_contract::CONTRACT_FILE {
+            Data::Memory(listing.raw_yaml())
+        } else {
+            Data::Disk(file)
+        };
+        (path.as_str(), data)
+    });
+    check_extensions(canonical_entries(files)?, limits)
+}
+
+/// Refuses entries whose PAX records would take an archive over `limits.max_total_size`.
+fn check_extensions<'a>(
+    entries: Vec<TarEntry<'a>>,
+    limits: &Limits,
+) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
     let mut extensions = 0u64;
     for entry in &entries {
         let path = entry.path();
@@ -196,13 +295,52 @@ fn plan<'a>(bundle: &'a Bundle, limits: &Limits) -> Result<Vec<TarEntry<'a>>, Ar
     Ok(entries)
 }
 
+/// Why [`write_layer`] failed: the destination, or a file being packed from disk.
+#[derive(Debug)]
+enum LayerError {
+    /// Writing the archive failed.
+    Write(io::Error),
+    /// Reading a file from disk failed.
+    Read { path: PathBuf, source: io::Error },
+    /// A file on disk no longer has the size it was listed with.
+    Changed {
+        path: PathBuf,
+        listed: u64,
+        read: u64,
+    },
+}
+
+impl From<io::Error> for LayerError {
+    fn from(e: io::Error) -> Self {
+        LayerError::Write(e)
+    }
+}
+
+impl LayerError {
+    fn into_archive_error(self, destination: Option<&Path>) -> ArchiveError {
+        match self {
+            LayerError::Write(source) => ArchiveError::Io {
+                path: destination.map(Path::to_owned),
+                source,
+            },
+            LayerError::Read { path, source } => ArchiveError::Read { path, source },
+            LayerError::Changed { path, listed, read } => {
+                ArchiveError::FileChanged { path, listed, read }
+            }
+        }
+    }
+}
+
+/// The largest write [`Counted`] passes on: a [`PROGRESS_STEP`].
+const READ_CHUNK: usize = PROGRESS_STEP as usize;
+
 /// Writes the planned entries as tar+gzip into `writer`, hashing both layers and telling
 /// `progress` about the file bytes written.
 async fn write_layer<W: AsyncWrite + Unpin>(
     entries: &[TarEntry<'_>],
     writer: W,
     progress: &mut (dyn FnMut(u64) + Send),
-) -> io::Result<LayerInfo> {
+) -> Result<LayerInfo, LayerError> {
     let gzip = GzipEncoder::with_quality(
         HashingWriter::new(writer),
         Level::Precise(COMPRESSION_LEVEL as i32),
@@ -212,19 +350,23 @@ async fn write_layer<W: AsyncWrite + Unpin>(
         progress,
         pending: 0,
     };
+    let mut window = Vec::new();
     for entry in entries {
         match entry {
             TarEntry::Dir(path) => write_header(&mut tar, path, EntryType::Directory, 0).await?,
             TarEntry::File(path, data) => {
-                write_header(&mut tar, path, EntryType::Regular, data.len() as u64).await?;
+                let size = data.len();
+                write_header(&mut tar, path, EntryType::Regular, size).await?;
                 // Counted whether or not anybody watches, so both write the same bytes.
-                Counted {
+                let mut counted = Counted {
                     inner: &mut tar,
                     reporter: &mut reporter,
+                };
+                match data {
+                    Data::Memory(bytes) => counted.write_all(bytes).await?,
+                    Data::Disk(file) => copy_file(file, size, &mut counted, &mut window).await?,
                 }
-                .write_all(data)
-                .await?;
-                write_padding(&mut tar, data.len()).await?;
+                write_padding(&mut tar, size).await?;
             }
         }
     }
@@ -240,6 +382,71 @@ async fn write_layer<W: AsyncWrite + Unpin>(
         diff_id,
         size,
     })
+}
+
+/// Copies the listed file into `out`: exactly `size` bytes, the size its header announced,
+/// or [`LayerError::Changed`].
+///
+/// The compressor's output depends on how its input is split, so the file is handed to
+/// `out` ([`Counted`]) in the very writes `pack` makes of a bundle's bytes: each starts
+/// where the previous one stopped and offers up to [`READ_CHUNK`] bytes, which a window of
+/// twice that, refilled from the file, always has ready (until the end of the file).
+async fn copy_file<W: AsyncWrite + Unpin>(
+    file: &ListedFile,
+    size: u64,
+    out: &mut W,
+    window: &mut Vec<u8>,
+) -> Result<(), LayerError> {
+    let read_err = |source| LayerError::Read {
+        path: file.source.clone(),
+        source,
+    };
+    let changed = |read| LayerError::Changed {
+        path: file.source.clone(),
+        listed: size,
+        read,
+    };
+    let opened = tokio::fs::File::open(&file.source)
+        .await
+        .map_err(read_err)?;
+    let meta = opened.metadata().await.map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(changed(0));
+    }
+    window.resize(2 * READ_CHUNK, 0);
+    // One byte more than listed is enough to tell a file that grew.
+    let mut limited = opened.take(size.saturating_add(1));
+    let (mut start, mut end, mut read, mut eof) = (0, 0, 0u64, false);
+    loop {
+        if end - start < READ_CHUNK && !eof {
+            window.copy_within(start..end, 0);
+            (start, end) = (0, end - start);
+            while end < window.len() {
+                let n = limited.read(&mut window[end..]).await.map_err(read_err)?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                end += n;
+                read += n as u64;
+            }
+            if read > size {
+                return Err(changed(read));
+            }
+        }
+        if start == end {
+            break;
+        }
+        let n = out.write(&window[start..end]).await?;
+        if n == 0 {
+            return Err(LayerError::Write(io::ErrorKind::WriteZero.into()));
+        }
+        start += n;
+    }
+    if read != size {
+        return Err(changed(read));
+    }
+    Ok(())
 }
 
 /// Adds up the file bytes packed and reports them about every [`PROGRESS_STEP`].
@@ -298,11 +505,29 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, '_, W> {
     }
 }
 
-/// One entry of the canonical archive; both borrow from the bundle's paths.
+/// One entry of the canonical archive; both borrow from the bundle's (or listing's) paths.
 #[derive(Debug)]
 enum TarEntry<'a> {
     Dir(&'a str),
-    File(&'a str, &'a Bytes),
+    File(&'a str, Data<'a>),
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, Copy)]
+enum Data<'a> {
+    /// A bundle's bytes, in memory.
+    Memory(&'a Bytes),
+    /// A listed file, read from disk as it is packed.
+    Disk(&'a ListedFile),
+}
+
+impl Data<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Data::Memory(bytes) => bytes.len() as u64,
+            Data::Disk(file) => file.size,
+        }
+    }
 }
 
 impl TarEntry<'_> {
@@ -320,21 +545,18 @@ impl TarEntry<'_> {
 /// walk with each directory's entries sorted by name. Each file is preceded by the
 /// directories it does not share with the previous file. The paths are a bundle's: valid,
 /// and none a directory of another.
-fn canonical_entries(
-    files: &BTreeMap<BundlePath, Bytes>,
-) -> Result<Vec<TarEntry<'_>>, ArchiveError> {
-    if let Some((path, data)) = files
-        .iter()
-        .find(|(_, data)| data.len() as u64 > MAX_USTAR_SIZE)
-    {
+fn canonical_entries<'a>(
+    files: impl Iterator<Item = (&'a str, Data<'a>)>,
+) -> Result<Vec<TarEntry<'a>>, ArchiveError> {
+    let mut sorted: Vec<(&str, Data<'a>)> = files.collect();
+    if let Some((path, data)) = sorted.iter().find(|(_, data)| data.len() > MAX_USTAR_SIZE) {
         return Err(ArchiveError::FileTooLarge {
-            path: path.to_string(),
-            size: data.len() as u64,
+            path: (*path).to_owned(),
+            size: data.len(),
         });
     }
-    let mut sorted: Vec<(&str, &Bytes)> = files.iter().map(|(p, d)| (p.as_str(), d)).collect();
     sorted.sort_by(|(a, _), (b, _)| walk_order(a).cmp(walk_order(b)));
-    let mut out = Vec::with_capacity(files.len() * 2);
+    let mut out = Vec::with_capacity(sorted.len() * 2);
     let mut previous: Option<&str> = None;
     for (path, data) in sorted {
         let shared = previous.map_or(0, |prev| shared_dirs(prev, path));
@@ -384,7 +606,7 @@ async fn write_header<W: AsyncWrite + Unpin>(
             fill(&mut pax, EntryType::XHeader, 0o644, record.len() as u64);
             out.write_all(pax.as_bytes()).await?;
             out.write_all(&record).await?;
-            write_padding(out, record.len()).await?;
+            write_padding(out, record.len() as u64).await?;
             set_name(&mut header, b"", &name[..NAME_LEN]);
         }
     }
@@ -451,8 +673,8 @@ fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
     record
 }
 
-async fn write_padding<W: AsyncWrite + Unpin>(out: &mut W, len: usize) -> io::Result<()> {
-    let pad = (BLOCK - len % BLOCK) % BLOCK;
+async fn write_padding<W: AsyncWrite + Unpin>(out: &mut W, len: u64) -> io::Result<()> {
+    let pad = (BLOCK - (len % BLOCK as u64) as usize) % BLOCK;
     out.write_all(&[0; BLOCK][..pad]).await
 }
 

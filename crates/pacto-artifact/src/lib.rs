@@ -14,8 +14,8 @@
 
 use bytes::Bytes;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
-use pacto_archive::{LAYER_MEDIA_TYPE, Limits, Packed};
-use pacto_contract::Bundle;
+use pacto_archive::{LAYER_MEDIA_TYPE, LayerInfo, Limits, Packed};
+use pacto_contract::{Bundle, Contract};
 use pacto_fs::sha256;
 use pacto_ref::{Digest, DigestAlgorithm};
 use serde::Serialize;
@@ -88,9 +88,46 @@ struct RootFs<'a> {
     diff_ids: [&'a str; 1],
 }
 
-/// Builds the config, layer and manifest for `bundle`, given its packed archive.
+/// The config and manifest of an artifact, built from its contract and its layer's digests
+/// ([`envelope`]): everything a push uploads but the layer, which may be in memory
+/// ([`build`]) or in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Envelope {
+    /// The manifest bytes, exactly as uploaded.
+    pub manifest: Bytes,
+    /// The digest of [`Envelope::manifest`].
+    pub manifest_digest: Digest,
+    /// The config blob.
+    pub config: Bytes,
+    /// The digest of the config.
+    pub config_digest: Digest,
+    /// The digest of the layer the manifest names.
+    pub layer_digest: Digest,
+    /// The size of that layer in bytes.
+    pub layer_size: u64,
+}
+
+/// Builds the config, layer and manifest for `bundle`, given its packed archive: the
+/// [`envelope`] of its contract and layer, with the layer's bytes.
 pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
-    let contract = bundle.contract();
+    let envelope = envelope(bundle.contract(), &packed.layer_info());
+    Artifact {
+        manifest: envelope.manifest,
+        manifest_digest: envelope.manifest_digest,
+        config: envelope.config,
+        config_digest: envelope.config_digest,
+        layer: packed.bytes.clone(),
+        layer_digest: envelope.layer_digest,
+    }
+}
+
+/// Builds the config and manifest of the artifact whose layer is `layer` and whose
+/// `pacto.yaml` parses to `contract`: the very bytes [`build`] gives for a bundle with that
+/// contract packed into that layer, so a layer packed to a file
+/// (`pacto_archive::pack_dir_to_file`) pushes with the manifest digest of the same bundle
+/// packed in memory.
+pub fn envelope(contract: &Contract, layer: &LayerInfo) -> Envelope {
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_NAME, contract.service.name.as_str());
     labels.insert(LABEL_VERSION, contract.service.version.as_str());
@@ -101,7 +138,7 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
         os: "",
         rootfs: RootFs {
             kind: "layers",
-            diff_ids: [packed.diff_id.as_str()],
+            diff_ids: [layer.diff_id.as_str()],
         },
     };
     let config = Bytes::from(serde_json::to_vec(&config).expect("config serialises"));
@@ -119,19 +156,19 @@ pub fn build(bundle: &Bundle, packed: &Packed) -> Artifact {
         schema_version: 2,
         media_type: Some(MANIFEST_MEDIA_TYPE.to_owned()),
         config: descriptor(CONFIG_MEDIA_TYPE, &config_digest, config.len() as u64),
-        layers: vec![descriptor(LAYER_MEDIA_TYPE, &packed.digest, packed.size)],
+        layers: vec![descriptor(LAYER_MEDIA_TYPE, &layer.digest, layer.size)],
         subject: None,
         artifact_type: None,
         annotations: Some(annotations),
     };
     let manifest = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serialises"));
-    Artifact {
+    Envelope {
         manifest_digest: sha256(&manifest),
         manifest,
         config,
         config_digest,
-        layer: packed.bytes.clone(),
-        layer_digest: packed.digest.clone(),
+        layer_digest: layer.digest.clone(),
+        layer_size: layer.size,
     }
 }
 

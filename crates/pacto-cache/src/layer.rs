@@ -31,17 +31,9 @@ pub struct LayerFile {
     pub layer_size: u64,
     path: PathBuf,
     /// The scratch directory holding an uncached layer.
-    _scratch: Option<Arc<Scratch>>,
+    _scratch: Option<Arc<ScratchDir>>,
     /// Where a freshly fetched layer goes once its bundle proved valid.
     pending: Option<Arc<Pending>>,
-}
-
-/// A scratch directory, locked while it is used: `cache verify` and `cache clear` remove
-/// the directories of the cache's `tmp/` that nobody holds (a killed pull's), not this one.
-#[derive(Debug)]
-struct Scratch {
-    dir: tempfile::TempDir,
-    _lock: std::fs::File,
 }
 
 /// A fetched layer waiting in the cache's scratch space for [`LayerFile::commit`].
@@ -52,7 +44,7 @@ struct Pending {
 }
 
 impl LayerFile {
-    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<Scratch>>) -> Self {
+    fn new(entry: LayerEntry, blobs: &BlobDir, scratch: Option<Arc<ScratchDir>>) -> Self {
         LayerFile {
             path: blobs.path(&entry.layer_digest),
             digest: entry.digest,
@@ -115,6 +107,32 @@ impl LayerFile {
             self.layer_digest.clone(),
             self.layer_size,
         ))
+    }
+}
+
+/// A scratch directory made by [`CachedStore::scratch_dir`]: removed, with everything in it,
+/// when dropped. While it lives it holds an exclusive lock on itself (where the platform
+/// allows one), so the cache's clean-up of abandoned temporary files leaves it alone.
+#[derive(Debug)]
+pub struct ScratchDir {
+    /// Dropped first: the directory goes, then its lock.
+    dir: tempfile::TempDir,
+    _lock: Option<std::fs::File>,
+}
+
+impl ScratchDir {
+    fn locked(dir: tempfile::TempDir) -> Self {
+        // Best effort: without the lock the directory still works, it is just not
+        // protected from a concurrent clean-up.
+        let lock = std::fs::File::open(dir.path())
+            .ok()
+            .filter(|file| file.try_lock().is_ok());
+        ScratchDir { dir, _lock: lock }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 }
 
@@ -308,8 +326,7 @@ impl<S: BundleStore> CachedStore<S> {
         }
     }
 
-    /// Fetches the layer into a new scratch directory: in the cache's directory when there
-    /// is one (so on its file system), else in the system's temporary directory.
+    /// Fetches the layer into a new scratch directory ([`CachedStore::scratch_dir`]).
     async fn fetch_scratch(&self, reference: &ArtifactRef) -> Result<LayerFile, StoreError> {
         Ok(self.fetch_scratch_in(reference, true).await?.0)
     }
@@ -321,31 +338,52 @@ impl<S: BundleStore> CachedStore<S> {
         reference: &ArtifactRef,
         in_cache: bool,
     ) -> Result<(LayerFile, bool), StoreError> {
+        let (scratch, in_cache) = self.scratch_dir_in("layer-", in_cache).await?;
+        let blobs = BlobDir::new(scratch.path(), Mode::Private);
+        let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
+        let file = LayerFile::new(fetched.into(), &blobs, Some(Arc::new(scratch)));
+        Ok((file, in_cache))
+    }
+
+    /// A new private scratch directory named `prefix` and a random suffix, removed when the
+    /// value is dropped: in the cache directory's `v1/tmp` when there is a usable one (on the
+    /// cache's file system, so what is made there can be renamed into the cache), else in
+    /// the system's temporary directory (named `pacto-` + `prefix`...). For layers fetched
+    /// but not cached, and for layers packed for a push. It is locked while it lives, as a
+    /// temporary file being written is, so a `verify` or `prune` (of this process or
+    /// another) keeps it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when neither place can hold a new directory.
+    pub async fn scratch_dir(&self, prefix: &str) -> Result<ScratchDir, StoreError> {
+        Ok(self.scratch_dir_in(prefix, true).await?.0)
+    }
+
+    /// [`CachedStore::scratch_dir`], in the system's temporary directory unless `in_cache`;
+    /// says whether the directory is in the cache's.
+    async fn scratch_dir_in(
+        &self,
+        prefix: &str,
+        in_cache: bool,
+    ) -> Result<(ScratchDir, bool), StoreError> {
         let parent = self
             .shared
             .disk
             .as_ref()
             .filter(|_| in_cache)
             .map(Disk::scratch_parent);
-        let scratch = blocking("write", move || {
-            let locked = |dir: tempfile::TempDir| -> std::io::Result<Scratch> {
-                let lock = std::fs::File::open(dir.path())?;
-                lock.lock()?;
-                Ok(Scratch { dir, _lock: lock })
-            };
+        let prefix = prefix.to_owned();
+        let (dir, in_cache) = blocking("write", move || {
             if let Some(parent) = parent
                 && pacto_fs::create_dir_all(&parent, Mode::Private).is_ok()
-                && let Ok(dir) = tempfile::Builder::new()
-                    .prefix("layer-")
-                    .tempdir_in(&parent)
-                    .and_then(locked)
+                && let Ok(dir) = tempfile::Builder::new().prefix(&prefix).tempdir_in(&parent)
             {
                 return Ok((dir, true));
             }
             tempfile::Builder::new()
-                .prefix("pacto-layer-")
+                .prefix(&format!("pacto-{prefix}"))
                 .tempdir()
-                .and_then(locked)
                 .map(|dir| (dir, false))
         })
         .await
@@ -363,11 +401,7 @@ impl<S: BundleStore> CachedStore<S> {
                 e,
             )
         })?;
-        let (scratch, in_cache) = scratch;
-        let blobs = BlobDir::new(scratch.dir.path(), Mode::Private);
-        let fetched = self.shared.inner.fetch_layer(reference, &blobs).await?;
-        let file = LayerFile::new(fetched.into(), &blobs, Some(Arc::new(scratch)));
-        Ok((file, in_cache))
+        Ok((ScratchDir::locked(dir), in_cache))
     }
 
     /// Records `id` -> `file` on disk; logs and carries on when it cannot.

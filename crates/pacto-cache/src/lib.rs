@@ -58,7 +58,7 @@ mod layer;
 mod memory;
 
 pub use error::{BoxError, CacheError};
-pub use layer::LayerFile;
+pub use layer::{LayerFile, ScratchDir};
 
 use async_trait::async_trait;
 use disk::{Blobs, Disk, Found, RefId};
@@ -67,7 +67,8 @@ use pacto_archive::Limits;
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
-    BundleStore, ErrorKind, Pulled, PushOptions, PushOutcome, PushStatus, StoreError,
+    BundleStore, ErrorKind, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
+    StoreError,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -657,6 +658,25 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
         let outcome = self.shared.inner.push(reference, bundle, options).await?;
+        if outcome.status != PushStatus::Unchanged {
+            self.invalidate(&outcome.reference).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Pushes the packed layer through the inner store, then forgets what
+    /// [`CachedStore::push`] forgets.
+    async fn push_layer_file(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let outcome = self
+            .shared
+            .inner
+            .push_layer_file(reference, layer, options)
+            .await?;
         if outcome.status != PushStatus::Unchanged {
             self.invalidate(&outcome.reference).await;
         }

@@ -82,7 +82,7 @@ impl BundleBuilder {
     /// The bundle: refused when a path is also the directory of another, or when
     /// `pacto.yaml` is missing or does not parse.
     pub fn build(self) -> Result<Bundle, BundleError> {
-        check_no_conflicts(&self.files)?;
+        check_no_conflicts(self.files.keys())?;
         let raw_yaml = self
             .files
             .get(CONTRACT_FILE)
@@ -248,8 +248,72 @@ impl Bundle {
         }
         let matcher = ignore_matcher(dir)?;
         let mut files = BundleBuilder::new();
-        walk(dir, &matcher, limits, &mut files)?;
+        walk(dir, &matcher, limits, &mut |abs, path, tally| {
+            let bytes = read_file(abs, &path, limits, tally)?;
+            files.insert(path, bytes)
+        })?;
         files.build()
+    }
+
+    /// Lists a bundle directory without reading its files, except `pacto.yaml`: the walk,
+    /// the refusals and the errors of [`Bundle::from_dir_with_limits`] (`.pactoignore`,
+    /// symbolic links, special files, names, paths, `limits` checked on the sizes the file
+    /// system reports, a missing or invalid `pacto.yaml`), for a caller that streams the
+    /// files from disk later (`pacto_archive::pack_dir_to_file`). Memory grows with the
+    /// number of files, not their size.
+    pub fn list_dir_with_limits(dir: &Path, limits: &Limits) -> Result<DirListing, BundleError> {
+        let meta = fs::metadata(dir).map_err(|source| BundleError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        if !meta.is_dir() {
+            return Err(BundleError::NotADirectory {
+                path: dir.to_owned(),
+            });
+        }
+        let matcher = ignore_matcher(dir)?;
+        let mut files = BTreeMap::new();
+        let mut raw_yaml = None;
+        walk(dir, &matcher, limits, &mut |abs, path, tally| {
+            let size = if path.as_str() == CONTRACT_FILE {
+                // Read, as from_dir reads it: the listing carries the very bytes parsed.
+                let bytes = read_file(abs, &path, limits, tally)?;
+                let size = bytes.len() as u64;
+                raw_yaml = Some(bytes);
+                size
+            } else {
+                let size = fs::symlink_metadata(abs)
+                    .map_err(|source| BundleError::Io {
+                        path: abs.to_owned(),
+                        source,
+                    })?
+                    .len();
+                tally.add_file(&path, size)?;
+                size
+            };
+            let file = ListedFile {
+                source: abs.to_owned(),
+                size,
+            };
+            match files.entry(path) {
+                Entry::Occupied(taken) => Err(BundleError::DuplicatePath {
+                    path: taken.key().to_string(),
+                }),
+                Entry::Vacant(slot) => {
+                    slot.insert(file);
+                    Ok(())
+                }
+            }
+        })?;
+        check_no_conflicts(files.keys())?;
+        let raw_yaml = raw_yaml.ok_or(BundleError::MissingContract)?;
+        let contract =
+            parse(&raw_yaml).map_err(|source| BundleError::InvalidContract { source })?;
+        Ok(DirListing {
+            contract,
+            raw_yaml,
+            files,
+        })
     }
 
     /// Checks the bundle against `limits`, counting as an archive of it counts (files plus
@@ -299,14 +363,63 @@ impl Bundle {
     }
 }
 
+/// A bundle directory as [`Bundle::list_dir_with_limits`] found it: the parsed contract and
+/// the bytes of `pacto.yaml`, and where every other file is on disk with the size the file
+/// system reported. Its invariants are a [`Bundle`]'s: valid paths, none a directory of
+/// another, `pacto.yaml` present and parsed.
+#[derive(Debug, Clone)]
+pub struct DirListing {
+    contract: Contract,
+    raw_yaml: Bytes,
+    files: BTreeMap<BundlePath, ListedFile>,
+}
+
+/// A file of a [`DirListing`]: where it is and how large it was when listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListedFile {
+    /// The file on disk.
+    pub source: PathBuf,
+    /// Its size in bytes when it was listed (for `pacto.yaml`, the bytes read).
+    pub size: u64,
+}
+
+impl DirListing {
+    /// The parsed `pacto.yaml`.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The bytes of `pacto.yaml`, as read by the listing and parsed into
+    /// [`DirListing::contract`].
+    pub fn raw_yaml(&self) -> &Bytes {
+        &self.raw_yaml
+    }
+
+    /// Every file of the bundle, `pacto.yaml` included, by path in byte order of the path.
+    pub fn files(&self) -> &BTreeMap<BundlePath, ListedFile> {
+        &self.files
+    }
+
+    /// Sum of the sizes of all files, as listed, in bytes.
+    pub fn total_size(&self) -> u64 {
+        self.files.values().map(|f| f.size).sum()
+    }
+
+    /// Checks that the directory holds every file its contract references, as
+    /// [`Bundle::check_references`] does.
+    pub fn check_references(&self) -> Result<(), crate::MissingFiles> {
+        crate::check_references(&self.contract, self.files.keys().map(BundlePath::as_str))
+    }
+}
+
 /// Refuses a file path that is also the directory of another file (`a` and `a/b`).
 ///
 /// With `/` mapped below every other byte (paths hold no NUL), the paths below a file sort
 /// right after it: one sort and a pass over neighbours, linear in the total path length
 /// however deep the paths are.
-fn check_no_conflicts(files: &BTreeMap<BundlePath, Bytes>) -> Result<(), BundleError> {
-    let mut keys: Vec<Vec<u8>> = files
-        .keys()
+fn check_no_conflicts<'a>(paths: impl Iterator<Item = &'a BundlePath>) -> Result<(), BundleError> {
+    let mut keys: Vec<Vec<u8>> = paths
         .map(|k| {
             k.as_str()
                 .bytes()
@@ -375,11 +488,13 @@ fn add_pattern(
 /// Collects the files below `root` within `limits`, one directory at a time (no recursion,
 /// and one open directory handle at a time, however deep the tree), each directory's
 /// entries in name order.
+/// `file` is called with each file's absolute path, bundle path and the tally of the
+/// files before it, which it adds the file to.
 fn walk(
     root: &Path,
     matcher: &Gitignore,
     limits: &Limits,
-    files: &mut BundleBuilder,
+    file: &mut dyn FnMut(&Path, BundlePath, &mut Tally<'_>) -> Result<(), BundleError>,
 ) -> Result<(), BundleError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
@@ -424,8 +539,7 @@ fn walk(
                         path: rel_path,
                         source,
                     })?;
-                let bytes = read_file(&abs, &path, limits, &mut tally)?;
-                files.insert(path, bytes)?;
+                file(&abs, path, &mut tally)?;
             } else {
                 return Err(BundleError::NotRegularFile { path: abs });
             }

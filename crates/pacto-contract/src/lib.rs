@@ -24,7 +24,10 @@ mod parse;
 mod path;
 mod references;
 
-pub use bundle::{Bundle, BundleBuilder, BundleError, CONTRACT_FILE, DEFAULT_IGNORES, IGNORE_FILE};
+pub use bundle::{
+    Bundle, BundleBuilder, BundleError, CONTRACT_FILE, DEFAULT_IGNORES, DirListing, IGNORE_FILE,
+    ListedFile,
+};
 pub use limits::{LimitError, Limits};
 pub use model::{
     Configuration, Contract, Dependency, Extra, Health, Image, Interface, Lifecycle, Owner,

@@ -429,6 +429,29 @@ async fn read_dir_bundle(dir: &Path, limits: &Limits) -> Result<Bundle, Error> {
     Ok(read?)
 }
 
+/// What `push` sends: a directory packed into a scratch file (streamed, whatever its
+/// size), or a bundle read from a `.tar.gz` made by `pack` (held in memory, as before).
+enum PushSource {
+    Packed(pacto_oci::PackedBundle),
+    Bundle(Bundle),
+}
+
+impl PushSource {
+    fn name(&self) -> &str {
+        match self {
+            PushSource::Packed(packed) => packed.name(),
+            PushSource::Bundle(bundle) => bundle.name(),
+        }
+    }
+
+    fn version(&self) -> &str {
+        match self {
+            PushSource::Packed(packed) => packed.version(),
+            PushSource::Bundle(bundle) => bundle.version(),
+        }
+    }
+}
+
 async fn push(
     client: &Client,
     source: &Path,
@@ -437,32 +460,59 @@ async fn push(
     out: &Output,
 ) -> Outcome {
     let reference = crate::reference::read(reference)?;
-    let bundle = load_source(client, source).await?;
+    let is_dir = tokio::fs::metadata(source)
+        .await
+        .is_ok_and(|meta| meta.is_dir());
+    let source = if is_dir {
+        // Packed to a scratch file file by file, so memory does not grow with the bundle;
+        // the spinner counts the bytes packed.
+        let packing = format!("packing {}", source.display());
+        let spinner = out.spinner(packing.clone());
+        let watched = spinner.clone();
+        let mut packed_bytes = 0u64;
+        let packed = client
+            .pack_dir(source, move |n| {
+                packed_bytes += n;
+                if let Some(spinner) = &watched {
+                    spinner.set_message(format!(
+                        "{packing}: {}",
+                        indicatif::HumanBytes(packed_bytes)
+                    ));
+                }
+            })
+            .await;
+        drop(spinner);
+        PushSource::Packed(packed?)
+    } else {
+        PushSource::Bundle(load_source(client, source).await?)
+    };
     let parsed = client.parse(&reference)?;
     // The tag this push writes: the reference's, or service.version's.
     let tag = parsed
         .tag()
         .map(str::to_owned)
-        .unwrap_or_else(|| version_to_tag(bundle.version()));
-    for warning in push_warnings(&tag, bundle.version()) {
+        .unwrap_or_else(|| version_to_tag(source.version()));
+    for warning in push_warnings(&tag, source.version()) {
         out.warn(&warning);
     }
-    let what = format!("{}@{}", bundle.name(), bundle.version());
+    let what = format!("{}@{}", source.name(), source.version());
     let pushing = format!("pushing {what} to {reference}");
-    // An unchanged bundle is only packed and compared: "pushing" shows once bytes go up to
-    // the registry or into the layout.
+    // An unchanged bundle is only compared: "pushing" shows once bytes go up to the
+    // registry or into the layout.
     let spinner = out.transfer(
         format!("checking {what} against {reference}"),
         Some(pushing),
     );
-    let pushed = client.push(&reference, &bundle, force).await;
+    let pushed = match &source {
+        PushSource::Packed(packed) => client.push_packed(&reference, packed, force).await,
+        PushSource::Bundle(bundle) => client.push(&reference, bundle, force).await,
+    };
     drop(spinner);
     let pushed = pushed?;
     let status = pushed.status.as_str();
     out.emit(
         json!({"ref": pushed.reference.to_string(), "digest": pushed.digest, "status": status}),
         || {
-            let what = format!("{}@{}", bundle.name(), bundle.version());
             let head = match pushed.status {
                 PushStatus::Unchanged => {
                     format!("Unchanged: {} already holds {what}", pushed.reference)

@@ -2,15 +2,17 @@
 
 use crate::env::Settings;
 use crate::{Error, ErrorKind};
+use pacto_archive::PackDirError;
 use pacto_archive::{Output, WriteOptions, WrittenLayer};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
-use pacto_cache::{CacheConfig, CachedStore};
-use pacto_contract::{Bundle, Limits};
+use pacto_cache::{CacheConfig, CachedStore, ScratchDir};
+use pacto_contract::{Bundle, Contract, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::artifact::ManifestSummary;
 use pacto_registry::{
-    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit, Progress,
-    PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError, Tagged, TimeLimit,
+    AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit,
+    PackedLayerFile, Progress, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
+    Tagged, TimeLimit,
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::{Path, PathBuf};
@@ -27,6 +29,50 @@ pub struct PulledTo {
     pub digest: pacto_ref::Digest,
     /// The directory written, its files and the contract read from it.
     pub written: WrittenLayer,
+}
+
+/// A bundle directory packed into a scratch file by [`Client::pack_dir`], ready for
+/// [`Client::push_packed`]. The file (and its scratch directory) is removed when this value
+/// is dropped.
+#[derive(Debug)]
+pub struct PackedBundle {
+    layer: PackedLayerFile,
+    files: usize,
+    total_size: u64,
+    /// Holds the layer file; removed on drop.
+    _scratch: ScratchDir,
+}
+
+impl PackedBundle {
+    /// The layer file, its digests and size, and the contract packed.
+    pub fn layer(&self) -> &PackedLayerFile {
+        &self.layer
+    }
+
+    /// The parsed `pacto.yaml`.
+    pub fn contract(&self) -> &Contract {
+        &self.layer.contract
+    }
+
+    /// `service.name` of the contract.
+    pub fn name(&self) -> &str {
+        &self.layer.contract.service.name
+    }
+
+    /// `service.version` of the contract.
+    pub fn version(&self) -> &str {
+        &self.layer.contract.service.version
+    }
+
+    /// How many files the bundle has, `pacto.yaml` included.
+    pub fn files(&self) -> usize {
+        self.files
+    }
+
+    /// Sum of the sizes of the bundle's files, in bytes.
+    pub fn total_size(&self) -> u64 {
+        self.total_size
+    }
 }
 
 /// What [`Client::inspect`] found.
@@ -451,6 +497,85 @@ impl Client {
                 .resolver
                 .cache()
                 .push(&parsed, bundle, PushOptions::default().with_force(force))
+                .await?)
+        })
+        .await
+        .map_err(|e| e.with_context("cannot push"))
+    }
+
+    /// Pushes the bundle directory `dir` with memory that does not grow with the bundle:
+    /// [`Client::pack_dir`], then [`Client::push_packed`]. Same refusals, tag, manifest
+    /// digest, statuses and request counts as reading the directory into a [`Bundle`]
+    /// ([`Bundle::from_dir_with_limits`] with [`Client::limits`]) and [`Client::push`]ing it.
+    pub async fn push_dir(
+        &self,
+        dir: &Path,
+        reference: &str,
+        force: bool,
+    ) -> Result<PushOutcome, Error> {
+        let packed = self.pack_dir(dir, |_| {}).await?;
+        self.push_packed(reference, &packed, force).await
+    }
+
+    /// Packs the bundle directory `dir` into a scratch file (in the disk cache's `v1/tmp`
+    /// when the client has a disk cache, else the system's temporary directory), reading it
+    /// as [`Bundle::from_dir_with_limits`] does under [`Client::limits`] and refusing a
+    /// contract that names files the directory lacks, as [`Client::push`] does; each file
+    /// is streamed from disk ([`pacto_archive::pack_dir_to_file`], whose `progress` calls
+    /// add up to the files' total size). Nothing is uploaded.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidBundle`] for a directory that is not a valid bundle (the
+    /// [`pacto_contract::BundleError`] is the source, as from
+    /// [`Bundle::from_dir_with_limits`]); [`ErrorKind::Other`] when a file cannot be read,
+    /// changes while it is packed, or the scratch file cannot be written.
+    pub async fn pack_dir(
+        &self,
+        dir: &Path,
+        progress: impl FnMut(u64) + Send,
+    ) -> Result<PackedBundle, Error> {
+        let scratch = self.resolver.cache().scratch_dir("push-").await?;
+        let path = scratch.path().join("layer.tar.gz");
+        let packed = pacto_archive::pack_dir_to_file(dir, &path, &self.limits, progress)
+            .await
+            .map_err(|e| match e {
+                PackDirError::Bundle(e) => Error::from(e),
+                PackDirError::MissingReferences(e) => {
+                    Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push")
+                }
+                PackDirError::Archive(e) => Error::from(e).with_context("cannot push"),
+                other => Error::new(ErrorKind::Other, other).with_context("cannot push"),
+            })?;
+        Ok(PackedBundle {
+            layer: PackedLayerFile::new(path, packed.layer, packed.contract, self.limits),
+            files: packed.files,
+            total_size: packed.total_size,
+            _scratch: scratch,
+        })
+    }
+
+    /// Pushes a bundle packed by [`Client::pack_dir`], streaming its layer from the file,
+    /// through the cache (which forgets the tag it moved), as [`Client::push`] pushes the
+    /// bundle: an untagged reference is tagged with `service.version`.
+    pub async fn push_packed(
+        &self,
+        reference: &str,
+        packed: &PackedBundle,
+        force: bool,
+    ) -> Result<PushOutcome, Error> {
+        let parsed = self
+            .parse(reference)
+            .map_err(|e| e.with_context("cannot push"))?;
+        self.bounded(reference, async {
+            Ok(self
+                .resolver
+                .cache()
+                .push_layer_file(
+                    &parsed,
+                    &packed.layer,
+                    PushOptions::default().with_force(force),
+                )
                 .await?)
         })
         .await

@@ -12,6 +12,7 @@
 use crate::artifact::{self, MANIFEST_ACCEPT, MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE};
 use crate::error::TimeLimit;
 use crate::mirror::Mirrors;
+use crate::packing::{Layer, Upload};
 use crate::progress::{self, Direction, Progress, ProgressEvent};
 use crate::sink::BlobSink;
 use crate::tls;
@@ -20,7 +21,8 @@ use crate::transport::{
     TransportConfig, failure, next_chunk, read_limited, registry_message,
 };
 use crate::{
-    BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag,
+    BundleStore, FetchedLayer, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
+    StoreError, push_tag,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,6 +37,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tracing::{debug, info};
 
 /// Page size for tag listing: ECR refuses more than 1000.
@@ -670,22 +673,25 @@ impl RegistryClient {
 
     /// Uploads a blob the registry does not have: in one request when it is at most
     /// [`MAX_UPLOAD_CHUNK`] bytes (`POST ?digest=`, or `POST` then `PUT` where the registry
-    /// wants that), else in chunks ([`RegistryClient::upload_chunked`]).
+    /// wants that), else in chunks ([`RegistryClient::upload_chunked`]). A blob in a file
+    /// is read a chunk at a time, never whole.
     async fn upload_blob(
         &self,
         repo: &Repo<'_>,
         digest: &Digest,
-        data: Bytes,
+        blob: Blob,
     ) -> Result<(), StoreError> {
-        let size = data.len() as u64;
+        let size = blob.size();
         self.emit(|| ProgressEvent::BlobStarted {
             digest: digest.clone(),
             size,
             direction: Direction::Upload,
         });
-        if data.len() > MAX_UPLOAD_CHUNK {
-            self.upload_chunked(repo, digest, data).await?;
+        if size > MAX_UPLOAD_CHUNK as u64 {
+            self.upload_chunked(repo, digest, blob.chunks().await?)
+                .await?;
         } else {
+            let data = blob.chunks().await?.next(MAX_UPLOAD_CHUNK).await?;
             self.upload_whole(repo, digest, data).await?;
         }
         self.emit(|| ProgressEvent::BlobDone {
@@ -759,7 +765,7 @@ impl RegistryClient {
         &self,
         repo: &Repo<'_>,
         digest: &Digest,
-        data: Bytes,
+        mut chunks: Chunks,
     ) -> Result<(), StoreError> {
         let start = Request::new(Method::POST, repo.path("blobs/uploads/"));
         let response = self.send(repo, true, start).await?;
@@ -767,13 +773,15 @@ impl RegistryClient {
             return Err(self.failure(repo, "blob upload", response).await);
         }
         let mut location = upload_location(repo, &response)?;
-        let mut offset = 0;
-        while offset < data.len() {
-            let end = (offset + MAX_UPLOAD_CHUNK).min(data.len());
+        let size = chunks.size();
+        let mut offset = 0u64;
+        while offset < size {
+            let chunk = chunks.next(MAX_UPLOAD_CHUNK).await?;
+            let end = offset + chunk.len() as u64;
             let patch = Request::new(Method::PATCH, upload_target(&location, None))
                 .header(header::CONTENT_TYPE, "application/octet-stream")
                 .header(header::CONTENT_RANGE, format!("{offset}-{}", end - 1))
-                .body(data.slice(offset..end));
+                .body(chunk);
             let response = self.send(repo, true, patch).await?;
             if response.status() != StatusCode::ACCEPTED {
                 return Err(self.failure(repo, "blob upload", response).await);
@@ -781,18 +789,95 @@ impl RegistryClient {
             location = upload_location(repo, &response)?;
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
-                n: (end - offset) as u64,
+                n: end - offset,
                 direction: Direction::Upload,
             });
             offset = end;
         }
-        debug!(reference = %repo.display, %digest, size = data.len(), "uploaded in chunks");
+        debug!(reference = %repo.display, %digest, size, "uploaded in chunks");
         let put = Request::new(Method::PUT, upload_target(&location, Some(digest)));
         let response = self.send(repo, true, put).await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.failure(repo, "blob upload", response).await);
         }
         Ok(())
+    }
+}
+
+/// A blob to upload: bytes in memory, or `size` bytes in a file.
+#[derive(Debug)]
+enum Blob {
+    Memory(Bytes),
+    File { path: PathBuf, size: u64 },
+}
+
+impl Blob {
+    fn size(&self) -> u64 {
+        match self {
+            Blob::Memory(bytes) => bytes.len() as u64,
+            Blob::File { size, .. } => *size,
+        }
+    }
+
+    /// The blob, ready to be read from the start.
+    async fn chunks(self) -> Result<Chunks, StoreError> {
+        Ok(match self {
+            Blob::Memory(bytes) => Chunks::Memory(bytes),
+            Blob::File { path, size } => {
+                let file = tokio::fs::File::open(&path)
+                    .await
+                    .map_err(|e| StoreError::io("cannot open", &path, e))?;
+                Chunks::File {
+                    file,
+                    path,
+                    left: size,
+                    size,
+                }
+            }
+        })
+    }
+}
+
+/// A blob read from its start, a chunk at a time.
+#[derive(Debug)]
+enum Chunks {
+    /// The bytes not read yet.
+    Memory(Bytes),
+    File {
+        file: tokio::fs::File,
+        path: PathBuf,
+        /// Bytes not read yet.
+        left: u64,
+        /// The blob's size.
+        size: u64,
+    },
+}
+
+impl Chunks {
+    fn size(&self) -> u64 {
+        match self {
+            Chunks::Memory(bytes) => bytes.len() as u64,
+            Chunks::File { size, .. } => *size,
+        }
+    }
+
+    /// The next `max` bytes (fewer at the end of the blob); a file that ends early is an
+    /// error (the registry checks the digest of what it was sent).
+    async fn next(&mut self, max: usize) -> Result<Bytes, StoreError> {
+        match self {
+            Chunks::Memory(bytes) => Ok(bytes.split_to(max.min(bytes.len()))),
+            Chunks::File {
+                file, path, left, ..
+            } => {
+                let want = usize::try_from(*left).unwrap_or(usize::MAX).min(max);
+                let mut chunk = vec![0u8; want];
+                file.read_exact(&mut chunk)
+                    .await
+                    .map_err(|e| StoreError::io("cannot read", path, e))?;
+                *left -= want as u64;
+                Ok(Bytes::from(chunk))
+            }
+        }
     }
 }
 
@@ -882,15 +967,42 @@ impl RegistryClient {
         bundle: &Bundle,
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
-        let tag = push_tag(reference, bundle)?;
+        let tag = push_tag(reference, bundle.version())?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
-        let artifact = crate::packing::pack(bundle, &repo.display, &self.limits).await?;
-        let status = match self
-            .head_manifest(&repo, Identifier::Tag(&tag), true)
-            .await?
-        {
-            Some(existing) if existing == artifact.manifest_digest => {
+        let upload = crate::packing::pack(bundle, &repo.display, &self.limits).await?;
+        self.push_upload(&repo, &tagged, &tag, upload, options)
+            .await
+    }
+
+    async fn push_layer_file_now(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let tag = push_tag(reference, layer.version())?;
+        let tagged = reference.with_tag(&tag);
+        let repo = self.repo(&tagged)?;
+        let upload = crate::packing::from_file(layer);
+        self.push_upload(&repo, &tagged, &tag, upload, options)
+            .await
+    }
+
+    /// A push, once packed: `HEAD` the tag (unchanged, conflict, or overwrite with
+    /// `force`), upload the config and the layer concurrently, `PUT` the manifest, and
+    /// re-read the tag to catch a concurrent push.
+    async fn push_upload(
+        &self,
+        repo: &Repo<'_>,
+        tagged: &ArtifactRef,
+        tag: &str,
+        upload: Upload,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let Upload { envelope, layer } = upload;
+        let status = match self.head_manifest(repo, Identifier::Tag(tag), true).await? {
+            Some(existing) if existing == envelope.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
                 return Ok(PushOutcome {
                     reference: tagged.clone(),
@@ -902,39 +1014,49 @@ impl RegistryClient {
                 return Err(StoreError::Conflict {
                     reference: repo.display.clone(),
                     existing,
-                    pushing: artifact.manifest_digest,
+                    pushing: envelope.manifest_digest,
                 });
             }
             Some(_) => PushStatus::Overwritten,
             None => PushStatus::Pushed,
         };
-        self.upload_blob(&repo, &artifact.config_digest, artifact.config.clone())
-            .await?;
-        self.upload_blob(&repo, &artifact.layer_digest, artifact.layer.clone())
-            .await?;
+        let layer = match layer {
+            Layer::Memory(bytes) => Blob::Memory(bytes),
+            Layer::File(path) => Blob::File {
+                path,
+                size: envelope.layer_size,
+            },
+        };
+        // Two independent blobs: neither waits for the other (the manifest waits for both).
+        tokio::try_join!(
+            self.upload_blob(
+                repo,
+                &envelope.config_digest,
+                Blob::Memory(envelope.config.clone())
+            ),
+            self.upload_blob(repo, &envelope.layer_digest, layer),
+        )?;
         let request = Request::new(Method::PUT, repo.path(&format!("manifests/{tag}")))
             .header(header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
-            .body(artifact.manifest.clone());
-        let response = self.send(&repo, true, request).await?;
+            .body(envelope.manifest.clone());
+        let response = self.send(repo, true, request).await?;
         if response.status() != StatusCode::CREATED {
-            return Err(self.failure(&repo, "manifest upload", response).await);
+            return Err(self.failure(repo, "manifest upload", response).await);
         }
         // No compare-and-swap in the distribution API: another push may have moved the tag
         // between our HEAD and our PUT, or right after the PUT. One re-read tells the loser.
-        let now = self
-            .head_manifest(&repo, Identifier::Tag(&tag), true)
-            .await?;
-        if now.as_ref() != Some(&artifact.manifest_digest) {
+        let now = self.head_manifest(repo, Identifier::Tag(tag), true).await?;
+        if now.as_ref() != Some(&envelope.manifest_digest) {
             return Err(StoreError::PushRace {
                 reference: repo.display.clone(),
-                pushed: artifact.manifest_digest,
+                pushed: envelope.manifest_digest,
                 now,
             });
         }
-        info!(reference = %repo.display, digest = %artifact.manifest_digest, status = status.as_str(), "pushed");
+        info!(reference = %repo.display, digest = %envelope.manifest_digest, status = status.as_str(), "pushed");
         Ok(PushOutcome {
             reference: tagged.clone(),
-            digest: artifact.manifest_digest,
+            digest: envelope.manifest_digest,
             status,
         })
     }
@@ -1197,7 +1319,7 @@ impl RegistryClient {
         data: Bytes,
     ) -> Result<(), StoreError> {
         let repo = self.repo(reference)?;
-        self.upload_blob(&repo, digest, data).await
+        self.upload_blob(&repo, digest, Blob::Memory(data)).await
     }
 
     /// Writes `manifest` (of `media_type`) under the tag of `reference`.
@@ -1239,6 +1361,19 @@ impl BundleStore for RegistryClient {
     ) -> Result<PushOutcome, StoreError> {
         self.bounded(reference, self.push_now(reference, bundle, options))
             .await
+    }
+
+    async fn push_layer_file(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        self.bounded(
+            reference,
+            self.push_layer_file_now(reference, layer, options),
+        )
+        .await
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {

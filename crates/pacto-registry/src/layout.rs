@@ -17,15 +17,17 @@
 //! served.
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
+use crate::packing::{Layer, Upload};
 use crate::{
-    BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, PushStatus, StoreError, push_tag,
+    BundleStore, FetchedLayer, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
+    StoreError, push_tag,
 };
 use crate::{Direction, Progress, ProgressEvent};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_archive::Limits;
 use pacto_contract::Bundle;
-use pacto_fs::{BlobDir, BlobError, BlobRead, Mismatch, Mode};
+use pacto_fs::{BlobCheck, BlobDir, BlobError, BlobRead, Mismatch, Mode};
 use pacto_ref::{ArtifactRef, Digest, LayoutReference};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -303,10 +305,11 @@ fn push_blocking(
     reference: &LayoutReference,
     display: &str,
     tag: &str,
-    artifact: &artifact::Artifact,
+    upload: &Upload,
     force: bool,
     progress: Option<&Progress>,
 ) -> Result<PushStatus, StoreError> {
+    let envelope = &upload.envelope;
     let root = reference.path();
     pacto_fs::create_dir_all(&root.join("blobs").join("sha256"), Mode::Shared)
         .map_err(|e| StoreError::io("cannot create", root, e))?;
@@ -323,39 +326,113 @@ fn push_blocking(
         .find(|d| ref_name(d) == Some(tag))
         .and_then(|d| d["digest"].as_str());
     let status = match existing {
-        Some(digest) if digest == artifact.manifest_digest.as_str() => {
+        Some(digest) if digest == envelope.manifest_digest.as_str() => {
             // Re-written blobs are cheap and repair a layout someone damaged.
-            write_blob(root, &artifact.layer_digest, &artifact.layer)?;
-            write_blob(root, &artifact.config_digest, &artifact.config)?;
-            write_blob(root, &artifact.manifest_digest, &artifact.manifest)?;
+            write_layer(root, envelope, &upload.layer, None)?;
+            write_blob(root, &envelope.config_digest, &envelope.config)?;
+            write_blob(root, &envelope.manifest_digest, &envelope.manifest)?;
             return Ok(PushStatus::Unchanged);
         }
         Some(digest) if !force => {
             return Err(StoreError::Conflict {
                 reference: display.to_owned(),
                 existing: index_digest(display, digest, "manifest")?,
-                pushing: artifact.manifest_digest.clone(),
+                pushing: envelope.manifest_digest.clone(),
             });
         }
         Some(_) => PushStatus::Overwritten,
         None => PushStatus::Pushed,
     };
-    write_blob_watched(root, &artifact.layer_digest, &artifact.layer, progress)?;
-    write_blob_watched(root, &artifact.config_digest, &artifact.config, progress)?;
-    write_blob(root, &artifact.manifest_digest, &artifact.manifest)?;
+    write_layer(root, envelope, &upload.layer, progress)?;
+    write_blob_watched(root, &envelope.config_digest, &envelope.config, progress)?;
+    write_blob(root, &envelope.manifest_digest, &envelope.manifest)?;
     let list = index["manifests"]
         .as_array_mut()
         .expect("checked by read_index");
     list.retain(|d| ref_name(d) != Some(tag));
     list.push(json!({
         "mediaType": artifact::MANIFEST_MEDIA_TYPE,
-        "digest": artifact.manifest_digest,
-        "size": artifact.manifest.len(),
+        "digest": envelope.manifest_digest,
+        "size": envelope.manifest.len(),
         "annotations": { REF_NAME: tag },
     }));
     let bytes = serde_json::to_vec(&index).expect("index serialises");
     write_atomic(&root.join("index.json"), &bytes)?;
     Ok(status)
+}
+
+/// Stores the layer of a push: from memory as any blob, from a file by copying it into
+/// the blob directory a step at a time (verified against its digest and size before it
+/// appears), unless an intact copy is there already. `progress`, when given, hears about
+/// it as an upload.
+fn write_layer(
+    root: &Path,
+    envelope: &artifact::Envelope,
+    layer: &Layer,
+    progress: Option<&Progress>,
+) -> Result<(), StoreError> {
+    let source = match layer {
+        Layer::Memory(bytes) => {
+            return write_blob_watched(root, &envelope.layer_digest, bytes, progress);
+        }
+        Layer::File(path) => path,
+    };
+    let (digest, size) = (&envelope.layer_digest, envelope.layer_size);
+    let direction = Direction::Upload;
+    let emit = |event: ProgressEvent| {
+        if let Some(progress) = progress {
+            progress.emit(&event);
+        }
+    };
+    emit(ProgressEvent::BlobStarted {
+        digest: digest.clone(),
+        size,
+        direction,
+    });
+    let blobs = blobs(root);
+    if blobs.check_sized(digest, size).map_err(blob_error)? == BlobCheck::Intact {
+        emit(ProgressEvent::BlobBytes {
+            digest: digest.clone(),
+            n: size,
+            direction,
+        });
+    } else {
+        let mut file = File::open(source).map_err(|e| StoreError::io("cannot open", source, e))?;
+        let mut writer = blobs.writer().map_err(blob_error)?;
+        let mut limited = std::io::Read::take(&mut file, size.saturating_add(1));
+        let mut buffer = vec![0u8; usize::try_from(pacto_fs::OBSERVE_STEP).unwrap_or(1 << 20)];
+        loop {
+            let n = std::io::Read::read(&mut limited, &mut buffer)
+                .map_err(|e| StoreError::io("cannot read", source, e))?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut writer, &buffer[..n])
+                .map_err(|e| StoreError::io("cannot write", writer.path(), e))?;
+            emit(ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                n: n as u64,
+                direction,
+            });
+        }
+        writer
+            .finish(Some(digest), Some(size))
+            .map_err(|e| match e {
+                BlobError::DigestMismatch { .. } | BlobError::SizeMismatch { .. } => {
+                    StoreError::Io {
+                        action: "cannot store the layer packed in",
+                        path: source.display().to_string(),
+                        source: std::io::Error::other(e),
+                    }
+                }
+                other => blob_error(other),
+            })?;
+    }
+    emit(ProgressEvent::BlobDone {
+        digest: digest.clone(),
+        direction,
+    });
+    Ok(())
 }
 
 /// The manifest `reference` names, its digest, and the layer it describes (accepted).
@@ -719,20 +796,19 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-#[async_trait]
-impl BundleStore for LayoutStore {
-    async fn push(
+impl LayoutStore {
+    /// A push, once packed: written under the layout's lock (see [`push_blocking`]).
+    async fn push_upload(
         &self,
         reference: &ArtifactRef,
-        bundle: &Bundle,
+        tag: String,
+        upload: Upload,
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
-        let tag = push_tag(reference, bundle)?;
         let tagged = reference.with_tag(&tag);
         let display = tagged.to_string();
         let layout_ref = layout(&tagged)?.clone();
-        let artifact = crate::packing::pack(bundle, &display, &self.limits).await?;
-        let digest = artifact.manifest_digest.clone();
+        let digest = upload.envelope.manifest_digest.clone();
         let shown = display.clone();
         let progress = self.progress.clone();
         let status = blocking(move || {
@@ -740,7 +816,7 @@ impl BundleStore for LayoutStore {
                 &layout_ref,
                 &shown,
                 &tag,
-                &artifact,
+                &upload,
                 options.force,
                 progress.as_ref(),
             )
@@ -751,6 +827,32 @@ impl BundleStore for LayoutStore {
             digest,
             status,
         })
+    }
+}
+
+#[async_trait]
+impl BundleStore for LayoutStore {
+    async fn push(
+        &self,
+        reference: &ArtifactRef,
+        bundle: &Bundle,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let tag = push_tag(reference, bundle.version())?;
+        let display = reference.with_tag(&tag).to_string();
+        let upload = crate::packing::pack(bundle, &display, &self.limits).await?;
+        self.push_upload(reference, tag, upload, options).await
+    }
+
+    async fn push_layer_file(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let tag = push_tag(reference, layer.version())?;
+        let upload = crate::packing::from_file(layer);
+        self.push_upload(reference, tag, upload, options).await
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {

@@ -49,10 +49,12 @@ pub use transport::{CredentialFallback, LowSpeedLimit, RetryPolicy};
 pub use async_trait::async_trait;
 
 use bytes::Bytes;
-use pacto_contract::Bundle;
+use pacto_archive::{LayerInfo, Limits};
+use pacto_contract::{Bundle, Contract};
 /// The blob directory [`BundleStore::fetch_layer`] writes into, re-exported.
 pub use pacto_fs::BlobDir;
 use pacto_ref::{ArtifactRef, Digest};
+use std::path::PathBuf;
 
 /// What a push did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +120,42 @@ impl PushOptions {
     pub fn with_force(mut self, force: bool) -> Self {
         self.force = force;
         self
+    }
+}
+
+/// A bundle's layer packed into a file (`pacto_archive::pack_dir_to_file`), ready for
+/// [`BundleStore::push_layer_file`]: where the file is, its digests and size, the contract
+/// it was packed from, and the limits it was packed within.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PackedLayerFile {
+    /// The tar+gzip layer file.
+    pub path: PathBuf,
+    /// Its digest, uncompressed digest and size.
+    pub layer: LayerInfo,
+    /// The parsed `pacto.yaml` of the bundle in the layer.
+    pub contract: Contract,
+    /// The limits the layer was packed within (and is unpacked within, by the default
+    /// [`BundleStore::push_layer_file`]).
+    pub limits: Limits,
+}
+
+impl PackedLayerFile {
+    /// The layer in the file at `path`, described by `layer`, packed within `limits` from a
+    /// bundle whose `pacto.yaml` parses to `contract`. Callers vouch for the description
+    /// (the registry checks the digest on upload, a layout when it stores the blob).
+    pub fn new(path: PathBuf, layer: LayerInfo, contract: Contract, limits: Limits) -> Self {
+        PackedLayerFile {
+            path,
+            layer,
+            contract,
+            limits,
+        }
+    }
+
+    /// `service.version` of the contract: the tag of a push to an untagged reference.
+    pub fn version(&self) -> &str {
+        &self.contract.service.version
     }
 }
 
@@ -202,6 +240,31 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError>;
 
+    /// Pushes the bundle whose layer is packed in a file, exactly as [`BundleStore::push`]
+    /// pushes that bundle (same tag, manifest digest, statuses and errors). The registry
+    /// client and the layout store stream the file: memory stays constant whatever the
+    /// layer's size.
+    ///
+    /// The default unpacks the file (within [`PackedLayerFile::limits`]) into a [`Bundle`]
+    /// and pushes it with [`BundleStore::push`].
+    async fn push_layer_file(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        let file = tokio::fs::File::open(&layer.path)
+            .await
+            .map_err(|e| StoreError::io("cannot open", &layer.path, e))?;
+        let bundle = pacto_archive::unpack(file, &layer.limits)
+            .await
+            .map_err(|source| StoreError::Unpack {
+                reference: reference.to_string(),
+                source,
+            })?;
+        self.push(reference, &bundle, options).await
+    }
+
     /// Pulls the bundle with the digest of the very manifest bytes it was built from.
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError>;
 
@@ -266,6 +329,15 @@ macro_rules! forward_bundle_store {
                 options: PushOptions,
             ) -> Result<PushOutcome, StoreError> {
                 (**self).push(reference, bundle, options).await
+            }
+
+            async fn push_layer_file(
+                &self,
+                reference: &ArtifactRef,
+                layer: &PackedLayerFile,
+                options: PushOptions,
+            ) -> Result<PushOutcome, StoreError> {
+                (**self).push_layer_file(reference, layer, options).await
             }
 
             async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
@@ -359,6 +431,17 @@ impl BundleStore for AnyStore {
         self.store(reference).push(reference, bundle, options).await
     }
 
+    async fn push_layer_file(
+        &self,
+        reference: &ArtifactRef,
+        layer: &PackedLayerFile,
+        options: PushOptions,
+    ) -> Result<PushOutcome, StoreError> {
+        self.store(reference)
+            .push_layer_file(reference, layer, options)
+            .await
+    }
+
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.store(reference).pull_pinned(reference).await
     }
@@ -381,7 +464,7 @@ impl BundleStore for AnyStore {
 }
 
 /// The tag a push writes: the reference's own, else the bundle's version with `+` as `_`.
-pub(crate) fn push_tag(reference: &ArtifactRef, bundle: &Bundle) -> Result<String, StoreError> {
+pub(crate) fn push_tag(reference: &ArtifactRef, version: &str) -> Result<String, StoreError> {
     if reference.digest().is_some() {
         return Err(StoreError::InvalidReference {
             reference: reference.to_string(),
@@ -390,15 +473,14 @@ pub(crate) fn push_tag(reference: &ArtifactRef, bundle: &Bundle) -> Result<Strin
     }
     let tag = match reference.tag() {
         Some(tag) => tag.to_owned(),
-        None => pacto_ref::version_to_tag(bundle.version()),
+        None => pacto_ref::version_to_tag(version),
     };
     let valid = transfer::is_valid_tag(&tag);
     if !valid {
         return Err(StoreError::InvalidReference {
             reference: reference.to_string(),
             reason: format!(
-                "{tag:?} is not a valid OCI tag (from service.version {:?}); give the reference an explicit tag",
-                bundle.version()
+                "{tag:?} is not a valid OCI tag (from service.version {version:?}); give the reference an explicit tag"
             ),
         });
     }

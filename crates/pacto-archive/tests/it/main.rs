@@ -5,6 +5,7 @@ mod determinism;
 mod golden;
 mod layer;
 mod limits;
+mod pack_dir;
 mod refuse;
 mod roundtrip;
 mod support;

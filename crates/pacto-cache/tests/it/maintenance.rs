@@ -118,3 +118,41 @@ fn prune_removes_least_recently_used_entries_down_to_the_budget() {
         .expect("verify of an empty cache");
     assert_eq!((verify.ok, verify.corrupt.len()), (0, 0));
 }
+
+/// A scratch directory (a layer packed for a push, one fetched but not cached) lives in
+/// `v1/tmp` and is locked while it lives: `verify` and `prune` keep it, as they keep a
+/// temporary file still being written, and remove it once abandoned; drop removes it.
+#[test]
+fn a_live_scratch_directory_survives_verify_and_prune() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = cached(dir.path());
+    let scratch = rt.block_on(store.scratch_dir("push-")).expect("scratch");
+    let tmp = dir.path().join("v1").join("tmp");
+    assert!(
+        scratch.path().starts_with(&tmp),
+        "{}",
+        scratch.path().display()
+    );
+    std::fs::write(scratch.path().join("layer.tar.gz"), b"packed").expect("write");
+
+    let report = rt.block_on(store.verify()).expect("verify");
+    assert_eq!(report.removed_temp_files, 0);
+    rt.block_on(store.prune(0)).expect("prune");
+    assert!(
+        scratch.path().join("layer.tar.gz").is_file(),
+        "a live scratch was removed"
+    );
+
+    // An abandoned one (nobody holds its lock) is cleaned up.
+    let abandoned = tmp.join("push-abandoned");
+    std::fs::create_dir_all(&abandoned).expect("mkdir");
+    std::fs::write(abandoned.join("layer.tar.gz"), b"left").expect("write");
+    let report = rt.block_on(store.verify()).expect("verify");
+    assert_eq!(report.removed_temp_files, 1);
+    assert!(!abandoned.exists());
+
+    let path = scratch.path().to_owned();
+    drop(scratch);
+    assert!(!path.exists(), "dropped, the scratch directory goes");
+}

@@ -2,7 +2,7 @@
 
 use crate::common::{bundle, cached, client, push, reference, runtime, summary};
 use pacto_cache::{CacheConfig, CachedStore};
-use pacto_registry::{BundleStore, ErrorKind, PushOptions, PushStatus};
+use pacto_registry::{BundleStore, ErrorKind, PackedLayerFile, PushOptions, PushStatus};
 use pacto_test_support::TestRegistry;
 
 #[test]
@@ -187,6 +187,57 @@ fn a_moved_tag_is_pulled_again_and_a_push_through_the_cache_invalidates_it() {
         ],
         "the pushed tag's record was dropped, so this is a plain pull"
     );
+}
+
+/// A layer file pushed through the cache ([`BundleStore::push_layer_file`]) makes it forget
+/// the tag and the tag list, as a push of the bundle does.
+#[test]
+fn a_layer_file_pushed_through_the_cache_invalidates_the_tag() {
+    let registry = TestRegistry::plain();
+    let rt = runtime();
+    let first = bundle("payments", "1.0.0");
+    let second = bundle("payments", "1.0.1");
+    let first_digest = push(&rt, &registry, "team/layered", "stable", &first);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = cached(dir.path());
+    let tag = reference(&format!("{}/team/layered:stable", registry.host()));
+    let pulled = rt.block_on(store.pull_pinned(&tag)).expect("pull");
+    assert_eq!(pulled.digest, first_digest);
+    assert_eq!(
+        rt.block_on(store.list_tags(&tag)).expect("tags"),
+        ["stable"]
+    );
+
+    let limits = pacto_archive::Limits::default();
+    let path = dir.path().join("layer.tar.gz");
+    let info = rt
+        .block_on(pacto_archive::pack_to_file(&second, &path, &limits))
+        .expect("pack");
+    let file = PackedLayerFile::new(path, info, second.contract().clone(), limits);
+    let versioned = reference(&format!("{}/team/layered", registry.host()));
+    rt.block_on(store.push_layer_file(&versioned, &file, PushOptions::default()))
+        .expect("push the version");
+    let pushed = rt
+        .block_on(store.push_layer_file(&tag, &file, PushOptions::default().with_force(true)))
+        .expect("push through the cache");
+    assert_eq!(pushed.status, PushStatus::Overwritten);
+    registry.clear_requests();
+    let after = rt
+        .block_on(store.pull_pinned(&tag))
+        .expect("pull after push");
+    assert_eq!(after.digest, pushed.digest);
+    assert_eq!(after.bundle, second);
+    assert_eq!(
+        summary(&registry.requests()),
+        [
+            "GET /v2/team/layered/manifests/stable 200",
+            "GET /v2/team/layered/blobs/sha256:<d> 200",
+        ],
+        "the pushed tag's record was dropped, so this is a plain pull"
+    );
+    let mut tags = rt.block_on(store.list_tags(&tag)).expect("tags");
+    tags.sort();
+    assert_eq!(tags, ["1.0.1", "stable"], "the tag list was dropped too");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod builder;
 mod progress;
+mod push_dir;
 
 use pacto_oci::{Bundle, Client, ErrorKind, ResolveMode};
 use pacto_test_support::{RegistryOptions, TestRegistry};

@@ -67,6 +67,19 @@ pub(crate) fn summary(requests: &[LoggedRequest]) -> Vec<String> {
         .collect()
 }
 
+/// `summary` with its blob upload requests (`/blobs/uploads/`) sorted in place: a push
+/// uploads the config and the layer concurrently, so their requests interleave in any order.
+pub(crate) fn uploads_sorted(mut summary: Vec<String>) -> Vec<String> {
+    let is_upload = |line: &String| line.contains("/blobs/uploads/");
+    if let (Some(first), Some(last)) = (
+        summary.iter().position(is_upload),
+        summary.iter().rposition(is_upload),
+    ) {
+        summary[first..=last].sort();
+    }
+    summary
+}
+
 fn shorten_digests(path: &str) -> String {
     match path.find("sha256:") {
         Some(i) => format!(

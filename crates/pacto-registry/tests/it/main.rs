@@ -6,6 +6,7 @@ mod common;
 mod faults;
 mod goshaped;
 mod interop;
+mod layer_file;
 mod layout;
 mod pagination;
 mod plain;

@@ -1,6 +1,6 @@
 //! Push, pull, resolve and list against a plain-HTTP registry, with exact request counts.
 
-use crate::common::{assert_kind, bundle, client, reference, runtime, summary};
+use crate::common::{assert_kind, bundle, client, reference, runtime, summary, uploads_sorted};
 use pacto_registry::{BundleStore, ErrorKind, PushOptions, PushStatus, StoreError};
 use pacto_test_support::TestRegistry;
 
@@ -18,15 +18,16 @@ fn push_then_pull_round_trips_with_exact_request_counts() {
         .expect("push");
     assert_eq!(pushed.status, PushStatus::Pushed);
     // distribution 2.8 answers the single-request `POST ?digest=` with 202, so the config
-    // falls back to POST + PUT and the layer goes straight to POST + PUT. The last HEAD is
-    // the re-read that catches a concurrent push to the same tag.
+    // and the layer each go up as POST + PUT, concurrently (their requests interleave, so
+    // they are compared in order of their text). The last HEAD is the re-read that catches
+    // a concurrent push to the same tag.
     assert_eq!(
-        summary(&registry.requests()),
+        uploads_sorted(summary(&registry.requests())),
         vec![
             "HEAD /v2/team/payments/manifests/1.0.0 404",
             "POST /v2/team/payments/blobs/uploads/ 202",
-            "PUT /v2/team/payments/blobs/uploads/<id> 201",
             "POST /v2/team/payments/blobs/uploads/ 202",
+            "PUT /v2/team/payments/blobs/uploads/<id> 201",
             "PUT /v2/team/payments/blobs/uploads/<id> 201",
             "PUT /v2/team/payments/manifests/1.0.0 201",
             "HEAD /v2/team/payments/manifests/1.0.0 200",
