@@ -135,3 +135,102 @@ fn a_chunked_upload_cut_in_the_middle_fails_without_a_tag_and_the_next_push_work
         .expect(0);
     assert_eq!(tags.json(), serde_json::json!(["2.0.0"]));
 }
+
+/// `METHOD path status` of pacto-oci's requests since `mark`, queries kept, digests shown.
+fn log_since(registry: &TestRegistry, mark: pacto_test_support::RequestMark) -> Vec<String> {
+    crate::mirrors::ours(registry.requests_since(mark))
+        .iter()
+        .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+        .collect()
+}
+
+#[test]
+fn a_push_mounts_a_layer_the_cache_knows_elsewhere_and_a_pull_of_a_push_costs_one_head() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let sandbox = Sandbox::new();
+    // Over one upload chunk, so an upload would show as PATCHes.
+    let data = noise(90, 6 << 20);
+    let source = write_bundle(
+        &sandbox.path("bundles"),
+        "mount",
+        "1.0.0",
+        &[("data/blob.bin", data.as_slice())],
+    );
+    let source = source.to_str().expect("utf-8");
+    let push = |repo: &str| {
+        sandbox
+            .run(&[
+                "--plain-http",
+                &host,
+                "push",
+                source,
+                &format!("{host}/{repo}"),
+                "--json",
+            ])
+            .expect(0)
+    };
+    let first = push("team/a");
+    let layer_digest = {
+        let inspected = sandbox
+            .run(&[
+                "--plain-http",
+                &host,
+                "inspect",
+                &format!("{host}/team/a:1.0.0"),
+                "--json",
+            ])
+            .expect(0);
+        inspected.json()["layer"]["digest"]
+            .as_str()
+            .expect("layer digest")
+            .to_owned()
+    };
+
+    // The push recorded what it pushed: pulling it back is one HEAD.
+    let mark = registry.mark();
+    let out = sandbox.work().join("a");
+    sandbox
+        .run(&[
+            "--plain-http",
+            &host,
+            "pull",
+            &format!("{host}/team/a:1.0.0"),
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--json",
+        ])
+        .expect(0);
+    assert_same_files(std::path::Path::new(source), &out);
+    assert_eq!(
+        log_since(&registry, mark),
+        ["HEAD /v2/team/a/manifests/1.0.0 200"]
+    );
+
+    // The same layer to another repository of the registry: mounted, not uploaded.
+    let mark = registry.mark();
+    let second = push("team/b");
+    assert_eq!(second.json()["digest"], first.json()["digest"]);
+    let log = log_since(&registry, mark);
+    let mount = format!("POST /v2/team/b/blobs/uploads/?mount={layer_digest}&from=team/a 201");
+    assert!(log.contains(&mount), "mounted: {log:#?}");
+    assert!(
+        !log.iter().any(|line| line.starts_with("PATCH")),
+        "no chunk uploaded: {log:#?}"
+    );
+
+    // Pulled from the second repository by someone else: the same files.
+    let other = Sandbox::new();
+    let out = other.work().join("b");
+    other
+        .run(&[
+            "--plain-http",
+            &host,
+            "pull",
+            &format!("{host}/team/b:1.0.0"),
+            "-o",
+            out.to_str().expect("utf-8"),
+        ])
+        .expect(0);
+    assert_same_files(std::path::Path::new(source), &out);
+}

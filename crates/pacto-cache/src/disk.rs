@@ -640,6 +640,51 @@ impl Disk {
         })
     }
 
+    /// The repositories (full names, `registry/path`) with a record whose layer is
+    /// `layer_digest` and present on disk, sorted: where that blob was pulled or pushed.
+    pub(crate) fn repositories_with_layer(
+        &self,
+        layer_digest: &Digest,
+    ) -> Result<Vec<String>, CacheError> {
+        let mut repositories: Vec<String> = self
+            .scan()?
+            .into_iter()
+            .filter_map(|(_, found)| found.ok())
+            .filter(|found| found.record.layer_digest == *layer_digest)
+            .filter(|found| self.looks_complete(&found.record))
+            .map(|found| found.record.repository)
+            .collect();
+        repositories.sort();
+        repositories.dedup();
+        Ok(repositories)
+    }
+
+    /// Records `entry` for `id` with its layer linked from `source`, a file this process
+    /// made and hashed itself (a pushed layer): a hard link into the blob directory (same
+    /// file system, no copy), or nothing when the blob is already there.
+    pub(crate) fn record_pushed(
+        &self,
+        id: &RefId,
+        entry: &LayerEntry,
+        source: &Path,
+    ) -> Result<(), CacheError> {
+        let dest = self.blobs.path(&entry.layer_digest);
+        if !self
+            .blobs
+            .contains(&entry.layer_digest, Some(entry.layer_size))
+        {
+            let dir = self.blobs_dir();
+            pacto_fs::create_dir_all(&dir, Mode::Private)
+                .map_err(|e| io_context("create", &dir, e))?;
+            match fs::hard_link(source, &dest) {
+                Ok(()) => pacto_fs::sync_dir(&dir),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_context("link into place", &dest, e)),
+            }
+        }
+        self.record_layer(id, entry)
+    }
+
     /// Every valid entry, sorted by reference.
     pub(crate) fn entries(&self) -> Result<Vec<CacheEntry>, CacheError> {
         let mut entries: Vec<CacheEntry> = self

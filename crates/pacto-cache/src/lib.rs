@@ -622,6 +622,59 @@ impl<S: BundleStore> CachedStore<S> {
         }
     }
 
+    /// Another repository of `reference`'s registry whose record names a layer `digest`
+    /// that is on disk (its path, without the registry), if disk reads are on.
+    async fn mount_source(&self, reference: &ArtifactRef, digest: &Digest) -> Option<String> {
+        let remote = reference.as_remote()?;
+        if !self.reads_disk() {
+            return None;
+        }
+        let disk = self.shared.disk.clone()?;
+        let owned = digest.clone();
+        let repositories = blocking("lookup", move || disk.repositories_with_layer(&owned))
+            .await
+            .ok()?
+            .ok()?;
+        let registry = format!("{}/", remote.registry().name());
+        let target = remote.repository_name();
+        let from = repositories
+            .into_iter()
+            .filter(|repository| *repository != target)
+            .find_map(|repository| repository.strip_prefix(&registry).map(str::to_owned))?;
+        debug!(reference = %reference, %digest, from, "layer known in another repository: mounting");
+        Some(from)
+    }
+
+    /// Records the tag a push wrote, with the pushed layer file linked into the cache;
+    /// logs and carries on when it cannot.
+    async fn record_push(&self, outcome: &PushOutcome, layer: &PackedLayerFile) {
+        let (Some(disk), Some(id)) = (
+            self.shared.disk.clone(),
+            outcome.reference.as_remote().and_then(RefId::new),
+        ) else {
+            return;
+        };
+        let envelope = pacto_artifact::envelope(&layer.contract, &layer.layer);
+        if envelope.manifest_digest != outcome.digest {
+            return;
+        }
+        let entry = disk::LayerEntry {
+            digest: envelope.manifest_digest,
+            manifest: envelope.manifest,
+            layer_digest: layer.layer.digest.clone(),
+            layer_size: layer.layer.size,
+        };
+        let source = layer.path.clone();
+        match blocking("write", move || disk.record_pushed(&id, &entry, &source)).await {
+            Ok(Ok(())) => {
+                debug!(reference = %outcome.reference, "pushed tag recorded in the cache")
+            }
+            Ok(Err(e)) | Err(e) => {
+                debug!(error = %e, "cannot record the pushed tag in the cache");
+            }
+        }
+    }
+
     /// Forgets what a push made stale: the pushed tag and the repository's tag list.
     async fn invalidate(&self, reference: &ArtifactRef) {
         let Some(id) = reference.as_remote().and_then(RefId::new) else {
@@ -666,12 +719,25 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
 
     /// Pushes the packed layer through the inner store, then forgets what
     /// [`CachedStore::push`] forgets.
+    ///
+    /// On a registry, a layer this cache knows in another repository of the same registry
+    /// (pulled or pushed there) is mounted from it rather than uploaded
+    /// ([`PushOptions::mount_from`], unless the caller set it), and the pushed tag is
+    /// recorded with the layer file linked into the cache, so a pull of what was just
+    /// pushed costs one `HEAD`.
     async fn push_layer_file(
         &self,
         reference: &ArtifactRef,
         layer: &PackedLayerFile,
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
+        let options = match options.mount_from {
+            Some(_) => options,
+            None => match self.mount_source(reference, &layer.layer.digest).await {
+                Some(from) => options.with_mount_from(from),
+                None => options,
+            },
+        };
         let outcome = self
             .shared
             .inner
@@ -680,6 +746,7 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         if outcome.status != PushStatus::Unchanged {
             self.invalidate(&outcome.reference).await;
         }
+        self.record_push(&outcome, layer).await;
         Ok(outcome)
     }
 

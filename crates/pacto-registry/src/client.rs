@@ -1027,6 +1027,20 @@ impl RegistryClient {
                 size: envelope.layer_size,
             },
         };
+        let from = options
+            .mount_from
+            .as_deref()
+            .filter(|from| *from != repo.reference.repository());
+        let layer_upload = async {
+            if let Some(from) = from
+                && self
+                    .mount_into(repo, from, &envelope.layer_digest, envelope.layer_size)
+                    .await?
+            {
+                return Ok(());
+            }
+            self.upload_blob(repo, &envelope.layer_digest, layer).await
+        };
         // Two independent blobs: neither waits for the other (the manifest waits for both).
         tokio::try_join!(
             self.upload_blob(
@@ -1034,7 +1048,7 @@ impl RegistryClient {
                 &envelope.config_digest,
                 Blob::Memory(envelope.config.clone())
             ),
-            self.upload_blob(repo, &envelope.layer_digest, layer),
+            layer_upload,
         )?;
         let request = Request::new(Method::PUT, repo.path(&format!("manifests/{tag}")))
             .header(header::CONTENT_TYPE, MANIFEST_MEDIA_TYPE)
@@ -1283,18 +1297,60 @@ impl RegistryClient {
         digest: &Digest,
     ) -> Result<bool, StoreError> {
         let repo = self.repo(reference)?;
+        self.mount(&repo, from, digest).await
+    }
+
+    /// Asks the registry to mount blob `digest` from repository `from` into `repo`: true
+    /// when it did (`201`). Any other answer (202, or a refusal: the token may not cover
+    /// `from`) means the blob is to be sent instead; a real failure shows on that upload.
+    /// The upload session a `202` opens is left to expire.
+    async fn mount(
+        &self,
+        repo: &Repo<'_>,
+        from: &str,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
         let request = Request::new(
             Method::POST,
             repo.path(&format!("blobs/uploads/?mount={digest}&from={from}")),
         );
-        let response = self.send(&repo, true, request).await?;
-        // Any other answer (202, or a refusal: the token may not cover `from`) means the
-        // blob is sent instead; a real failure shows on that upload.
+        let response = self.send(repo, true, request).await?;
         let mounted = response.status() == StatusCode::CREATED;
         if !mounted {
             debug!(reference = %repo.display, %digest, %from, status = response.status().as_u16(), "no mount: sending the blob");
         }
         Ok(mounted)
+    }
+
+    /// [`RegistryClient::mount`] for a push: a mounted blob is reported to the progress
+    /// observer as an upload that completed at once.
+    async fn mount_into(
+        &self,
+        repo: &Repo<'_>,
+        from: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<bool, StoreError> {
+        if !self.mount(repo, from, digest).await? {
+            return Ok(false);
+        }
+        info!(reference = %repo.display, %digest, %from, "layer mounted from another repository");
+        let direction = Direction::Upload;
+        self.emit(|| ProgressEvent::BlobStarted {
+            digest: digest.clone(),
+            size,
+            direction,
+        });
+        self.emit(|| ProgressEvent::BlobBytes {
+            digest: digest.clone(),
+            n: size,
+            direction,
+        });
+        self.emit(|| ProgressEvent::BlobDone {
+            digest: digest.clone(),
+            direction,
+        });
+        Ok(true)
     }
 
     /// The blob `digest` of `size` bytes, checked as it arrives.

@@ -107,11 +107,17 @@ impl PushOutcome {
 ///
 /// The struct is `#[non_exhaustive]`: start from [`PushOptions::default`] and change what
 /// you need with the `with_*` methods.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PushOptions {
     /// Overwrite a tag that holds a different artifact.
     pub force: bool,
+    /// A repository of the same registry (its path, `team/other`) known to hold the layer:
+    /// the registry client asks the registry to mount the layer from there
+    /// (`POST ?mount=DIGEST&from=REPO`, as ORAS and skopeo do) instead of uploading it, and
+    /// uploads it when the registry answers anything but `201 Created`. `pacto-cache` fills
+    /// it from what it pulled or pushed. Other stores ignore it.
+    pub mount_from: Option<String>,
 }
 
 impl PushOptions {
@@ -119,6 +125,13 @@ impl PushOptions {
     #[must_use]
     pub fn with_force(mut self, force: bool) -> Self {
         self.force = force;
+        self
+    }
+
+    /// These options with [`PushOptions::mount_from`] set to `repository`.
+    #[must_use]
+    pub fn with_mount_from(mut self, repository: impl Into<String>) -> Self {
+        self.mount_from = Some(repository.into());
         self
     }
 }

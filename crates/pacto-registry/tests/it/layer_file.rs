@@ -328,3 +328,74 @@ fn the_default_push_layer_file_unpacks_and_pushes() {
         .expect_err("not a layer");
     assert!(matches!(error, StoreError::Unpack { .. }), "{error:?}");
 }
+
+#[test]
+fn a_push_mounts_its_layer_from_another_repository_and_uploads_it_when_the_registry_cannot() {
+    let registry = TestRegistry::plain();
+    let rt = runtime();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let original = bundle_with_noise("mounted", "1.0.0", 5 << 20);
+    let packed = packed_file(&rt, temp.path(), &original);
+    let client = RegistryClient::builder().build().expect("client");
+    let host = registry.host();
+    let at = |repo: &str| reference(&format!("{host}/{repo}:1.0.0"));
+    let mount_of = |from: &str| {
+        format!(
+            "POST /v2/team/{{}}/blobs/uploads/?mount={}&from={from}",
+            packed.layer.digest
+        )
+    };
+    let digest = rt
+        .block_on(client.push_layer_file(&at("team/source"), &packed, PushOptions::default()))
+        .expect("first push")
+        .digest;
+
+    // (target, mount from, the mount's answer, layer chunks uploaded)
+    let cases = [
+        ("mounted", "team/source", 201, 0),
+        // Nothing to mount there: distribution answers 202, the layer goes up.
+        ("uploaded", "team/nowhere", 202, 2),
+    ];
+    for (target, from, answer, patches) in cases {
+        let repo = format!("team/{target}");
+        let mark = registry.mark();
+        let outcome = rt
+            .block_on(client.push_layer_file(
+                &at(&repo),
+                &packed,
+                PushOptions::default().with_mount_from(from),
+            ))
+            .expect("push");
+        assert_eq!(outcome.digest, digest, "{target}");
+        let log: Vec<String> = registry
+            .requests_since(mark)
+            .iter()
+            .map(|r| format!("{} {} {}", r.method, r.path, r.status))
+            .collect();
+        let mount = mount_of(from).replace("{}", target);
+        assert!(
+            log.contains(&format!("{mount} {answer}")),
+            "{target}: {log:#?}"
+        );
+        let chunks = log.iter().filter(|l| l.starts_with("PATCH")).count();
+        assert_eq!(chunks, patches, "{target}: {log:#?}");
+        let pulled = rt.block_on(client.pull(&at(&repo))).expect("pull");
+        assert_eq!(pulled, original, "{target}");
+    }
+
+    // A mount from the very repository pushed to is not asked for.
+    let mark = registry.mark();
+    rt.block_on(client.push_layer_file(
+        &at("team/self"),
+        &packed,
+        PushOptions::default().with_mount_from("team/self"),
+    ))
+    .expect("push");
+    assert!(
+        registry
+            .requests_since(mark)
+            .iter()
+            .all(|r| !r.path.contains("mount=")),
+        "no mount from itself"
+    );
+}
