@@ -552,8 +552,16 @@ impl Disk {
         let dest = self.blobs.path(&entry.layer_digest);
         let dir = self.blobs_dir();
         pacto_fs::create_dir_all(&dir, Mode::Private).map_err(|e| io_context("create", &dir, e))?;
-        fs::rename(source, &dest).map_err(|e| io_context("rename into place", &dest, e))?;
-        pacto_fs::sync_dir(&dir);
+        match fs::rename(source, &dest) {
+            Ok(()) => pacto_fs::sync_dir(&dir),
+            // Committed already (through a clone of the same layer file).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && self
+                        .blobs
+                        .contains(&entry.layer_digest, Some(entry.layer_size)) => {}
+            Err(e) => return Err(io_context("rename into place", &dest, e)),
+        }
         self.record_layer(id, entry)
     }
 

@@ -27,10 +27,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
 
-/// HTTP/2 flow-control window of one stream (a blob download): 8 MiB.
-const HTTP2_STREAM_WINDOW: u32 = 8 << 20;
-/// HTTP/2 flow-control window of a connection: 16 MiB.
-const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
+/// HTTP/2 flow-control window of one stream (a blob download): 6 MiB.
+const HTTP2_STREAM_WINDOW: u32 = 6 << 20;
+/// HTTP/2 flow-control window of a connection: 12 MiB.
+const HTTP2_CONNECTION_WINDOW: u32 = 12 << 20;
 
 /// How requests are retried.
 ///
@@ -306,10 +306,11 @@ impl Transport {
             attempt.follow()
         });
         // HTTP/2 flow-control windows big enough for a bandwidth-delay product of a few MiB:
-        // hyper's defaults (2 MiB per stream) capped a 40 MiB pull through 20 ms each way at
-        // 1.67 s, behind skopeo's 1.10 s; 8/16 MiB made it 1.01 s (HTTP/1.1: 1.66 s, hyper's
-        // adaptive window: 1.68 s). Measured with the bench's latency proxy, numbers in
-        // docs/architecture.md. A stalled reader buffers at most one stream window.
+        // with hyper's defaults (2 MiB per stream) a 40 MiB pull through 20 ms each way took
+        // 1.67 s, behind skopeo's 1.10 s; 6/12 MiB made it 985 ms (skopeo 1.07 s), with the
+        // pull's peak memory still flat (14.0 MiB for 4 MiB, 19.5 MiB for 40 MiB; 8/16 MiB was
+        // 1.01 s but 23.9 MiB, 4/8 MiB 1.10 s). HTTP/1.1 and hyper's adaptive window were no
+        // faster than the defaults. Numbers in docs/architecture.md.
         let http = reqwest::Client::builder()
             .http2_initial_stream_window_size(Some(HTTP2_STREAM_WINDOW))
             .http2_initial_connection_window_size(Some(HTTP2_CONNECTION_WINDOW));
