@@ -577,6 +577,7 @@ async fn pull(
         };
     }
     let reference = crate::reference::read(reference)?;
+    let named_by_service = output.is_none();
     let (target, write_options) = match output {
         Some(dir) => (Output::Dir(dir), chosen),
         None => (
@@ -612,8 +613,11 @@ async fn pull(
         &written.contract.service.name,
         &written.contract.service.version,
     );
-    // `./payments` is said `payments`, as the directory was named.
-    let dir = written.dir.strip_prefix(".").unwrap_or(&written.dir);
+    // The default `./payments` is said `payments`; a directory named with -o as it was named.
+    let dir = match written.dir.strip_prefix(".") {
+        Ok(stripped) if named_by_service => stripped,
+        _ => &written.dir,
+    };
     let files = &written.files;
     out.emit(
         json!({
