@@ -556,8 +556,10 @@ impl Client {
     }
 
     /// Pushes a bundle packed by [`Client::pack_dir`], streaming its layer from the file,
-    /// through the cache (which forgets the tag it moved), as [`Client::push`] pushes the
-    /// bundle: an untagged reference is tagged with `service.version`.
+    /// through the cache, as [`Client::push`] pushes the bundle: an untagged reference is
+    /// tagged with `service.version`. On a registry, a layer the cache knows in another
+    /// repository of that registry is mounted from it rather than uploaded, and the tag
+    /// written is recorded in the cache (pulling it back costs one `HEAD`).
     pub async fn push_packed(
         &self,
         reference: &str,
