@@ -86,7 +86,7 @@ pub type PackedFile = LayerInfo;
 ///   shorter), each deflated in one call as its own gzip member with a fixed header (no
 ///   name, mtime 0, XFL 4, OS byte 255), the members concatenated in order (RFC 1952; Go's
 ///   `gzip.Reader`, GNU gzip and [`crate::unpack`] read them all). Blocks are compressed on
-///   the blocking pool, as many at once as the machine has cores (at least two).
+///   dedicated threads, as many at once as the machine has cores (at least two).
 ///
 /// A bundle over `limits` ([`Bundle::check_limits`], which counts entries as [`crate::unpack`]
 /// does, plus the PAX records of long paths, which [`crate::unpack`] counts against
