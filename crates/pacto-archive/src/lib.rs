@@ -28,6 +28,7 @@
 mod digest;
 mod error;
 mod gzip;
+mod members;
 mod pack;
 mod tree;
 mod unpack;

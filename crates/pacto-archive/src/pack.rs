@@ -2,8 +2,7 @@
 
 use crate::digest::HashingWriter;
 use crate::error::{ArchiveError, PackDirError};
-use async_compression::Level;
-use async_compression::tokio::write::GzipEncoder;
+use crate::members::GzipMembers;
 use bytes::Bytes;
 use pacto_contract::{Bundle, Contract, DirListing, LimitError, Limits, ListedFile};
 use pacto_ref::Digest;
@@ -15,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio_tar::{EntryType, Header};
 
 /// The deflate level of every layer this crate writes (`pack` output and pushed layer
-/// alike). Changing it changes every digest: the golden-digest test pins it.
+/// alike). Changing it, or the 1 MiB of tar each gzip member holds, changes every digest:
+/// the golden-digest test pins both.
 pub const COMPRESSION_LEVEL: u32 = 1;
 
 const BLOCK: usize = 512;
@@ -82,14 +82,19 @@ pub type PackedFile = LayerInfo;
 ///   PAX header (named `././@PaxHeader`, mode 0644, mtime 0) with a single `path` record,
 ///   and its ustar name field holds the path's first 100 bytes;
 /// - the archive ends with two zero blocks and no record padding;
-/// - gzip with a fixed header (no name, mtime 0, OS byte 255) at [`COMPRESSION_LEVEL`].
+/// - gzip at [`COMPRESSION_LEVEL`]: the tar cut into blocks of 1 MiB (the last one
+///   shorter), each deflated in one call as its own gzip member with a fixed header (no
+///   name, mtime 0, XFL 4, OS byte 255), the members concatenated in order (RFC 1952; Go's
+///   `gzip.Reader`, GNU gzip and [`crate::unpack`] read them all). Blocks are compressed on
+///   dedicated threads, as many at once as the machine has cores (at least two).
 ///
 /// A bundle over `limits` ([`Bundle::check_limits`], which counts entries as [`crate::unpack`]
 /// does, plus the PAX records of long paths, which [`crate::unpack`] counts against
 /// `limits.max_total_size`) is refused with [`ArchiveError::OverLimit`] before anything is
 /// written, so every archive this crate writes unpacks under the same limits.
 ///
-/// The tar is streamed through the compressor: it never exists in memory as a whole.
+/// The tar is streamed through the compressor: it never exists in memory as a whole, only
+/// the few blocks being compressed.
 pub async fn pack(bundle: &Bundle, limits: &Limits) -> Result<Packed, ArchiveError> {
     let entries = plan(bundle, limits)?;
     // Compressed bundles are usually well under half their size; this saves reallocations.
@@ -331,7 +336,7 @@ impl LayerError {
     }
 }
 
-/// The largest write [`Counted`] passes on: a [`PROGRESS_STEP`].
+/// How much of a file on disk [`copy_file`] reads at a time: a [`PROGRESS_STEP`].
 const READ_CHUNK: usize = PROGRESS_STEP as usize;
 
 /// Writes the planned entries as tar+gzip into `writer`, hashing both layers and telling
@@ -341,16 +346,15 @@ async fn write_layer<W: AsyncWrite + Unpin>(
     writer: W,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<LayerInfo, LayerError> {
-    let gzip = GzipEncoder::with_quality(
-        HashingWriter::new(writer),
-        Level::Precise(COMPRESSION_LEVEL as i32),
-    );
+    // At least two, so that on one core the tar is written while a block compresses.
+    let in_flight = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    let gzip = GzipMembers::new(HashingWriter::new(writer), in_flight);
     let mut tar = HashingWriter::new(gzip);
     let mut reporter = Reporter {
         progress,
         pending: 0,
     };
-    let mut window = Vec::new();
+    let mut buffer = Vec::new();
     for entry in entries {
         match entry {
             TarEntry::Dir(path) => write_header(&mut tar, path, EntryType::Directory, 0).await?,
@@ -364,7 +368,7 @@ async fn write_layer<W: AsyncWrite + Unpin>(
                 };
                 match data {
                     Data::Memory(bytes) => counted.write_all(bytes).await?,
-                    Data::Disk(file) => copy_file(file, size, &mut counted, &mut window).await?,
+                    Data::Disk(file) => copy_file(file, size, &mut counted, &mut buffer).await?,
                 }
                 write_padding(&mut tar, size).await?;
             }
@@ -372,8 +376,8 @@ async fn write_layer<W: AsyncWrite + Unpin>(
     }
     reporter.flush();
     tar.write_all(&[0; 2 * BLOCK]).await?;
-    // Shutting down the tar hasher shuts down the encoder (which writes the gzip trailer)
-    // and, through it, the caller's writer.
+    // Shutting down the tar hasher shuts down the compressor (which compresses the last
+    // block and writes every member out) and, through it, the caller's writer.
     tar.shutdown().await?;
     let (gzip, diff_id, _) = tar.finish();
     let (_, digest, size) = gzip.into_inner().finish();
@@ -385,17 +389,14 @@ async fn write_layer<W: AsyncWrite + Unpin>(
 }
 
 /// Copies the listed file into `out`: exactly `size` bytes, the size its header announced,
-/// or [`LayerError::Changed`].
-///
-/// The compressor's output depends on how its input is split, so the file is handed to
-/// `out` ([`Counted`]) in the very writes `pack` makes of a bundle's bytes: each starts
-/// where the previous one stopped and offers up to [`READ_CHUNK`] bytes, which a window of
-/// twice that, refilled from the file, always has ready (until the end of the file).
+/// or [`LayerError::Changed`]. The layer does not depend on how the file's bytes are split
+/// into writes (the compressor cuts the tar into blocks of its own), so it is read a
+/// [`READ_CHUNK`] at a time into `buffer`.
 async fn copy_file<W: AsyncWrite + Unpin>(
     file: &ListedFile,
     size: u64,
     out: &mut W,
-    window: &mut Vec<u8>,
+    buffer: &mut Vec<u8>,
 ) -> Result<(), LayerError> {
     let read_err = |source| LayerError::Read {
         path: file.source.clone(),
@@ -413,35 +414,20 @@ async fn copy_file<W: AsyncWrite + Unpin>(
     if !meta.is_file() {
         return Err(changed(0));
     }
-    window.resize(2 * READ_CHUNK, 0);
+    buffer.resize(READ_CHUNK, 0);
     // One byte more than listed is enough to tell a file that grew.
     let mut limited = opened.take(size.saturating_add(1));
-    let (mut start, mut end, mut read, mut eof) = (0, 0, 0u64, false);
+    let mut read = 0u64;
     loop {
-        if end - start < READ_CHUNK && !eof {
-            window.copy_within(start..end, 0);
-            (start, end) = (0, end - start);
-            while end < window.len() {
-                let n = limited.read(&mut window[end..]).await.map_err(read_err)?;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-                end += n;
-                read += n as u64;
-            }
-            if read > size {
-                return Err(changed(read));
-            }
-        }
-        if start == end {
+        let n = limited.read(buffer).await.map_err(read_err)?;
+        if n == 0 {
             break;
         }
-        let n = out.write(&window[start..end]).await?;
-        if n == 0 {
-            return Err(LayerError::Write(io::ErrorKind::WriteZero.into()));
+        read += n as u64;
+        if read > size {
+            return Err(changed(read));
         }
-        start += n;
+        out.write_all(&buffer[..n]).await?;
     }
     if read != size {
         return Err(changed(read));
@@ -473,8 +459,8 @@ impl Reporter<'_> {
 }
 
 /// Passes writes through to `inner` at most [`PROGRESS_STEP`] bytes at a time, counting the
-/// bytes it accepted. Deflate's output does not depend on how its input is split (no flush
-/// is asked for between writes; the big-bundle golden digest checks it).
+/// bytes it accepted. The layer does not depend on how its input is split: the compressor
+/// cuts the tar into blocks of its own (the big-bundle golden digest checks it).
 struct Counted<'a, 'r, W> {
     inner: &'a mut W,
     reporter: &'a mut Reporter<'r>,
@@ -487,8 +473,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counted<'_, '_, W> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        // The compressor takes a whole file in one write: a step at a time, it can be
-        // reported as it goes.
+        // A whole file could go in one write: a step at a time, it is reported as it goes.
         let step = usize::try_from(PROGRESS_STEP).unwrap_or(usize::MAX);
         let buf = buf.get(..step).unwrap_or(buf);
         let n = std::task::ready!(Pin::new(&mut *this.inner).poll_write(cx, buf))?;

@@ -145,9 +145,9 @@ async fn the_golden_example_keeps_its_digest_from_a_directory() {
     .unwrap();
     assert_eq!(
         packed.layer.digest,
-        "sha256:a8aaae16089b7434f0167a5309d159be924919439443cb34704c5d21e36b8717"
+        "sha256:2ea795bef317dcefeb49527ec1ac06052e8d8f2ff27327fd1cf5f3b3cc8ca523"
     );
-    assert_eq!(packed.layer.size, 547);
+    assert_eq!(packed.layer.size, 582);
 }
 
 /// Each broken directory is refused with the error `from_dir` (then `check_references`)
