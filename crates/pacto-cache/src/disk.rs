@@ -386,14 +386,7 @@ impl Disk {
         reference: &str,
         max_layer_size: u64,
     ) -> Option<Blobs> {
-        let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
-        let layer = match accept_manifest(&manifest, None, max_layer_size) {
-            Ok(layer) => layer,
-            Err(e) => {
-                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
-                return None;
-            }
-        };
+        let (manifest, layer) = self.manifest(digest, reference, max_layer_size)?;
         let bytes = self
             .read_blob(&layer.digest, layer.size, Some(layer.size))
             .intact()?;
@@ -402,6 +395,24 @@ impl Disk {
             layer: Bytes::from(bytes),
             layer_digest: layer.digest,
         })
+    }
+
+    /// The cached manifest `digest`, re-hashed, and the layer it describes; `None` when it
+    /// is missing or corrupt, or no longer acceptable under `max_layer_size`.
+    fn manifest(
+        &self,
+        digest: &Digest,
+        reference: &str,
+        max_layer_size: u64,
+    ) -> Option<(Vec<u8>, pacto_artifact::LayerDescriptor)> {
+        let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
+        match accept_manifest(&manifest, None, max_layer_size) {
+            Ok(layer) => Some((manifest, layer)),
+            Err(e) => {
+                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
+                None
+            }
+        }
     }
 
     /// The manifest `digest` with its layer as a file, both re-hashed (the layer in bounded
@@ -413,14 +424,7 @@ impl Disk {
         reference: &str,
         max_layer_size: u64,
     ) -> Option<LayerEntry> {
-        let manifest = self.read_blob(digest, MAX_MANIFEST_SIZE, None).intact()?;
-        let layer = match accept_manifest(&manifest, None, max_layer_size) {
-            Ok(layer) => layer,
-            Err(e) => {
-                debug!(reference, %digest, error = %e, "cached manifest not usable: miss");
-                return None;
-            }
-        };
+        let (manifest, layer) = self.manifest(digest, reference, max_layer_size)?;
         match self.blobs.check_sized(&layer.digest, layer.size) {
             Ok(BlobCheck::Intact) => Some(LayerEntry {
                 digest: digest.clone(),

@@ -1075,20 +1075,31 @@ impl RegistryClient {
         })
     }
 
-    async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let repo = self.repo(reference)?;
-        let identifier = pull_identifier(reference, &repo)?;
+    /// The manifest a pull of `reference` reads (its bytes and digest) and the layer it
+    /// describes, accepted under this client's limits.
+    async fn pull_manifest(
+        &self,
+        repo: &Repo<'_>,
+        reference: &ArtifactRef,
+    ) -> Result<(Bytes, Digest, artifact::LayerDescriptor), StoreError> {
+        let identifier = pull_identifier(reference, repo)?;
         let FetchedManifest {
-            bytes: manifest,
+            bytes,
             digest,
             content_type,
-        } = self.get_manifest(&repo, identifier).await?;
+        } = self.get_manifest(repo, identifier).await?;
         let layer = crate::packing::accept(
             &repo.display,
-            &manifest,
+            &bytes,
             content_type.as_deref(),
             artifact::max_layer_size(&self.limits),
         )?;
+        Ok((bytes, digest, layer))
+    }
+
+    async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let repo = self.repo(reference)?;
+        let (manifest, digest, layer) = self.pull_manifest(&repo, reference).await?;
         let blob = self
             .get_blob(&repo, &layer.digest, layer.size, || {
                 BlobSink::memory(layer.size)
@@ -1116,18 +1127,7 @@ impl RegistryClient {
         blobs: &BlobDir,
     ) -> Result<FetchedLayer, StoreError> {
         let repo = self.repo(reference)?;
-        let identifier = pull_identifier(reference, &repo)?;
-        let FetchedManifest {
-            bytes: manifest,
-            digest,
-            content_type,
-        } = self.get_manifest(&repo, identifier).await?;
-        let layer = crate::packing::accept(
-            &repo.display,
-            &manifest,
-            content_type.as_deref(),
-            artifact::max_layer_size(&self.limits),
-        )?;
+        let (manifest, digest, layer) = self.pull_manifest(&repo, reference).await?;
         self.get_blob(&repo, &layer.digest, layer.size, || {
             BlobSink::file(&repo.display, blobs, &layer.digest, layer.size)
         })
