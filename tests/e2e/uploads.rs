@@ -84,7 +84,7 @@ fn a_40_mib_bundle_pushes_through_a_registry_that_refuses_bodies_over_4_mib() {
 }
 
 #[test]
-fn a_chunked_upload_cut_in_the_middle_fails_without_a_tag_and_the_next_push_works() {
+fn a_chunked_upload_cut_in_the_middle_is_sent_again_once_then_fails_without_a_tag() {
     let registry = TestRegistry::plain();
     let proxy = FaultProxy::in_front_of(&registry);
     let host = proxy.host();
@@ -101,21 +101,59 @@ fn a_chunked_upload_cut_in_the_middle_fails_without_a_tag_and_the_next_push_work
             "--json",
         ])
     };
+    let patches = || {
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.method == "PATCH")
+            .count()
+    };
+    let deleted_sessions = || {
+        proxy
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE" && r.path.contains("/blobs/uploads/"))
+            .count()
+    };
 
-    // Two chunks go through, then the third PATCH is forwarded and its connection closed
-    // before the answer: the client cannot know what the registry kept.
+    // Two chunks of the upload made while packing go through, then the third PATCH is
+    // forwarded and its connection closed before the answer: the client cannot know what
+    // the registry kept. That session is deleted and the packed layer sent again, whole.
     proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Pass { times: 2 });
     proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Reset { times: 1 });
-    let failed = push();
-    failed.expect_error(5, "unreachable");
-    let patches = proxy
-        .requests()
-        .iter()
-        .filter(|r| r.method == "PATCH")
-        .count();
+    let pushed = push().expect(0);
+    assert_eq!(pushed.json()["status"], "pushed");
+    assert_eq!(deleted_sessions(), 1, "the cut session is deleted");
+    let resent = patches() - 3;
+    assert!(
+        resent >= 10,
+        "the 40 MiB layer went up again: {resent} PATCHes"
+    );
+
+    // Cut twice (while packing, then the second sending): the push fails, no manifest is
+    // put, no tag appears, and the next push works. Another user (whose cache does not know
+    // the version elsewhere, so nothing is mounted).
+    proxy.clear_requests();
+    let other = Sandbox::new();
+    let repo2 = format!("{host}/big/cut-twice");
+    let push2 = || {
+        other.run(&[
+            "--plain-http",
+            &host,
+            "push",
+            source.to_str().expect("utf-8"),
+            &repo2,
+            "--json",
+        ])
+    };
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Pass { times: 2 });
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Reset { times: 1 });
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Reset { times: 1 });
+    push2().expect_error(5, "unreachable");
     assert_eq!(
-        patches, 3,
-        "the upload stopped at the cut chunk, not retried"
+        patches(),
+        4,
+        "each cut chunk stopped its upload, not retried"
     );
     assert!(
         proxy
@@ -124,14 +162,14 @@ fn a_chunked_upload_cut_in_the_middle_fails_without_a_tag_and_the_next_push_work
             .all(|r| !(r.method == "PUT" && r.path.contains("/manifests/"))),
         "no manifest was put"
     );
-    sandbox
-        .run(&["--plain-http", &host, "tags", &repo, "--json"])
+    other
+        .run(&["--plain-http", &host, "tags", &repo2, "--json"])
         .expect_error(3, "not_found");
 
-    let pushed = push().expect(0);
+    let pushed = push2().expect(0);
     assert_eq!(pushed.json()["status"], "pushed");
-    let tags = sandbox
-        .run(&["--plain-http", &host, "tags", &repo, "--json"])
+    let tags = other
+        .run(&["--plain-http", &host, "tags", &repo2, "--json"])
         .expect(0);
     assert_eq!(tags.json(), serde_json::json!(["2.0.0"]));
 }

@@ -61,6 +61,11 @@ pub enum ArchiveError {
 }
 
 impl ArchiveError {
+    /// A failure to write the archive to a writer (not a file) of the caller's.
+    pub fn writer(source: io::Error) -> Self {
+        ArchiveError::Io { path: None, source }
+    }
+
     /// True when the bundle itself cannot be packed (a limit, a file too large for tar);
     /// false for a failure of the destination ([`ArchiveError::Io`]) or of a file read
     /// from disk ([`ArchiveError::Read`], [`ArchiveError::FileChanged`]).

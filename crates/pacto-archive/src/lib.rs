@@ -36,9 +36,9 @@ pub mod write;
 
 pub use error::{ArchiveError, ExtensionProblem, NameExtension, PackDirError, UnpackError};
 pub use pack::{
-    COMPRESSION_LEVEL, LayerInfo, PROGRESS_STEP, Packed, PackedDir, PackedFile, pack,
-    pack_dir_to_file, pack_to_file, pack_to_file_with_progress, pack_to_writer,
-    pack_to_writer_with_progress,
+    COMPRESSION_LEVEL, Durability, LayerInfo, LayerWatch, PROGRESS_STEP, Packed, PackedDir,
+    PackedFile, Written, list_dir, pack, pack_dir_to_file, pack_listing, pack_to_file,
+    pack_to_file_with_progress, pack_to_writer, pack_to_writer_with_progress,
 };
 pub use pacto_contract::{LimitError, Limits};
 pub use unpack::{MAX_EXTENSION_SIZE, MAX_TRAILING_PADDING, unpack, unpack_bytes};

@@ -9,8 +9,10 @@ use pacto_ref::Digest;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::watch;
 use tokio_tar::{EntryType, Header};
 
 /// The deflate level of every layer this crate writes (`pack` output and pushed layer
@@ -158,7 +160,14 @@ pub async fn pack_to_file_with_progress(
     mut progress: impl FnMut(u64) + Send,
 ) -> Result<PackedFile, ArchiveError> {
     let entries = plan(bundle, limits)?;
-    write_file(&entries, path, &mut progress).await
+    write_file(
+        &entries,
+        path,
+        &mut progress,
+        LayerWatch::none(),
+        Durability::Synced,
+    )
+    .await
 }
 
 /// A bundle directory packed by [`pack_dir_to_file`]: the layer written and what the
@@ -187,12 +196,30 @@ pub struct PackedDir {
 /// listing and its read fails the pack with [`ArchiveError::FileChanged`] (nothing is
 /// written at `path`). `progress` is called as [`pack_to_file_with_progress`] calls it; its
 /// calls add up to [`PackedDir::total_size`].
+///
+/// [`list_dir`] then [`pack_listing`]; the file is synced to disk before it is renamed.
 pub async fn pack_dir_to_file(
     dir: &Path,
     path: &Path,
     limits: &Limits,
-    mut progress: impl FnMut(u64) + Send,
+    progress: impl FnMut(u64) + Send,
 ) -> Result<PackedDir, PackDirError> {
+    let listed = list_dir(dir, limits).await?;
+    pack_listing(
+        &listed,
+        path,
+        limits,
+        progress,
+        LayerWatch::none(),
+        Durability::Synced,
+    )
+    .await
+}
+
+/// The first half of [`pack_dir_to_file`]: lists the bundle directory `dir` under `limits`
+/// and refuses it when its contract references files it lacks. Nothing is written; the
+/// listing names the contract (the tag of a push) before anything is packed.
+pub async fn list_dir(dir: &Path, limits: &Limits) -> Result<DirListing, PackDirError> {
     let listed = {
         let (owned, limits) = (dir.to_owned(), *limits);
         pacto_fs::blocking(move || Bundle::list_dir_with_limits(&owned, &limits))
@@ -203,8 +230,75 @@ pub async fn pack_dir_to_file(
             })??
     };
     listed.check_references()?;
-    let entries = plan_listing(&listed, limits)?;
-    let layer = write_file(&entries, path, &mut progress).await?;
+    Ok(listed)
+}
+
+/// Whether [`pack_listing`] syncs the file it writes before renaming it into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Synced: the file survives a crash once the call returns (what `pack -o` writes).
+    Synced,
+    /// Not synced: a scratch file read back by this process (a push's layer), where a sync
+    /// would only wait for the disk.
+    Scratch,
+}
+
+/// How far [`pack_listing`] has written its file, for a reader that follows it (an upload
+/// of the layer while it is packed).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Written {
+    /// The file being written, opened for reading before its first byte was written (its own
+    /// offset, still valid once the file is renamed into place); `None` before.
+    pub file: Option<Arc<std::fs::File>>,
+    /// How many bytes are in the file: each report is a prefix of the final layer.
+    pub bytes: u64,
+}
+
+impl Written {
+    /// `bytes` written to `file` (for a packer of your own reporting to a reader).
+    pub fn new(file: Arc<std::fs::File>, bytes: u64) -> Self {
+        Written {
+            file: Some(file),
+            bytes,
+        }
+    }
+}
+
+/// Where [`pack_listing`] reports how far it has written ([`Written`]): the pack never
+/// waits for whoever watches (the bytes are in the file, not in memory), and the channel
+/// closes when the pack ends, whether it succeeded or not: only the pack's result says the
+/// file is the whole layer.
+#[derive(Debug)]
+pub struct LayerWatch(Option<watch::Sender<Written>>);
+
+impl LayerWatch {
+    /// Nobody watches.
+    pub fn none() -> Self {
+        LayerWatch(None)
+    }
+
+    /// Reports to `sender`.
+    pub fn to(sender: watch::Sender<Written>) -> Self {
+        LayerWatch(Some(sender))
+    }
+}
+
+/// Packs a directory [`list_dir`] listed into the file at `path`, exactly as
+/// [`pack_dir_to_file`] does (the same bytes, the same refusals of a file that changed,
+/// `progress` called the same way), reporting how far the file is written to `watch`, and
+/// syncing the file or not as `durability` says.
+pub async fn pack_listing(
+    listed: &DirListing,
+    path: &Path,
+    limits: &Limits,
+    mut progress: impl FnMut(u64) + Send,
+    watch: LayerWatch,
+    durability: Durability,
+) -> Result<PackedDir, PackDirError> {
+    let entries = plan_listing(listed, limits)?;
+    let layer = write_file(&entries, path, &mut progress, watch, durability).await?;
     Ok(PackedDir {
         layer,
         contract: listed.contract().clone(),
@@ -218,6 +312,8 @@ async fn write_file(
     entries: &[TarEntry<'_>],
     path: &Path,
     progress: &mut (dyn FnMut(u64) + Send),
+    watch: LayerWatch,
+    durability: Durability,
 ) -> Result<LayerInfo, ArchiveError> {
     let io_err = |source: io::Error| ArchiveError::Io {
         path: Some(path.to_owned()),
@@ -232,12 +328,23 @@ async fn write_file(
         .tempfile_in(dir)
         .map_err(io_err)?;
     let (file, temp_path) = temp.into_parts();
-    let mut writer = BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
+    let watch = match watch.0 {
+        Some(sender) => {
+            let reader = std::fs::File::open(&temp_path).map_err(io_err)?;
+            Some((sender, Arc::new(reader)))
+        }
+        None => None,
+    };
+    // Reported under the buffer: what the watcher is told is in the file.
+    let reporting = Reporting::new(tokio::fs::File::from_std(file), watch);
+    let mut writer = BufWriter::with_capacity(256 * 1024, reporting);
     let info = write_layer(entries, &mut writer, progress)
         .await
         .map_err(|e| e.into_archive_error(Some(path)))?;
-    let file = writer.into_inner();
-    file.sync_all().await.map_err(io_err)?;
+    let file = writer.into_inner().into_inner();
+    if durability == Durability::Synced {
+        file.sync_all().await.map_err(io_err)?;
+    }
     drop(file);
     #[cfg(unix)]
     {
@@ -661,6 +768,80 @@ fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
 async fn write_padding<W: AsyncWrite + Unpin>(out: &mut W, len: u64) -> io::Result<()> {
     let pad = (BLOCK - (len % BLOCK as u64) as usize) % BLOCK;
     out.write_all(&[0; BLOCK][..pad]).await
+}
+
+/// A file writer that reports how many bytes have reached the file ([`LayerWatch`]): a
+/// write is reported once it completed (tokio's file writes in the background: the next
+/// write, a flush or the shutdown waits for it first), so a reader never sees a count the
+/// file does not hold yet.
+struct Reporting {
+    inner: tokio::fs::File,
+    watch: Option<(watch::Sender<Written>, Arc<std::fs::File>)>,
+    /// Bytes handed to `inner`.
+    written: u64,
+    /// Bytes reported.
+    reported: u64,
+}
+
+impl Reporting {
+    fn new(
+        inner: tokio::fs::File,
+        watch: Option<(watch::Sender<Written>, Arc<std::fs::File>)>,
+    ) -> Self {
+        Reporting {
+            inner,
+            watch,
+            written: 0,
+            reported: 0,
+        }
+    }
+
+    fn into_inner(self) -> tokio::fs::File {
+        self.inner
+    }
+
+    /// Waits for the writes handed to the file, then reports them.
+    fn poll_report(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.written == self.reported || self.watch.is_none() {
+            return Poll::Ready(Ok(()));
+        }
+        std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        self.reported = self.written;
+        if let Some((sender, file)) = &self.watch {
+            // Nobody watching any more is not an error: the file is written all the same.
+            let _ = sender.send(Written::new(file.clone(), self.reported));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Reporting {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        std::task::ready!(this.poll_report(cx))?;
+        let n = std::task::ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.written += n as u64;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        std::task::ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+        this.poll_report(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        std::task::ready!(this.poll_report(cx))?;
+        std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+        // The last byte is in the file: the watcher sees the channel close.
+        this.watch = None;
+        Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]

@@ -658,11 +658,25 @@ impl Disk {
         &self,
         layer_digest: &Digest,
     ) -> Result<Vec<String>, CacheError> {
+        self.repositories_where(|record| record.layer_digest == *layer_digest)
+    }
+
+    /// The repositories (full names, `registry/path`) with a record of the tag `tag` whose
+    /// layer is present on disk, sorted: where a bundle of that version was pulled or pushed.
+    pub(crate) fn repositories_with_tag(&self, tag: &str) -> Result<Vec<String>, CacheError> {
+        self.repositories_where(|record| record.tag.as_deref() == Some(tag))
+    }
+
+    /// The repositories with a record for which `wanted` holds and whose layer is on disk.
+    fn repositories_where(
+        &self,
+        wanted: impl Fn(&Record) -> bool,
+    ) -> Result<Vec<String>, CacheError> {
         let mut repositories: Vec<String> = self
             .scan()?
             .into_iter()
             .filter_map(|(_, found)| found.ok())
-            .filter(|found| found.record.layer_digest == *layer_digest)
+            .filter(|found| wanted(&found.record))
             .filter(|found| self.looks_complete(&found.record))
             .map(|found| found.record.repository)
             .collect();

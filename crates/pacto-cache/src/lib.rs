@@ -67,8 +67,8 @@ use pacto_archive::Limits;
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
-    BundleStore, ErrorKind, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
-    StoreError,
+    BundleStore, ErrorKind, PackedLayerFile, PackingLayer, Pulled, PushOptions, PushOutcome,
+    PushStatus, StoreError,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -625,24 +625,41 @@ impl<S: BundleStore> CachedStore<S> {
     /// Another repository of `reference`'s registry whose record names a layer `digest`
     /// that is on disk (its path, without the registry), if disk reads are on.
     async fn mount_source(&self, reference: &ArtifactRef, digest: &Digest) -> Option<String> {
+        let owned = digest.clone();
+        let from = self
+            .other_repository(reference, move |disk| disk.repositories_with_layer(&owned))
+            .await?;
+        debug!(reference = %reference, %digest, from, "layer known in another repository: mounting");
+        Some(from)
+    }
+
+    /// Another repository of `reference`'s registry with a record of the tag `tag` (the
+    /// same version was pulled or pushed there), if disk reads are on.
+    async fn tag_elsewhere(&self, reference: &ArtifactRef, tag: &str) -> Option<String> {
+        let owned = tag.to_owned();
+        self.other_repository(reference, move |disk| disk.repositories_with_tag(&owned))
+            .await
+    }
+
+    /// The first of the repositories `lookup` finds on disk that is in `reference`'s
+    /// registry and is not its repository (its path, without the registry).
+    async fn other_repository(
+        &self,
+        reference: &ArtifactRef,
+        lookup: impl FnOnce(&Disk) -> Result<Vec<String>, CacheError> + Send + 'static,
+    ) -> Option<String> {
         let remote = reference.as_remote()?;
         if !self.reads_disk() {
             return None;
         }
         let disk = self.shared.disk.clone()?;
-        let owned = digest.clone();
-        let repositories = blocking("lookup", move || disk.repositories_with_layer(&owned))
-            .await
-            .ok()?
-            .ok()?;
+        let repositories = blocking("lookup", move || lookup(&disk)).await.ok()?.ok()?;
         let registry = format!("{}/", remote.registry().name());
         let target = remote.repository_name();
-        let from = repositories
+        repositories
             .into_iter()
             .filter(|repository| *repository != target)
-            .find_map(|repository| repository.strip_prefix(&registry).map(str::to_owned))?;
-        debug!(reference = %reference, %digest, from, "layer known in another repository: mounting");
-        Some(from)
+            .find_map(|repository| repository.strip_prefix(&registry).map(str::to_owned))
     }
 
     /// Records the tag a push wrote, with the pushed layer file linked into the cache;
@@ -748,6 +765,42 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         }
         self.record_push(&outcome, layer).await;
         Ok(outcome)
+    }
+
+    /// Pushes the layer while it is packed through the inner store, then forgets what
+    /// [`CachedStore::push`] forgets and records the pushed tag as
+    /// [`CachedStore::push_layer_file`] does.
+    ///
+    /// Whether a layer can be mounted depends on its digest, known only once it is packed;
+    /// so when this cache knows the tag being pushed in another repository of the same
+    /// registry (the same version pulled or pushed there: a bundle promoted from one
+    /// repository to another), the layer is packed first and pushed as
+    /// [`CachedStore::push_layer_file`] pushes it, mounted when the digest matches.
+    async fn push_packing(
+        &self,
+        reference: &ArtifactRef,
+        layer: PackingLayer,
+        options: PushOptions,
+    ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
+        if options.mount_from.is_none()
+            && let Ok(tag) = pacto_registry::push_tag(reference, layer.version())
+            && let Some(from) = self.tag_elsewhere(reference, &tag).await
+        {
+            debug!(reference = %reference, from, "tag known in another repository: packing before pushing");
+            let packed = layer.packed(&reference.to_string()).await?;
+            let outcome = self.push_layer_file(reference, &packed, options).await?;
+            return Ok((outcome, packed));
+        }
+        let (outcome, packed) = self
+            .shared
+            .inner
+            .push_packing(reference, layer, options)
+            .await?;
+        if outcome.status != PushStatus::Unchanged {
+            self.invalidate(&outcome.reference).await;
+        }
+        self.record_push(&outcome, &packed).await;
+        Ok((outcome, packed))
     }
 
     /// Serves from memory or disk where it can (see the [crate documentation](crate)),

@@ -429,24 +429,24 @@ async fn read_dir_bundle(dir: &Path, limits: &Limits) -> Result<Bundle, Error> {
     Ok(read?)
 }
 
-/// What `push` sends: a directory packed into a scratch file (streamed, whatever its
+/// What `push` sends: a directory, packed while it is pushed (streamed, whatever its
 /// size), or a bundle read from a `.tar.gz` made by `pack` (held in memory, as before).
 enum PushSource {
-    Packed(pacto_oci::PackedBundle),
+    Dir(pacto_oci::BundleDir),
     Bundle(Bundle),
 }
 
 impl PushSource {
     fn name(&self) -> &str {
         match self {
-            PushSource::Packed(packed) => packed.name(),
+            PushSource::Dir(dir) => dir.name(),
             PushSource::Bundle(bundle) => bundle.name(),
         }
     }
 
     fn version(&self) -> &str {
         match self {
-            PushSource::Packed(packed) => packed.version(),
+            PushSource::Dir(dir) => dir.version(),
             PushSource::Bundle(bundle) => bundle.version(),
         }
     }
@@ -464,25 +464,8 @@ async fn push(
         .await
         .is_ok_and(|meta| meta.is_dir());
     let source = if is_dir {
-        // Packed to a scratch file file by file, so memory does not grow with the bundle;
-        // the spinner counts the bytes packed.
-        let packing = format!("packing {}", source.display());
-        let spinner = out.spinner(packing.clone());
-        let watched = spinner.clone();
-        let mut packed_bytes = 0u64;
-        let packed = client
-            .pack_dir(source, move |n| {
-                packed_bytes += n;
-                if let Some(spinner) = &watched {
-                    spinner.set_message(format!(
-                        "{packing}: {}",
-                        indicatif::HumanBytes(packed_bytes)
-                    ));
-                }
-            })
-            .await;
-        drop(spinner);
-        PushSource::Packed(packed?)
+        // Listed (and refused) before anything is packed or sent.
+        PushSource::Dir(client.open_dir(source).await?)
     } else {
         PushSource::Bundle(load_source(client, source).await?)
     };
@@ -504,7 +487,17 @@ async fn push(
         Some(pushing),
     );
     let pushed = match &source {
-        PushSource::Packed(packed) => client.push_packed(&reference, packed, force).await,
+        PushSource::Dir(dir) => {
+            // Packed as it goes up: a bar over the file bytes packed for a big bundle.
+            let bar = out.transfer_bar(dir.total_size(), &format!("packing {what}"));
+            client
+                .push_listed(dir, &reference, force, move |n| {
+                    if let Some(bar) = &bar {
+                        bar.inc(n);
+                    }
+                })
+                .await
+        }
         PushSource::Bundle(bundle) => client.push(&reference, bundle, force).await,
     };
     drop(spinner);

@@ -124,11 +124,15 @@ bundle a pull would refuse, before anything is uploaded: a file over 10 MiB, ove
 over 10,000 entries (files plus directories), a path over 4096 bytes or over 128 components. \
 Files are sized before they are read.
 
-Uploads: a bundle directory is packed to a scratch file and streamed from it (memory does not \
-grow with the bundle); a layer over 4 MiB goes up in 4 MiB chunks (registries such as GHCR \
-refuse bigger request bodies). A layer the cache knows in another repository of the same \
-registry (pulled or pushed there) is mounted from it instead of uploaded; the pushed tag is \
-recorded in the cache, so pulling it back costs one HEAD.
+Uploads: a bundle directory is packed to a scratch file file by file (memory does not grow \
+with the bundle); a layer over 4 MiB goes up in 4 MiB chunks (registries such as GHCR refuse \
+bigger request bodies), read back from that file while it is packed when the tag is new (a cut \
+upload is sent once more from the packed file). A layer the cache knows in another repository \
+of the same registry (pulled or pushed there) is mounted from it instead of uploaded: a big \
+bundle is packed first when the cache knows its tag in another repository of that registry, \
+since only the packed layer's digest can be looked up. The pushed tag is recorded in the \
+cache, so pulling it back costs one HEAD. On a terminal, a big bundle shows a bar over the \
+file bytes packed and a counter of the layer bytes sent.
 
 Concurrent pushes: registries cannot swap a tag atomically. Right after its upload a push reads \
 the tag back; if another push changed it meanwhile, it fails (exit 8, naming the digest the tag \

@@ -307,6 +307,15 @@ impl Output {
         (total >= crate::progress::PACK_BAR_FROM).then(|| crate::progress::pack_bar(total, what))
     }
 
+    /// A bar over `total` bytes among the bars of the transfer being watched
+    /// ([`Output::transfer`]), labelled `what`, for work of at least
+    /// [`crate::progress::PACK_BAR_FROM`] bytes, under the same conditions as
+    /// [`Output::pack_bar`].
+    pub(crate) fn transfer_bar(&self, total: u64, what: &str) -> Option<ProgressBar> {
+        let transfers = self.transfers.as_ref()?;
+        (total >= crate::progress::PACK_BAR_FROM).then(|| transfers.bar(total, what))
+    }
+
     /// A spinner on stderr, only on a terminal and without `--quiet`/`--json`.
     pub(crate) fn spinner(&self, message: String) -> Option<ProgressBar> {
         if self.json || self.quiet || !std::io::stderr().is_terminal() {

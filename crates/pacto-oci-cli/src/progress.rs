@@ -28,6 +28,10 @@ struct State {
     /// The status to show once the first upload starts (`checking` turns into `pushing`).
     on_upload: Option<String>,
     blobs: HashMap<(Direction, Digest), ProgressBar>,
+    /// The bytes of a layer uploaded while it is packed (no digest, no size yet).
+    streamed: Option<ProgressBar>,
+    /// Bars the command drives itself ([`Transfers::bar`]).
+    others: Vec<ProgressBar>,
     versions: Option<ProgressBar>,
 }
 
@@ -43,6 +47,12 @@ impl Drop for Watching {
             bar.finish_and_clear();
         }
         if let Some(bar) = state.versions.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(bar) = state.streamed.take() {
+            bar.finish_and_clear();
+        }
+        for bar in state.others.drain(..) {
             bar.finish_and_clear();
         }
         if let Some(bar) = state.status.take() {
@@ -96,6 +106,19 @@ pub(crate) fn pack_bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A layer's bytes going up while it is packed: how many and how fast, no total.
+fn streamed_style() -> ProgressStyle {
+    ProgressStyle::with_template("  {prefix} {done} {rate}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .with_key("done", size_key(|s| s.pos()))
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", format_size(state.per_sec() as u64));
+            },
+        )
+}
+
 fn versions_style() -> ProgressStyle {
     ProgressStyle::with_template("  versions [{bar:24.green/blue}] {pos}/{len} ETA {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -145,6 +168,18 @@ impl Transfers {
         Watching {
             transfers: self.clone(),
         }
+    }
+
+    /// A bar over `total` bytes labelled `what`, drawn with the transfer's bars (the
+    /// command moves it); cleared with them.
+    pub(crate) fn bar(&self, total: u64, what: &str) -> ProgressBar {
+        let mut state = self.lock();
+        let bar = state.multi.add(ProgressBar::new(total));
+        bar.set_style(blob_style());
+        bar.set_prefix(what.to_owned());
+        bar.tick();
+        state.others.push(bar.clone());
+        bar
     }
 
     fn on(&self, event: &ProgressEvent) {
@@ -202,6 +237,22 @@ impl Transfers {
                     } else {
                         bar.finish();
                     }
+                }
+            }
+            ProgressEvent::StreamedBytes { n } => {
+                if let Some(then) = state.on_upload.take()
+                    && let Some(status) = &state.status
+                {
+                    status.set_message(then);
+                }
+                if state.streamed.is_none() {
+                    let bar = state.multi.add(ProgressBar::no_length());
+                    bar.set_style(streamed_style());
+                    bar.set_prefix("↑ layer");
+                    state.streamed = Some(bar);
+                }
+                if let Some(bar) = &state.streamed {
+                    bar.inc(*n);
                 }
             }
             ProgressEvent::VersionsStarted { total } => {

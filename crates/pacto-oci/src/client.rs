@@ -2,17 +2,17 @@
 
 use crate::env::Settings;
 use crate::{Error, ErrorKind};
-use pacto_archive::PackDirError;
+use pacto_archive::{Durability, LayerWatch, PackDirError};
 use pacto_archive::{Output, WriteOptions, WrittenLayer};
 use pacto_auth::{CredentialOptions, Keychain, KeychainConfig, PactoConfigFile, Secret};
 use pacto_cache::{CacheConfig, CachedStore, ScratchDir};
-use pacto_contract::{Bundle, Contract, Limits};
+use pacto_contract::{Bundle, Contract, DirListing, Limits};
 use pacto_ref::{ArtifactRef, ParseOptions};
 use pacto_registry::artifact::ManifestSummary;
 use pacto_registry::{
     AnyStore, BundleStore, CopyOptions, CopyOutcome, CredentialFallback, LowSpeedLimit,
-    PackedLayerFile, Progress, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
-    Tagged, TimeLimit,
+    PackedLayerFile, PackingLayer, Progress, PushOptions, PushOutcome, RegistryClient, RetryPolicy,
+    StoreError, Tagged, TimeLimit,
 };
 use pacto_resolver::{FetchAll, Location, ResolveMode, Resolved, Resolver};
 use std::path::{Path, PathBuf};
@@ -72,6 +72,47 @@ impl PackedBundle {
     /// Sum of the sizes of the bundle's files, in bytes.
     pub fn total_size(&self) -> u64 {
         self.total_size
+    }
+}
+
+/// A bundle directory listed and checked by [`Client::open_dir`] (walked under the client's
+/// limits, its contract's references present), nothing packed yet: what
+/// [`Client::push_listed`] packs while it pushes.
+#[derive(Debug)]
+pub struct BundleDir {
+    path: PathBuf,
+    listing: DirListing,
+}
+
+impl BundleDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The parsed `pacto.yaml`.
+    pub fn contract(&self) -> &Contract {
+        self.listing.contract()
+    }
+
+    /// `service.name` of the contract.
+    pub fn name(&self) -> &str {
+        &self.listing.contract().service.name
+    }
+
+    /// `service.version` of the contract.
+    pub fn version(&self) -> &str {
+        &self.listing.contract().service.version
+    }
+
+    /// How many files the bundle has, `pacto.yaml` included.
+    pub fn files(&self) -> usize {
+        self.listing.files().len()
+    }
+
+    /// Sum of the sizes of the bundle's files, in bytes.
+    pub fn total_size(&self) -> u64 {
+        self.listing.total_size()
     }
 }
 
@@ -504,7 +545,7 @@ impl Client {
     }
 
     /// Pushes the bundle directory `dir` with memory that does not grow with the bundle:
-    /// [`Client::pack_dir`], then [`Client::push_packed`]. Same refusals, tag, manifest
+    /// [`Client::open_dir`], then [`Client::push_listed`]. Same refusals, tag, manifest
     /// digest, statuses and request counts as reading the directory into a [`Bundle`]
     /// ([`Bundle::from_dir_with_limits`] with [`Client::limits`]) and [`Client::push`]ing it.
     pub async fn push_dir(
@@ -513,8 +554,86 @@ impl Client {
         reference: &str,
         force: bool,
     ) -> Result<PushOutcome, Error> {
-        let packed = self.pack_dir(dir, |_| {}).await?;
-        self.push_packed(reference, &packed, force).await
+        let listed = self.open_dir(dir).await?;
+        self.push_listed(&listed, reference, force, |_| {}).await
+    }
+
+    /// Lists the bundle directory `dir` as [`Bundle::from_dir_with_limits`] reads it under
+    /// [`Client::limits`] and refuses a contract that names files the directory lacks, as
+    /// [`Client::push`] does; nothing is read beyond `pacto.yaml` and the file sizes.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidBundle`] for a directory that is not a valid bundle (the
+    /// [`pacto_contract::BundleError`] is the source, as from
+    /// [`Bundle::from_dir_with_limits`]); [`ErrorKind::Other`] when it cannot be read.
+    pub async fn open_dir(&self, dir: &Path) -> Result<BundleDir, Error> {
+        let listing = pacto_archive::list_dir(dir, &self.limits)
+            .await
+            .map_err(pack_dir_error)?;
+        Ok(BundleDir {
+            path: dir.to_owned(),
+            listing,
+        })
+    }
+
+    /// Pushes a directory [`Client::open_dir`] listed, packing it while it is uploaded: a
+    /// bundle of up to one upload chunk ([`pacto_registry::MAX_UPLOAD_CHUNK`]) is packed
+    /// first, then pushed as [`Client::push_packed`] pushes it (a layer the cache knows in
+    /// another repository is mounted); a bigger one goes up as it is packed when its tag is
+    /// new ([`BundleStore::push_packing`](pacto_registry::BundleStore::push_packing): its
+    /// digest is known only at the end, so it is not mounted). `progress` is called with
+    /// the file bytes packed, as [`Client::pack_dir`] calls it. The result is the one
+    /// [`Client::push_dir`] gives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::pack_dir`] and [`Client::push_packed`]; a pack that fails (a file
+    /// changed while packed) is reported as such, whatever the upload did, and leaves no tag.
+    pub async fn push_listed(
+        &self,
+        dir: &BundleDir,
+        reference: &str,
+        force: bool,
+        progress: impl FnMut(u64) + Send,
+    ) -> Result<PushOutcome, Error> {
+        let parsed = self
+            .parse(reference)
+            .map_err(|e| e.with_context("cannot push"))?;
+        if dir.total_size() <= pacto_registry::MAX_UPLOAD_CHUNK as u64 {
+            let packed = self.pack_listed(dir, progress, LayerWatch::none()).await?;
+            return self.push_packed(reference, &packed, force).await;
+        }
+        let (layer, mut packer) = PackingLayer::channel(dir.contract().clone());
+        let watch = packer.watch();
+        let pack = async {
+            let packed = self.pack_listed(dir, progress, watch).await?;
+            packer.finish(packed.layer.clone());
+            Ok::<_, Error>(packed)
+        };
+        let push = self.bounded(reference, async {
+            Ok(self
+                .resolver
+                .cache()
+                .push_packing(&parsed, layer, PushOptions::default().with_force(force))
+                .await?)
+        });
+        let (mut pack, mut push) = (std::pin::pin!(pack), std::pin::pin!(push));
+        // The first to fail decides, and drops the other; a pack that fails is the error
+        // (the push then only saw its packer stop).
+        let (packed, pushed) = tokio::select! {
+            packed = &mut pack => {
+                let packed = packed?;
+                (packed, push.await)
+            }
+            pushed = &mut push => {
+                let pushed = pushed.map_err(|e| e.with_context("cannot push"))?;
+                (pack.await?, Ok(pushed))
+            }
+        };
+        drop(packed);
+        let (outcome, _) = pushed.map_err(|e| e.with_context("cannot push"))?;
+        Ok(outcome)
     }
 
     /// Packs the bundle directory `dir` into a scratch file (in the disk cache's `v1/tmp`
@@ -535,18 +654,31 @@ impl Client {
         dir: &Path,
         progress: impl FnMut(u64) + Send,
     ) -> Result<PackedBundle, Error> {
+        let listed = self.open_dir(dir).await?;
+        self.pack_listed(&listed, progress, LayerWatch::none())
+            .await
+    }
+
+    /// Packs a listed directory into a scratch file (not synced: it lives as long as the
+    /// returned value), reporting how far it got to `watch`.
+    async fn pack_listed(
+        &self,
+        dir: &BundleDir,
+        progress: impl FnMut(u64) + Send,
+        watch: LayerWatch,
+    ) -> Result<PackedBundle, Error> {
         let scratch = self.resolver.cache().scratch_dir("push-").await?;
         let path = scratch.path().join("layer.tar.gz");
-        let packed = pacto_archive::pack_dir_to_file(dir, &path, &self.limits, progress)
-            .await
-            .map_err(|e| match e {
-                PackDirError::Bundle(e) => Error::from(e),
-                PackDirError::MissingReferences(e) => {
-                    Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push")
-                }
-                PackDirError::Archive(e) => Error::from(e).with_context("cannot push"),
-                other => Error::new(ErrorKind::Other, other).with_context("cannot push"),
-            })?;
+        let packed = pacto_archive::pack_listing(
+            &dir.listing,
+            &path,
+            &self.limits,
+            progress,
+            watch,
+            Durability::Scratch,
+        )
+        .await
+        .map_err(pack_dir_error)?;
         Ok(PackedBundle {
             layer: PackedLayerFile::new(path, packed.layer, packed.contract, self.limits),
             files: packed.files,
@@ -851,5 +983,17 @@ impl Client {
     /// The resolver, for everything else.
     pub fn resolver(&self) -> &Resolver<AnyStore> {
         &self.resolver
+    }
+}
+
+/// A [`PackDirError`] as the client reports it.
+fn pack_dir_error(e: PackDirError) -> Error {
+    match e {
+        PackDirError::Bundle(e) => Error::from(e),
+        PackDirError::MissingReferences(e) => {
+            Error::new(ErrorKind::InvalidBundle, e).with_context("cannot push")
+        }
+        PackDirError::Archive(e) => Error::from(e).with_context("cannot push"),
+        other => Error::new(ErrorKind::Other, other).with_context("cannot push"),
     }
 }

@@ -57,7 +57,7 @@ pub use pacto_ref as refs;
 pub use pacto_registry as registry;
 pub use pacto_resolver as resolver;
 
-pub use client::{Client, ClientBuilder, Inspected, PackedBundle, PulledTo};
+pub use client::{BundleDir, Client, ClientBuilder, Inspected, PackedBundle, PulledTo};
 pub use error::{Error, ErrorKind};
 pub use pacto_auth::{CredentialOptions, Secret};
 pub use pacto_contract::{Bundle, Contract, Limits};

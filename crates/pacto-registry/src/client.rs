@@ -21,12 +21,13 @@ use crate::transport::{
     TransportConfig, failure, next_chunk, read_limited, registry_message,
 };
 use crate::{
-    BundleStore, FetchedLayer, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
-    StoreError, push_tag,
+    BundleStore, FetchedLayer, PackedLayerFile, PackingLayer, Pulled, PushOptions, PushOutcome,
+    PushStatus, StoreError, push_tag,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
 use pacto_archive::Limits;
+use pacto_artifact::Envelope;
 use pacto_auth::Keychain;
 use pacto_contract::Bundle;
 use pacto_fs::BlobDir;
@@ -39,6 +40,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tracing::{debug, info};
+
+mod streaming;
 
 /// Page size for tag listing: ECR refuses more than 1000.
 const TAG_PAGE_SIZE: usize = 1000;
@@ -681,6 +684,19 @@ impl RegistryClient {
         digest: &Digest,
         blob: Blob,
     ) -> Result<(), StoreError> {
+        self.upload_blob_into(repo, digest, blob, None).await
+    }
+
+    /// [`RegistryClient::upload_blob`], into the upload session at `session` when a mount
+    /// answered with one (`202` and a `Location`: the spec lets the client upload there
+    /// rather than leave it to expire), else into a new one.
+    async fn upload_blob_into(
+        &self,
+        repo: &Repo<'_>,
+        digest: &Digest,
+        blob: Blob,
+        session: Option<String>,
+    ) -> Result<(), StoreError> {
         let size = blob.size();
         self.emit(|| ProgressEvent::BlobStarted {
             digest: digest.clone(),
@@ -688,11 +704,18 @@ impl RegistryClient {
             direction: Direction::Upload,
         });
         if size > MAX_UPLOAD_CHUNK as u64 {
-            self.upload_chunked(repo, digest, blob.chunks().await?)
+            let location = match session {
+                Some(location) => location,
+                None => self.open_upload(repo).await?,
+            };
+            self.upload_chunked(repo, digest, blob.chunks().await?, location)
                 .await?;
         } else {
             let data = blob.chunks().await?.next(MAX_UPLOAD_CHUNK).await?;
-            self.upload_whole(repo, digest, data).await?;
+            match session {
+                Some(location) => self.close_upload(repo, digest, &location, data).await?,
+                None => self.upload_whole(repo, digest, data).await?,
+            }
         }
         self.emit(|| ProgressEvent::BlobDone {
             digest: digest.clone(),
@@ -740,68 +763,113 @@ impl RegistryClient {
             _ => return Err(self.failure(repo, "blob upload", response).await),
         }
         let location = upload_location(repo, &response)?;
-        let put = Request::new(Method::PUT, upload_target(&location, Some(digest)))
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(data);
+        self.close_upload(repo, digest, &location, data).await
+    }
+
+    /// Closes the upload session at `location` with its last bytes, `data` (possibly
+    /// none): `PUT ?digest=`.
+    async fn close_upload(
+        &self,
+        repo: &Repo<'_>,
+        digest: &Digest,
+        location: &str,
+        data: Bytes,
+    ) -> Result<(), StoreError> {
+        let size = data.len() as u64;
+        let mut put = Request::new(Method::PUT, upload_target(location, Some(digest)));
+        if size > 0 {
+            put = put
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(data);
+        }
         let response = self.send(repo, true, put).await?;
         if response.status() != StatusCode::CREATED {
             return Err(self.failure(repo, "blob upload", response).await);
         }
-        self.emit(|| ProgressEvent::BlobBytes {
-            digest: digest.clone(),
-            n: size,
-            direction: Direction::Upload,
-        });
+        if size > 0 {
+            self.emit(|| ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                n: size,
+                direction: Direction::Upload,
+            });
+        }
         Ok(())
     }
 
-    /// The OCI chunked upload, as Go pacto and containerd do it: `POST` to open a session,
-    /// one `PATCH` per [`MAX_UPLOAD_CHUNK`] bytes (`Content-Range: START-END`, each to the
-    /// `Location` the previous answer gave), then `PUT ?digest=` with no body. No request
-    /// body is over the chunk size, so registries that refuse big bodies (GHCR answers 413
-    /// over 4 MiB) take any blob. A `PATCH` is not retried (the registry may have taken
-    /// part of it); a failed upload leaves no tag, as the manifest is put last.
-    async fn upload_chunked(
-        &self,
-        repo: &Repo<'_>,
-        digest: &Digest,
-        mut chunks: Chunks,
-    ) -> Result<(), StoreError> {
+    /// Opens an upload session (`POST`, answered `202` with a `Location`).
+    async fn open_upload(&self, repo: &Repo<'_>) -> Result<String, StoreError> {
         let start = Request::new(Method::POST, repo.path("blobs/uploads/"));
         let response = self.send(repo, true, start).await?;
         if response.status() != StatusCode::ACCEPTED {
             return Err(self.failure(repo, "blob upload", response).await);
         }
-        let mut location = upload_location(repo, &response)?;
+        upload_location(repo, &response)
+    }
+
+    /// Sends `chunk`, the bytes from `offset` on, into the upload session at `location`
+    /// (`PATCH` with `Content-Range`), and returns where the session goes on. Not retried:
+    /// the registry may have taken part of it.
+    async fn patch_upload(
+        &self,
+        repo: &Repo<'_>,
+        location: &str,
+        offset: u64,
+        chunk: Bytes,
+    ) -> Result<String, StoreError> {
+        let end = offset + chunk.len() as u64;
+        let patch = Request::new(Method::PATCH, upload_target(location, None))
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header(header::CONTENT_RANGE, format!("{offset}-{}", end - 1))
+            .body(chunk);
+        let response = self.send(repo, true, patch).await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(self.failure(repo, "blob upload", response).await);
+        }
+        upload_location(repo, &response)
+    }
+
+    /// The OCI chunked upload, as Go pacto and containerd do it, into the session at
+    /// `location` (opened with `POST`): one `PATCH` per [`MAX_UPLOAD_CHUNK`] bytes
+    /// (`Content-Range: START-END`, each to the `Location` the previous answer gave), then
+    /// `PUT ?digest=` with no body. No request body is over the chunk size, so registries
+    /// that refuse big bodies (GHCR answers 413 over 4 MiB) take any blob. A `PATCH` is not
+    /// retried (the registry may have taken part of it); a failed upload leaves no tag, as
+    /// the manifest is put last.
+    async fn upload_chunked(
+        &self,
+        repo: &Repo<'_>,
+        digest: &Digest,
+        mut chunks: Chunks,
+        mut location: String,
+    ) -> Result<(), StoreError> {
         let size = chunks.size();
         let mut offset = 0u64;
         while offset < size {
             let chunk = chunks.next(MAX_UPLOAD_CHUNK).await?;
-            let end = offset + chunk.len() as u64;
-            let patch = Request::new(Method::PATCH, upload_target(&location, None))
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_RANGE, format!("{offset}-{}", end - 1))
-                .body(chunk);
-            let response = self.send(repo, true, patch).await?;
-            if response.status() != StatusCode::ACCEPTED {
-                return Err(self.failure(repo, "blob upload", response).await);
-            }
-            location = upload_location(repo, &response)?;
+            let n = chunk.len() as u64;
+            location = self.patch_upload(repo, &location, offset, chunk).await?;
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
-                n: end - offset,
+                n,
                 direction: Direction::Upload,
             });
-            offset = end;
+            offset += n;
         }
         debug!(reference = %repo.display, %digest, size, "uploaded in chunks");
-        let put = Request::new(Method::PUT, upload_target(&location, Some(digest)));
-        let response = self.send(repo, true, put).await?;
-        if response.status() != StatusCode::CREATED {
-            return Err(self.failure(repo, "blob upload", response).await);
-        }
-        Ok(())
+        self.close_upload(repo, digest, &location, Bytes::new())
+            .await
     }
+}
+
+/// What a registry did with a mount request.
+#[derive(Debug)]
+pub(crate) enum Mount {
+    /// `201`: the blob is in the repository.
+    Mounted,
+    /// `202`: not mounted, but an upload session is open at this `Location`.
+    Session(String),
+    /// Anything else: not mounted, no session.
+    Refused,
 }
 
 /// A blob to upload: bytes in memory, or `size` bytes in a file.
@@ -1000,8 +1068,23 @@ impl RegistryClient {
         upload: Upload,
         options: PushOptions,
     ) -> Result<PushOutcome, StoreError> {
+        let existing = self.head_manifest(repo, Identifier::Tag(tag), true).await?;
+        self.push_upload_over(repo, tagged, tag, upload, options, existing)
+            .await
+    }
+
+    /// [`RegistryClient::push_upload`] once the tag's `HEAD` answered `existing`.
+    async fn push_upload_over(
+        &self,
+        repo: &Repo<'_>,
+        tagged: &ArtifactRef,
+        tag: &str,
+        upload: Upload,
+        options: PushOptions,
+        existing: Option<Digest>,
+    ) -> Result<PushOutcome, StoreError> {
         let Upload { envelope, layer } = upload;
-        let status = match self.head_manifest(repo, Identifier::Tag(tag), true).await? {
+        let status = match existing {
             Some(existing) if existing == envelope.manifest_digest => {
                 info!(reference = %repo.display, digest = %existing, "tag already holds this bundle");
                 return Ok(PushOutcome {
@@ -1032,16 +1115,38 @@ impl RegistryClient {
             .as_deref()
             .filter(|from| *from != repo.reference.repository());
         let layer_upload = async {
-            if let Some(from) = from
-                && self
-                    .mount_into(repo, from, &envelope.layer_digest, envelope.layer_size)
-                    .await?
-            {
-                return Ok(());
-            }
-            self.upload_blob(repo, &envelope.layer_digest, layer).await
+            let session = match from {
+                Some(from) => {
+                    match self
+                        .mount_into(repo, from, &envelope.layer_digest, envelope.layer_size)
+                        .await?
+                    {
+                        Mount::Mounted => return Ok(()),
+                        Mount::Session(location) => Some(location),
+                        Mount::Refused => None,
+                    }
+                }
+                None => None,
+            };
+            self.upload_blob_into(repo, &envelope.layer_digest, layer, session)
+                .await
         };
-        // Two independent blobs: neither waits for the other (the manifest waits for both).
+        self.put_artifact(repo, tagged, tag, &envelope, status, layer_upload)
+            .await
+    }
+
+    /// The end of every push: the config uploaded while `layer_upload` runs (two
+    /// independent blobs: neither waits for the other), then the manifest `PUT` under `tag`
+    /// and the re-read of the tag.
+    async fn put_artifact(
+        &self,
+        repo: &Repo<'_>,
+        tagged: &ArtifactRef,
+        tag: &str,
+        envelope: &Envelope,
+        status: PushStatus,
+        layer_upload: impl Future<Output = Result<(), StoreError>>,
+    ) -> Result<PushOutcome, StoreError> {
         tokio::try_join!(
             self.upload_blob(
                 repo,
@@ -1063,14 +1168,14 @@ impl RegistryClient {
         if now.as_ref() != Some(&envelope.manifest_digest) {
             return Err(StoreError::PushRace {
                 reference: repo.display.clone(),
-                pushed: envelope.manifest_digest,
+                pushed: envelope.manifest_digest.clone(),
                 now,
             });
         }
         info!(reference = %repo.display, digest = %envelope.manifest_digest, status = status.as_str(), "pushed");
         Ok(PushOutcome {
             reference: tagged.clone(),
-            digest: envelope.manifest_digest,
+            digest: envelope.manifest_digest.clone(),
             status,
         })
     }
@@ -1287,39 +1392,45 @@ impl RegistryClient {
     }
 
     /// Asks the registry to mount the blob `digest` from repository `from` into the
-    /// repository of `reference` (cross-repository mount): true when it did (201). A
-    /// registry that does not (202: an upload was started instead, which is left to expire)
-    /// gives false, and the blob is sent.
+    /// repository of `reference` (cross-repository mount): [`Mount::Mounted`] when it did
+    /// (201); a registry that does not may have opened an upload session instead (202),
+    /// which [`RegistryClient::put_blob`] then sends the blob into.
     pub(crate) async fn mount_blob(
         &self,
         reference: &ArtifactRef,
         from: &str,
         digest: &Digest,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Mount, StoreError> {
         let repo = self.repo(reference)?;
         self.mount(&repo, from, digest).await
     }
 
-    /// Asks the registry to mount blob `digest` from repository `from` into `repo`: true
-    /// when it did (`201`). Any other answer (202, or a refusal: the token may not cover
-    /// `from`) means the blob is to be sent instead; a real failure shows on that upload.
-    /// The upload session a `202` opens is left to expire.
+    /// Asks the registry to mount blob `digest` from repository `from` into `repo`
+    /// ([`Mount::Mounted`] on `201`). Any other answer means the blob is to be sent
+    /// instead: into the session a `202` opened ([`Mount::Session`]), or a new one (a
+    /// refusal: the token may not cover `from`; a real failure shows on that upload).
     async fn mount(
         &self,
         repo: &Repo<'_>,
         from: &str,
         digest: &Digest,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Mount, StoreError> {
         let request = Request::new(
             Method::POST,
             repo.path(&format!("blobs/uploads/?mount={digest}&from={from}")),
         );
         let response = self.send(repo, true, request).await?;
-        let mounted = response.status() == StatusCode::CREATED;
-        if !mounted {
-            debug!(reference = %repo.display, %digest, %from, status = response.status().as_u16(), "no mount: sending the blob");
-        }
-        Ok(mounted)
+        let status = response.status();
+        debug!(reference = %repo.display, %digest, %from, status = status.as_u16(), "mount answered");
+        Ok(match status {
+            StatusCode::CREATED => Mount::Mounted,
+            // Not mounted; the session it opened takes the upload instead.
+            StatusCode::ACCEPTED => match header_str(response.headers(), header::LOCATION) {
+                Some(location) => Mount::Session(location),
+                None => Mount::Refused,
+            },
+            _ => Mount::Refused,
+        })
     }
 
     /// [`RegistryClient::mount`] for a push: a mounted blob is reported to the progress
@@ -1330,9 +1441,10 @@ impl RegistryClient {
         from: &str,
         digest: &Digest,
         size: u64,
-    ) -> Result<bool, StoreError> {
-        if !self.mount(repo, from, digest).await? {
-            return Ok(false);
+    ) -> Result<Mount, StoreError> {
+        let mount = self.mount(repo, from, digest).await?;
+        if !matches!(mount, Mount::Mounted) {
+            return Ok(mount);
         }
         info!(reference = %repo.display, %digest, %from, "layer mounted from another repository");
         let direction = Direction::Upload;
@@ -1350,7 +1462,7 @@ impl RegistryClient {
             digest: digest.clone(),
             direction,
         });
-        Ok(true)
+        Ok(Mount::Mounted)
     }
 
     /// The blob `digest` of `size` bytes, checked as it arrives.
@@ -1373,9 +1485,11 @@ impl RegistryClient {
         reference: &ArtifactRef,
         digest: &Digest,
         data: Bytes,
+        session: Option<String>,
     ) -> Result<(), StoreError> {
         let repo = self.repo(reference)?;
-        self.upload_blob(&repo, digest, Blob::Memory(data)).await
+        self.upload_blob_into(&repo, digest, Blob::Memory(data), session)
+            .await
     }
 
     /// Writes `manifest` (of `media_type`) under the tag of `reference`.
@@ -1430,6 +1544,16 @@ impl BundleStore for RegistryClient {
             self.push_layer_file_now(reference, layer, options),
         )
         .await
+    }
+
+    async fn push_packing(
+        &self,
+        reference: &ArtifactRef,
+        layer: PackingLayer,
+        options: PushOptions,
+    ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
+        self.bounded(reference, self.push_packing_now(reference, layer, options))
+            .await
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {

@@ -172,6 +172,103 @@ impl PackedLayerFile {
     }
 }
 
+/// A layer being packed while it is pushed ([`BundleStore::push_packing`]): its contract
+/// (known before the first byte is packed: the tag of an untagged push), how far the packer
+/// has written its file ([`pacto_archive::Written`]: the upload reads the layer from there,
+/// never from memory), and, once it succeeded, the packed file. Made with
+/// [`PackingLayer::channel`], whose [`LayerPacker`] end the packer holds.
+#[derive(Debug)]
+pub struct PackingLayer {
+    contract: Contract,
+    written: tokio::sync::watch::Receiver<pacto_archive::Written>,
+    packed: tokio::sync::oneshot::Receiver<PackedLayerFile>,
+}
+
+/// The packer's end of a [`PackingLayer`]: [`LayerPacker::watch`] for
+/// [`pacto_archive::pack_listing`], then [`LayerPacker::finish`] with the packed file.
+/// Dropped without `finish`, it tells the push that the packing failed.
+#[derive(Debug)]
+pub struct LayerPacker {
+    written: Option<tokio::sync::watch::Sender<pacto_archive::Written>>,
+    packed: tokio::sync::oneshot::Sender<PackedLayerFile>,
+}
+
+impl PackingLayer {
+    /// A layer about to be packed from a bundle whose `pacto.yaml` parses to `contract`,
+    /// and the end its packer reports to.
+    pub fn channel(contract: Contract) -> (PackingLayer, LayerPacker) {
+        let (written_tx, written) = tokio::sync::watch::channel(pacto_archive::Written::default());
+        let (packed_tx, packed) = tokio::sync::oneshot::channel();
+        (
+            PackingLayer {
+                contract,
+                written,
+                packed,
+            },
+            LayerPacker {
+                written: Some(written_tx),
+                packed: packed_tx,
+            },
+        )
+    }
+
+    /// `service.version` of the contract: the tag of a push to an untagged reference.
+    pub fn version(&self) -> &str {
+        &self.contract.service.version
+    }
+
+    /// Waits until the packer has written more than `bytes` bytes, and returns how far it
+    /// got; `None` once it stopped writing (finished or failed: [`PackingLayer::packed`]
+    /// tells which) without getting there.
+    pub async fn written_past(&mut self, bytes: u64) -> Option<pacto_archive::Written> {
+        loop {
+            let written = self.written.borrow_and_update().clone();
+            if written.bytes > bytes && written.file.is_some() {
+                return Some(written);
+            }
+            if self.written.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// Waits for the packed file. A packer dropped without [`LayerPacker::finish`] is a
+    /// [`StoreError::Pack`] for `reference` (the packer has the real cause).
+    pub async fn packed(self, reference: &str) -> Result<PackedLayerFile, StoreError> {
+        self.packed.await.map_err(|_| StoreError::Pack {
+            reference: reference.to_owned(),
+            source: pacto_archive::ArchiveError::writer(std::io::Error::other(
+                "the layer's packing stopped before it ended",
+            )),
+        })
+    }
+}
+
+impl LayerPacker {
+    /// Where the packer reports how far it has written ([`pacto_archive::pack_listing`]'s
+    /// `watch`); the first call takes the channel, later ones report nowhere.
+    pub fn watch(&mut self) -> pacto_archive::LayerWatch {
+        match self.written.take() {
+            Some(sender) => pacto_archive::LayerWatch::to(sender),
+            None => pacto_archive::LayerWatch::none(),
+        }
+    }
+
+    /// Reports `written`, for a packer of your own: its file holds the layer's first
+    /// `written.bytes` bytes (a no-op after [`LayerPacker::watch`]).
+    pub fn report(&self, written: pacto_archive::Written) {
+        if let Some(sender) = &self.written {
+            let _ = sender.send(written);
+        }
+    }
+
+    /// The layer is packed, in `packed`: the push may close its upload.
+    pub fn finish(self, packed: PackedLayerFile) {
+        // A push that already failed dropped its end: nobody waits for the file.
+        let _ = self.packed.send(packed);
+    }
+}
+
 /// A pulled bundle with the exact bytes it came from.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -278,6 +375,25 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
         self.push(reference, &bundle, options).await
     }
 
+    /// Pushes a layer while it is packed, as [`BundleStore::push_layer_file`] pushes it once
+    /// packed (same tag, manifest digest, statuses and errors), and returns the packed file
+    /// with the outcome. The registry client uploads the layer while it is packed when the
+    /// tag is new and the layer is bigger than one chunk ([`MAX_UPLOAD_CHUNK`]): its digest
+    /// is known only at the end, so it cannot first ask whether the registry has it, nor
+    /// mount it; a failed streamed upload is retried from the packed file.
+    ///
+    /// The default waits for the packed file, then calls [`BundleStore::push_layer_file`].
+    async fn push_packing(
+        &self,
+        reference: &ArtifactRef,
+        layer: PackingLayer,
+        options: PushOptions,
+    ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
+        let packed = layer.packed(&reference.to_string()).await?;
+        let outcome = self.push_layer_file(reference, &packed, options).await?;
+        Ok((outcome, packed))
+    }
+
     /// Pulls the bundle with the digest of the very manifest bytes it was built from.
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError>;
 
@@ -351,6 +467,15 @@ macro_rules! forward_bundle_store {
                 options: PushOptions,
             ) -> Result<PushOutcome, StoreError> {
                 (**self).push_layer_file(reference, layer, options).await
+            }
+
+            async fn push_packing(
+                &self,
+                reference: &ArtifactRef,
+                layer: PackingLayer,
+                options: PushOptions,
+            ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
+                (**self).push_packing(reference, layer, options).await
             }
 
             async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
@@ -455,6 +580,17 @@ impl BundleStore for AnyStore {
             .await
     }
 
+    async fn push_packing(
+        &self,
+        reference: &ArtifactRef,
+        layer: PackingLayer,
+        options: PushOptions,
+    ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
+        self.store(reference)
+            .push_packing(reference, layer, options)
+            .await
+    }
+
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.store(reference).pull_pinned(reference).await
     }
@@ -476,8 +612,10 @@ impl BundleStore for AnyStore {
     }
 }
 
-/// The tag a push writes: the reference's own, else the bundle's version with `+` as `_`.
-pub(crate) fn push_tag(reference: &ArtifactRef, version: &str) -> Result<String, StoreError> {
+/// The tag a push of a bundle whose `service.version` is `version` to `reference` writes:
+/// the reference's own, else the version with `+` as `_`. A digest reference, or a tag that
+/// is not a valid OCI tag, is [`ErrorKind::InvalidReference`].
+pub fn push_tag(reference: &ArtifactRef, version: &str) -> Result<String, StoreError> {
     if reference.digest().is_some() {
         return Err(StoreError::InvalidReference {
             reference: reference.to_string(),

@@ -48,6 +48,14 @@ pub enum ProgressEvent {
         /// Download or upload, as in its `BlobStarted`.
         direction: Direction,
     },
+    /// `n` more bytes of a layer uploaded while it is packed (a directory pushed to a new
+    /// tag of a registry, [`crate::BundleStore::push_packing`]): its digest and size are
+    /// known only once it is packed, so it has no `BlobStarted`, `BlobBytes` nor
+    /// `BlobDone`. The first one says that bytes go up.
+    StreamedBytes {
+        /// Bytes accepted by the registry since the previous event.
+        n: u64,
+    },
     /// A fetch of several versions starts: `total` versions to pull.
     VersionsStarted {
         /// The number of versions.

@@ -12,6 +12,7 @@
 //! (skipped with `force`) and a PUT.
 
 use crate::artifact::{BlobDescriptor, ManifestSummary};
+use crate::client::Mount;
 use crate::{AnyStore, PushStatus, StoreError};
 use bytes::Bytes;
 use pacto_ref::{ArtifactRef, Digest};
@@ -241,15 +242,20 @@ impl AnyStore {
         if self.has_blob(destination, &blob.digest).await? {
             return Ok(BlobAction::Present);
         }
+        let mut session = None;
         if let (ArtifactRef::Remote(from), ArtifactRef::Remote(to)) = (source, destination)
             && from.registry().name() == to.registry().name()
             && from.repository() != to.repository()
-            && self
+        {
+            match self
                 .registry
                 .mount_blob(destination, from.repository(), &blob.digest)
                 .await?
-        {
-            return Ok(BlobAction::Mounted);
+            {
+                Mount::Mounted => return Ok(BlobAction::Mounted),
+                Mount::Session(location) => session = Some(location),
+                Mount::Refused => {}
+            }
         }
         let bytes = match source {
             ArtifactRef::Layout(_) => {
@@ -271,7 +277,7 @@ impl AnyStore {
             }
             _ => {
                 self.registry
-                    .put_blob(destination, &blob.digest, bytes)
+                    .put_blob(destination, &blob.digest, bytes, session)
                     .await?
             }
         }

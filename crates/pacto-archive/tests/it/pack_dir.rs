@@ -4,7 +4,8 @@
 
 use crate::support::{MIB, YAML};
 use pacto_archive::{
-    ArchiveError, Limits, PROGRESS_STEP, PackDirError, pack, pack_dir_to_file, pack_to_file,
+    ArchiveError, Durability, LayerWatch, Limits, PROGRESS_STEP, PackDirError, Written, list_dir,
+    pack, pack_dir_to_file, pack_listing, pack_to_file,
 };
 use pacto_contract::Bundle;
 use std::fs;
@@ -317,5 +318,73 @@ async fn a_file_changed_between_listing_and_read_is_an_error() {
             0,
             "{name}: left a file"
         );
+    }
+}
+
+/// What `pack_listing` reports while it writes is in its file: a reader following the
+/// reports through the file it hands out reads, for every case, exactly the final layer;
+/// unwatched (or with the watcher gone) the file is the same.
+#[tokio::test]
+async fn pack_listing_reports_bytes_that_are_in_the_file() {
+    for (name, files) in cases() {
+        let dir = tempfile::tempdir().unwrap();
+        let borrowed: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        write_tree(dir.path(), &borrowed);
+        let limits = Limits::default();
+        let listed = list_dir(dir.path(), &limits).await.unwrap();
+        let reference = tempfile::tempdir().unwrap();
+        let reference = reference.path().join("l");
+        pack_dir_to_file(dir.path(), &reference, &limits, |_| {})
+            .await
+            .unwrap();
+        let expected = fs::read(&reference).unwrap();
+        for watched in [true, false] {
+            let out = tempfile::tempdir().unwrap();
+            let path = out.path().join("l");
+            let (sender, mut receiver) = tokio::sync::watch::channel(Written::default());
+            let watch = if watched {
+                LayerWatch::to(sender)
+            } else {
+                drop(sender);
+                LayerWatch::none()
+            };
+            // Reads what each report announces, from the reported file, as it comes.
+            let follow = async {
+                let mut got = Vec::new();
+                let mut reports = 0;
+                loop {
+                    let written = receiver.borrow_and_update().clone();
+                    if let Some(file) = &written.file {
+                        let mut file: &fs::File = file;
+                        let mut more = vec![0; (written.bytes as usize).saturating_sub(got.len())];
+                        std::io::Read::read_exact(&mut file, &mut more).unwrap();
+                        got.extend_from_slice(&more);
+                        reports += 1;
+                    }
+                    if receiver.changed().await.is_err() {
+                        break;
+                    }
+                }
+                (got, reports)
+            };
+            let pack = pack_listing(&listed, &path, &limits, |_| {}, watch, Durability::Scratch);
+            let (packed, (got, reports)) = tokio::join!(pack, follow);
+            let packed = packed.unwrap();
+            let written = fs::read(&path).unwrap();
+            assert!(
+                written == expected,
+                "{name} watched={watched}: file differs"
+            );
+            assert_eq!(packed.layer.size, expected.len() as u64, "{name}");
+            if watched {
+                assert!(reports > 0, "{name}: reported");
+                assert!(got == expected, "{name}: what was reported is the layer");
+            } else {
+                assert!(got.is_empty(), "{name}");
+            }
+        }
     }
 }

@@ -379,6 +379,11 @@ fn a_push_mounts_its_layer_from_another_repository_and_uploads_it_when_the_regis
         );
         let chunks = log.iter().filter(|l| l.starts_with("PATCH")).count();
         assert_eq!(chunks, patches, "{target}: {log:#?}");
+        // A 202 opened a session: the layer goes into it, no other one is opened (and none
+        // is left to expire); the one session opened is the config's.
+        let opened = format!("POST /v2/{repo}/blobs/uploads/ 202");
+        let sessions = log.iter().filter(|l| **l == opened).count();
+        assert_eq!(sessions, 1, "{target}: {log:#?}");
         let pulled = rt.block_on(client.pull(&at(&repo))).expect("pull");
         assert_eq!(pulled, original, "{target}");
     }

@@ -10,5 +10,6 @@ mod layer_file;
 mod layout;
 mod pagination;
 mod plain;
+mod push_packing;
 mod slow;
 mod tls;
