@@ -56,6 +56,11 @@ impl LayerFile {
         }
     }
 
+    /// Whether this layer was served from the cache's blob directory (not just fetched).
+    pub(crate) fn is_from_disk(&self) -> bool {
+        self._scratch.is_none()
+    }
+
     /// Whether this layer was just fetched and is not in the cache yet: it enters the cache
     /// only through [`LayerFile::commit`].
     pub fn is_pending(&self) -> bool {
@@ -298,7 +303,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// [`LayerFile::commit`], once its bundle proved valid. A cache directory that cannot
     /// take it (full, unwritable) is no reason to fail the pull: the system's temporary
     /// directory takes it, uncached.
-    async fn fetch_and_record(
+    pub(crate) async fn fetch_and_record(
         &self,
         id: &RefId,
         reference: &ArtifactRef,

@@ -6,7 +6,8 @@ use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
-    BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
+    BlobDir, BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, RegistryClient,
+    RetryPolicy, StoreError,
 };
 use pacto_resolver::{ErrorKind, ResolveError, Resolver};
 use pacto_test_support::{LoggedRequest, TestRegistry};
@@ -109,7 +110,7 @@ pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
         artifact.manifest_digest,
         artifact.manifest,
         artifact.layer_digest,
-        artifact.layer,
+        artifact.layer.len() as u64,
     )
 }
 
@@ -150,6 +151,14 @@ impl BundleStore for NoNetwork {
         Err(self.refuse(reference))
     }
 
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        _: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        Err(self.refuse(reference))
+    }
+
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         Err(self.refuse(reference))
     }
@@ -181,6 +190,17 @@ impl FixedStore {
         self.max_in_flight.load(Ordering::SeqCst)
     }
 
+    /// [`FixedStore::get`], counted as a pull in flight while it yields to the executor.
+    async fn counted(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        let result = self.get(reference);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+
     fn get(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.artifacts
             .lock()
@@ -206,13 +226,29 @@ impl BundleStore for FixedStore {
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
-        let result = self.get(reference);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        result
+        self.counted(reference).await
+    }
+
+    /// The layer packed again from the bundle: packing is deterministic, so these are the
+    /// bytes [`pulled_for`] described.
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let pulled = self.counted(reference).await?;
+        let packed = pacto_archive::pack(&pulled.bundle, &pacto_archive::Limits::default())
+            .await
+            .expect("pack");
+        blobs
+            .write_expected(&pulled.layer_digest, &packed.bytes)
+            .expect("the same layer");
+        Ok(FetchedLayer::new(
+            pulled.digest,
+            pulled.manifest,
+            pulled.layer_digest,
+            pulled.layer_size,
+        ))
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
