@@ -30,8 +30,9 @@
 //! any instant leaves at most an abandoned temporary file or unnamed blobs, which are never
 //! served and which [`CachedStore::verify`], [`CachedStore::prune`] and
 //! [`CachedStore::clear`] remove. Several processes can share one cache directory. A pull
-//! whose future is dropped before it finishes caches nothing. Disk errors never fail a pull:
-//! they are logged and the cache is bypassed.
+//! whose future is dropped before its bundle unpacked caches nothing (a layer enters the
+//! cache only once its bundle unpacked). Disk errors never fail a pull: they are logged and
+//! the cache is bypassed.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -86,7 +87,7 @@ pub struct CacheConfig {
     /// The cache root; `None` means [`CacheConfig::default_dir`] (and memory only when no
     /// home directory can be found).
     pub dir: Option<PathBuf>,
-    /// Bytes of bundles (manifest, layer and unpacked files) kept in memory.
+    /// Bytes of bundles (manifest and unpacked files; the layer is not kept) held in memory.
     pub memory_budget_bytes: u64,
     /// Whether to use the disk tier at all.
     pub disk_enabled: bool,
