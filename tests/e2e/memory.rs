@@ -171,3 +171,62 @@ fn push_memory_does_not_grow_with_the_bundle() {
         );
     }
 }
+
+/// The growth allowed for the library's pull, whose bundle holds its files in memory by
+/// design: one and a half times the bundle. Holding the layer beside the files (as the
+/// pull did before it went through a file) takes twice the bundle and more.
+const MAX_LIBRARY_GROWTH_KIB: u64 = 3 * BIG_BUNDLE_KIB / 2;
+
+/// The five 8 MiB files of the big bundle.
+const BIG_BUNDLE_KIB: u64 = 40 * 1024;
+
+#[test]
+fn library_pull_holds_the_bundle_once() {
+    // `inspect` reads the bundle through `Client::inspect`: the library's pull, the files
+    // in memory, through the cache.
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let publisher = Sandbox::new();
+    let layout = publisher.path("layout");
+    let layout_repo = format!("oci-layout:{}", layout.display());
+    let (small, big) = (
+        bundle(&publisher, "1.0.0", false),
+        bundle(&publisher, "2.0.0", true),
+    );
+    for source in [&small, &big] {
+        let source = source.to_str().expect("utf-8");
+        publisher
+            .run(&[
+                "--plain-http",
+                &host,
+                "push",
+                source,
+                &format!("{host}/mem/i"),
+            ])
+            .expect(0);
+        publisher.run(&["push", source, &layout_repo]).expect(0);
+    }
+    let plain = ["--plain-http", host.as_str()];
+    let cases: [(&str, &[&str], String); 2] = [
+        ("registry", &plain, format!("{host}/mem/i")),
+        ("layout", &[], layout_repo.clone()),
+    ];
+    for (store, global, repo) in cases {
+        let mut peaks = Vec::new();
+        for version in ["1.0.0", "2.0.0"] {
+            // A fresh sandbox: a cold cache, the download included.
+            let inspector = Sandbox::new();
+            let reference = format!("{repo}:{version}");
+            let mut args: Vec<&str> = global.to_vec();
+            args.extend(["inspect", &reference, "--json"]);
+            peaks.push(peak_rss_kib(inspector.command(&args)));
+        }
+        let growth = peaks[1].saturating_sub(peaks[0]);
+        assert!(
+            growth < MAX_LIBRARY_GROWTH_KIB,
+            "{store}: inspecting 40 MiB grew the peak by {growth} KiB, over {MAX_LIBRARY_GROWTH_KIB} KiB (tiny: {} KiB, 40 MiB: {} KiB)",
+            peaks[0],
+            peaks[1]
+        );
+    }
+}

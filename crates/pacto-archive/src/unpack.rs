@@ -687,3 +687,48 @@ async fn check_end<R: AsyncRead + Unpin>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::ReadBuf;
+
+    /// Hands out at most 4 KiB per read, as the decompressor below a tar entry does.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let n = self.0.len().min(buf.remaining()).min(4096);
+            buf.put_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_is_read_into_a_buffer_of_its_final_size_and_kept_without_a_copy() {
+        let size = 9 * 1024 * 1024 + 17;
+        let bytes = vec![7u8; size];
+        let data = read_body(&mut Trickle(&bytes), "f", size as u64)
+            .await
+            .expect("read");
+        assert_eq!(data, bytes);
+        assert_eq!(
+            data.capacity(),
+            size,
+            "allocated at the header's size, no doubling"
+        );
+        let at = data.as_ptr();
+        assert_eq!(
+            Bytes::from(data).as_ptr(),
+            at,
+            "the bundle keeps that buffer"
+        );
+    }
+}

@@ -31,7 +31,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 use tracing::{debug, warn};
 
@@ -68,19 +67,6 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    fn new(id: &RefId, digest: &Digest, blobs: &Blobs) -> Record {
-        Record {
-            format: RECORD_FORMAT,
-            reference: id.full(),
-            repository: id.repository.clone(),
-            tag: id.tag().map(str::to_owned),
-            digest: digest.clone(),
-            layer_digest: blobs.layer_digest.clone(),
-            manifest_size: blobs.manifest.len() as u64,
-            layer_size: blobs.layer.len() as u64,
-        }
-    }
-
     /// Bytes of blobs this record names.
     fn for_layer(id: &RefId, entry: &LayerEntry) -> Record {
         Record {
@@ -227,14 +213,6 @@ pub(crate) struct Found {
     pub(crate) last_used: SystemTime,
 }
 
-/// Verified manifest and layer bytes.
-#[derive(Debug, Clone)]
-pub(crate) struct Blobs {
-    pub(crate) manifest: Bytes,
-    pub(crate) layer: Bytes,
-    pub(crate) layer_digest: Digest,
-}
-
 /// A manifest whose layer is a verified file of the blob directory.
 #[derive(Debug, Clone)]
 pub(crate) struct LayerEntry {
@@ -308,26 +286,15 @@ impl TempFile for AtomicFile {
 
 /// Writes `data` into `temp`, locked first: the lock tells maintenance in other processes
 /// that the file is being written (it is released when the file is closed or the process
-/// dies). Gives up, before `temp` is renamed to `dest`, when `cancel` is set; the caller
-/// drops `temp`, which removes it.
-fn fill(
-    temp: &mut impl TempFile,
-    dest: &Path,
-    data: &[u8],
-    cancel: &AtomicBool,
-) -> Result<(), CacheError> {
+/// dies).
+fn fill(temp: &mut impl TempFile, data: &[u8]) -> Result<(), CacheError> {
     let path = temp.path().to_owned();
     temp.file()
         .lock()
         .map_err(|e| io_context("lock", &path, e))?;
     temp.write_all(data)
         .and_then(|()| temp.file().set_modified(SystemTime::now()))
-        .map_err(|e| io_context("write", &path, e))?;
-    if cancel.load(Ordering::SeqCst) {
-        let error = io::Error::new(io::ErrorKind::Interrupted, "the pull was cancelled");
-        return Err(io_context("finish writing", dest, error));
-    }
-    Ok(())
+        .map_err(|e| io_context("write", &path, e))
 }
 
 impl Disk {
@@ -375,25 +342,6 @@ impl Disk {
             record,
             path,
             last_used,
-        })
-    }
-
-    /// The manifest `digest` and its layer, re-hashed; `None` when missing, corrupt (the
-    /// corrupt file is removed) or no longer acceptable under `max_layer_size`.
-    pub(crate) fn load(
-        &self,
-        digest: &Digest,
-        reference: &str,
-        max_layer_size: u64,
-    ) -> Option<Blobs> {
-        let (manifest, layer) = self.manifest(digest, reference, max_layer_size)?;
-        let bytes = self
-            .read_blob(&layer.digest, layer.size, Some(layer.size))
-            .intact()?;
-        Some(Blobs {
-            manifest: Bytes::from(manifest),
-            layer: Bytes::from(bytes),
-            layer_digest: layer.digest,
         })
     }
 
@@ -500,41 +448,6 @@ impl Disk {
 
     // ---- writes ------------------------------------------------------------------------
 
-    /// Stores `pulled` as the entry for `id`: blobs first, then the record. Stops before the
-    /// record (and leaves no record) when `cancel` is set.
-    pub(crate) fn store(
-        &self,
-        id: &RefId,
-        digest: &Digest,
-        entry: &Blobs,
-        cancel: &AtomicBool,
-    ) -> Result<(), CacheError> {
-        for (blob, bytes) in [
-            (digest, &entry.manifest),
-            (&entry.layer_digest, &entry.layer),
-        ] {
-            let dest = self.blobs.path(blob);
-            let mut writer = self.blobs.writer().map_err(|e| blob_error(e, &dest))?;
-            fill(&mut writer, &dest, bytes, cancel)?;
-            // Synced, renamed and the blob directory synced before the record is written.
-            writer
-                .finish(Some(blob), Some(bytes.len() as u64))
-                .map_err(|e| blob_error(e, &dest))?;
-        }
-        self.write_record(id, &Record::new(id, digest, entry), cancel)
-    }
-
-    /// Points the record for `id` at blobs already on disk (a moved tag whose new manifest
-    /// is cached under another reference).
-    pub(crate) fn store_record(
-        &self,
-        id: &RefId,
-        digest: &Digest,
-        blobs: &Blobs,
-    ) -> Result<(), CacheError> {
-        self.write_record(id, &Record::new(id, digest, blobs), &AtomicBool::new(false))
-    }
-
     /// Stores the manifest of `entry` and the record for `id`; the layer is in the blob
     /// directory already (written there verified).
     pub(crate) fn record_layer(&self, id: &RefId, entry: &LayerEntry) -> Result<(), CacheError> {
@@ -542,7 +455,7 @@ impl Disk {
         self.blobs
             .write_expected(&entry.digest, &entry.manifest)
             .map_err(|e| blob_error(e, &dest))?;
-        self.write_record(id, &Record::for_layer(id, entry), &AtomicBool::new(false))
+        self.write_record(id, &Record::for_layer(id, entry))
     }
 
     /// Moves the verified layer file `source` (on the cache's file system) into the blob
@@ -569,12 +482,7 @@ impl Disk {
         self.record_layer(id, entry)
     }
 
-    fn write_record(
-        &self,
-        id: &RefId,
-        record: &Record,
-        cancel: &AtomicBool,
-    ) -> Result<(), CacheError> {
+    fn write_record(&self, id: &RefId, record: &Record) -> Result<(), CacheError> {
         let tmp = self.tmp_dir();
         let dir = self.repository_dir(&id.repository);
         for dir in [&tmp, &dir] {
@@ -586,7 +494,7 @@ impl Disk {
             .map_err(|e| io_context("serialise the record", &path, io::Error::other(e)))?;
         let mut temp = AtomicFile::create_in(&tmp, Mode::Private)
             .map_err(|e| io_context("create a temporary file in", &tmp, e))?;
-        fill(&mut temp, &path, &json, cancel)?;
+        fill(&mut temp, &json)?;
         temp.commit(&path)
             .map_err(|e| io_context("rename into place", &path, e))
     }
@@ -1007,7 +915,7 @@ mod tests {
     use super::*;
     use pacto_fs::sha256;
 
-    fn fixture() -> (tempfile::TempDir, Disk, RefId, Digest, Blobs) {
+    fn fixture() -> (tempfile::TempDir, Disk, RefId, LayerEntry) {
         let dir = tempfile::tempdir().expect("tempdir");
         let disk = Disk::new(dir.path().to_owned());
         let id = RefId {
@@ -1015,38 +923,24 @@ mod tests {
             at: At::Tag("1.0.0".to_owned()),
         };
         let manifest = Bytes::from_static(b"{\"schemaVersion\":2}");
-        let layer = Bytes::from_static(b"layer bytes");
-        let blobs = Blobs {
-            layer_digest: sha256(&layer),
-            manifest: manifest.clone(),
-            layer,
+        let layer = b"layer bytes";
+        let entry = LayerEntry {
+            digest: sha256(&manifest),
+            manifest,
+            layer_digest: sha256(layer),
+            layer_size: layer.len() as u64,
         };
-        (dir, disk, id, sha256(&manifest), blobs)
-    }
-
-    #[test]
-    fn a_cancelled_store_writes_nothing_and_leaves_no_temporary_file() {
-        let (dir, disk, id, digest, blobs) = fixture();
-        let error = disk
-            .store(&id, &digest, &blobs, &AtomicBool::new(true))
-            .expect_err("cancelled");
-        match error {
-            CacheError::Io { source, .. } => assert_eq!(source.kind(), io::ErrorKind::Interrupted),
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(disk.find(&id).is_none());
-        let left: Vec<_> = fs::read_dir(dir.path().join("v1/tmp"))
-            .expect("tmp exists")
-            .collect();
-        assert!(left.is_empty(), "{left:?}");
-        assert!(!disk.blobs.path(&digest).exists());
+        disk.blobs
+            .write_expected(&entry.layer_digest, layer)
+            .expect("layer blob");
+        (dir, disk, id, entry)
     }
 
     #[test]
     fn a_stored_record_names_its_reference_and_blobs() {
-        let (_dir, disk, id, digest, blobs) = fixture();
-        disk.store(&id, &digest, &blobs, &AtomicBool::new(false))
-            .expect("store");
+        let (_dir, disk, id, entry) = fixture();
+        disk.record_layer(&id, &entry).expect("store");
+        let digest = entry.digest.clone();
         let found = disk.find(&id).expect("found");
         let json: serde_json::Value =
             serde_json::from_slice(&fs::read(&found.path).expect("read")).expect("json");
@@ -1058,9 +952,9 @@ mod tests {
                 "repository": "registry.example/team/a",
                 "tag": "1.0.0",
                 "digest": digest,
-                "layer_digest": blobs.layer_digest,
-                "manifest_size": blobs.manifest.len(),
-                "layer_size": blobs.layer.len(),
+                "layer_digest": entry.layer_digest,
+                "manifest_size": entry.manifest.len(),
+                "layer_size": entry.layer_size,
             })
         );
         assert!(

@@ -31,7 +31,7 @@ pub struct LayerFile {
     pub layer_size: u64,
     path: PathBuf,
     /// The scratch directory holding an uncached layer.
-    _scratch: Option<Arc<ScratchDir>>,
+    scratch: Option<Arc<ScratchDir>>,
     /// Where a freshly fetched layer goes once its bundle proved valid.
     pending: Option<Arc<Pending>>,
 }
@@ -51,9 +51,14 @@ impl LayerFile {
             manifest: entry.manifest,
             layer_digest: entry.layer_digest,
             layer_size: entry.layer_size,
-            _scratch: scratch,
+            scratch,
             pending: None,
         }
+    }
+
+    /// Whether this layer was served from the cache's blob directory (not just fetched).
+    pub(crate) fn is_from_disk(&self) -> bool {
+        self.scratch.is_none()
     }
 
     /// Whether this layer was just fetched and is not in the cache yet: it enters the cache
@@ -148,12 +153,13 @@ impl From<FetchedLayer> for LayerEntry {
 }
 
 impl<S: BundleStore> CachedStore<S> {
-    /// The layer of the bundle `reference` names, as a verified file: the streaming
-    /// counterpart of [`BundleStore::pull_pinned`], with the same cache rules and request
-    /// counts (a digest cached on disk costs nothing, a cached tag one `HEAD`, a miss the
-    /// manifest and the layer) but nothing held in memory: a download streams into the
-    /// cache's blob directory and is recorded there, a cached layer is re-hashed in bounded
-    /// steps. The memory tier is not filled (it holds unpacked bundles).
+    /// The layer of the bundle `reference` names, as a verified file, with the cache rules
+    /// and request counts of every pull (a digest cached on disk costs nothing, a cached tag
+    /// one `HEAD`, a miss the manifest and the layer) and nothing held in memory: a download
+    /// streams into the cache's scratch space and enters its blob directory through
+    /// [`LayerFile::commit`], a cached layer is re-hashed in bounded steps. The memory tier
+    /// is not filled (it holds unpacked bundles). [`BundleStore::pull_pinned`] is this plus
+    /// an unpack from the file and the commit.
     ///
     /// # Errors
     ///
@@ -298,7 +304,7 @@ impl<S: BundleStore> CachedStore<S> {
     /// [`LayerFile::commit`], once its bundle proved valid. A cache directory that cannot
     /// take it (full, unwritable) is no reason to fail the pull: the system's temporary
     /// directory takes it, uncached.
-    async fn fetch_and_record(
+    pub(crate) async fn fetch_and_record(
         &self,
         id: &RefId,
         reference: &ArtifactRef,

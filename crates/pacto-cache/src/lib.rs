@@ -30,8 +30,9 @@
 //! any instant leaves at most an abandoned temporary file or unnamed blobs, which are never
 //! served and which [`CachedStore::verify`], [`CachedStore::prune`] and
 //! [`CachedStore::clear`] remove. Several processes can share one cache directory. A pull
-//! whose future is dropped before it finishes caches nothing. Disk errors never fail a pull:
-//! they are logged and the cache is bypassed.
+//! whose future is dropped before its bundle unpacked caches nothing (a layer enters the
+//! cache only once its bundle unpacked). Disk errors never fail a pull: they are logged and
+//! the cache is bypassed.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,14 +62,14 @@ pub use error::{BoxError, CacheError};
 pub use layer::{LayerFile, ScratchDir};
 
 use async_trait::async_trait;
-use disk::{Blobs, Disk, Found, RefId};
+use disk::{Disk, Found, RefId};
 use memory::Memory;
 use pacto_archive::Limits;
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
-    BundleStore, ErrorKind, PackedLayerFile, PackingLayer, Pulled, PushOptions, PushOutcome,
-    PushStatus, StoreError,
+    BlobDir, BundleStore, ErrorKind, FetchedLayer, PackedLayerFile, PackingLayer, Pulled,
+    PushOptions, PushOutcome, PushStatus, StoreError,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,7 +87,7 @@ pub struct CacheConfig {
     /// The cache root; `None` means [`CacheConfig::default_dir`] (and memory only when no
     /// home directory can be found).
     pub dir: Option<PathBuf>,
-    /// Bytes of bundles (manifest, layer and unpacked files) kept in memory.
+    /// Bytes of bundles (manifest and unpacked files; the layer is not kept) held in memory.
     pub memory_budget_bytes: u64,
     /// Whether to use the disk tier at all.
     pub disk_enabled: bool,
@@ -211,20 +212,6 @@ struct Shared<S> {
     max_layer_size: u64,
 }
 
-/// Sets the flag when dropped while armed: tells a disk writer its pull was cancelled.
-struct CancelOnDrop {
-    flag: Arc<AtomicBool>,
-    armed: bool,
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if self.armed {
-            self.flag.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
 /// Runs blocking disk work off the async threads ([`pacto_fs::blocking`]).
 async fn blocking<T, F>(operation: &'static str, work: F) -> Result<T, CacheError>
 where
@@ -310,19 +297,23 @@ impl<S: BundleStore> CachedStore<S> {
         let Some(id) = RefId::new(remote) else {
             return Err(needs_tag(reference));
         };
-        let shown = reference.to_string();
-        if let Some(pulled) = self.recall(&id, &shown).await {
+        if let Some((_, Some(pulled))) = self.known(&id) {
             return Ok(Some(pulled));
         }
-        let Some(found) = self.find(&id).await else {
-            return Ok(self.load_digest_cached_under_a_tag(&id, &shown).await);
+        let Some(file) = self.layer_file_local(reference).await? else {
+            return Ok(None);
         };
-        let pulled = self.load(&found.record.digest, &shown).await;
-        if let Some(pulled) = &pulled {
-            self.touch(&found);
-            self.remember(&id, pulled);
+        let shown = reference.to_string();
+        match self.unpack(&file, &shown).await {
+            Ok(pulled) => {
+                self.remember(&id, &pulled);
+                Ok(Some(pulled))
+            }
+            Err(e) => {
+                debug!(reference = shown, digest = %file.digest, error = %e, "cached layer does not unpack under the current limits: miss");
+                Ok(None)
+            }
         }
-        Ok(pulled)
     }
 
     /// The tags of `repository` that [`CachedStore::pull_local`] can serve, sorted, without
@@ -411,36 +402,6 @@ impl<S: BundleStore> CachedStore<S> {
         Some((digest, pulled))
     }
 
-    /// A reference this store already pulled or revalidated: from memory, else by digest
-    /// from disk.
-    async fn recall(&self, id: &RefId, shown: &str) -> Option<Pulled> {
-        let (digest, pulled) = self.known(id)?;
-        if pulled.is_some() {
-            return pulled;
-        }
-        if !self.reads_disk() {
-            return None;
-        }
-        let pulled = self.load(&digest, shown).await?;
-        self.remember(id, &pulled);
-        Some(pulled)
-    }
-
-    /// A digest reference whose manifest is cached under a tag of the same repository (the
-    /// usual case: `pull REPO:TAG`, then `pull REPO@DIGEST` pinned to what it meant) is
-    /// served from those blobs, re-hashed as always, without the network.
-    async fn load_digest_cached_under_a_tag(&self, id: &RefId, shown: &str) -> Option<Pulled> {
-        let digest = id.digest()?;
-        if !self.digest_recorded_in_repository(id).await {
-            return None;
-        }
-        let pulled = self.load(digest, shown).await?;
-        // Recorded like a digest pull, so it is listed and keeps its blobs when pruning.
-        self.record_existing_blobs(id, &pulled).await;
-        self.remember(id, &pulled);
-        Some(pulled)
-    }
-
     /// Whether a disk record of `id`'s repository (under any tag or digest) names `id`'s
     /// digest.
     async fn digest_recorded_in_repository(&self, id: &RefId) -> bool {
@@ -482,144 +443,30 @@ impl<S: BundleStore> CachedStore<S> {
         blocking("lookup", move || disk.find(&id)).await.ok()?
     }
 
-    /// Verified blobs of manifest `digest` from disk, unpacked.
-    async fn load(&self, digest: &Digest, shown: &str) -> Option<Pulled> {
-        let disk = self.shared.disk.clone()?;
-        let (owned_digest, owned_shown, max) =
-            (digest.clone(), shown.to_owned(), self.shared.max_layer_size);
-        let blobs = blocking("read", move || disk.load(&owned_digest, &owned_shown, max))
-            .await
-            .ok()??;
-        self.assemble(digest, shown, blobs).await
-    }
-
-    async fn assemble(&self, digest: &Digest, shown: &str, blobs: Blobs) -> Option<Pulled> {
-        let bundle: Bundle = match pacto_archive::unpack_bytes(&blobs.layer, &self.shared.limits)
-            .await
-        {
-            Ok(bundle) => bundle,
-            Err(e) => {
-                debug!(reference = shown, %digest, error = %e, "cached layer does not unpack under the current limits: miss");
-                return None;
-            }
-        };
-        Some(Pulled::new(
-            bundle,
-            digest.clone(),
-            blobs.manifest,
-            blobs.layer_digest,
-            blobs.layer,
-        ))
-    }
-
     fn touch(&self, found: &Found) {
         if let Some(disk) = &self.shared.disk {
             disk.touch(&found.path);
         }
     }
 
-    /// Writes `pulled` to disk as the entry for `id`; logs and carries on when it cannot.
-    /// If this future is dropped mid-write, the record is not written.
-    async fn save(&self, id: &RefId, pulled: &Pulled) {
-        let Some(disk) = self.shared.disk.clone() else {
-            return;
-        };
-        let flag = Arc::new(AtomicBool::new(false));
-        let mut guard = CancelOnDrop {
-            flag: Arc::clone(&flag),
-            armed: true,
-        };
-        let (id, digest) = (id.clone(), pulled.digest.clone());
-        let blobs = Blobs {
-            manifest: pulled.manifest.clone(),
-            layer: pulled.layer.clone(),
-            layer_digest: pulled.layer_digest.clone(),
-        };
-        let reference = id.full();
-        let written = blocking("write", move || disk.store(&id, &digest, &blobs, &flag)).await;
-        guard.armed = false;
-        match written {
-            Ok(Ok(())) => debug!(reference, "cached on disk"),
-            Ok(Err(e)) | Err(e) => {
-                warn!(reference, error = %e, "cannot write the disk cache; continuing without it")
-            }
-        }
-    }
-
-    /// Pulls through the inner store and caches the result.
-    async fn pull_and_save(
-        &self,
-        id: &RefId,
-        reference: &ArtifactRef,
-    ) -> Result<Pulled, StoreError> {
-        let pulled = self.shared.inner.pull_pinned(reference).await?;
-        self.save(id, &pulled).await;
-        self.remember(id, &pulled);
-        Ok(pulled)
-    }
-
-    /// A tag cached on disk: one `HEAD` decides whether the copy is current.
-    async fn revalidate(
-        &self,
-        id: &RefId,
-        reference: &ArtifactRef,
-        found: &Found,
-    ) -> Result<Pulled, StoreError> {
-        let shown = reference.to_string();
-        match self.shared.inner.resolve(reference).await {
-            Ok(digest) => {
-                if let Some(pulled) = self.load(&digest, &shown).await {
-                    if digest == found.record.digest {
-                        debug!(reference = shown, %digest, "tag unchanged: served from disk");
-                        self.touch(found);
-                    } else {
-                        debug!(
-                            reference = shown,
-                            %digest, "tag moved to a manifest already on disk"
-                        );
-                        self.record_existing_blobs(id, &pulled).await;
-                    }
-                    self.remember(id, &pulled);
-                    return Ok(pulled);
-                }
-                self.pull_and_save(id, reference).await
-            }
-            Err(e) if e.kind() == ErrorKind::Unreachable => {
-                let Some(pulled) = self.load(&found.record.digest, &shown).await else {
-                    return Err(e);
-                };
-                warn!(
-                    reference = shown,
-                    digest = %pulled.digest,
-                    error = %e,
-                    "registry unreachable: serving the cached copy, which may be out of date"
-                );
-                self.touch(found);
-                self.remember(id, &pulled);
-                Ok(pulled)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Records `id` -> `pulled` on disk for blobs already there (a moved tag, or a digest
-    /// reference served from blobs cached under a tag).
-    async fn record_existing_blobs(&self, id: &RefId, pulled: &Pulled) {
-        let Some(disk) = self.shared.disk.clone() else {
-            return;
-        };
-        let (id, digest) = (id.clone(), pulled.digest.clone());
-        let blobs = Blobs {
-            manifest: pulled.manifest.clone(),
-            layer: pulled.layer.clone(),
-            layer_digest: pulled.layer_digest.clone(),
-        };
-        match blocking("write", move || disk.store_record(&id, &digest, &blobs)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) | Err(e) => {
-                warn!(error = %e, "cannot update the cache record of a moved tag")
-            }
-        }
+    /// The bundle in `file`, unpacked within the cache's limits as it is read from the file
+    /// (checked against its digest again on the way): the bundle's files are the only copy
+    /// of the layer's bytes in memory.
+    async fn unpack(&self, file: &LayerFile, shown: &str) -> Result<Pulled, StoreError> {
+        let reader = file
+            .open()
+            .await
+            .map_err(|e| StoreError::io("cannot open", file.path(), e))?;
+        let bundle = pacto_archive::unpack(reader, &self.shared.limits)
+            .await
+            .map_err(|source| StoreError::unpack(shown, source))?;
+        Ok(Pulled::new(
+            bundle,
+            file.digest.clone(),
+            file.manifest.clone(),
+            file.layer_digest.clone(),
+            file.layer_size,
+        ))
     }
 
     /// Another repository of `reference`'s registry whose record names a layer `digest`
@@ -812,24 +659,38 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
         let Some(id) = RefId::new(remote) else {
             return self.shared.inner.pull_pinned(reference).await;
         };
+        if let Some((_, Some(pulled))) = self.known(&id) {
+            return Ok(pulled);
+        }
         let shown = reference.to_string();
-        if let Some(pulled) = self.recall(&id, &shown).await {
-            return Ok(pulled);
-        }
-        if let Some(found) = self.find(&id).await {
-            if id.digest().is_some() {
-                if let Some(pulled) = self.load(&found.record.digest, &shown).await {
-                    self.touch(&found);
-                    self.remember(&id, &pulled);
-                    return Ok(pulled);
-                }
-            } else {
-                return self.revalidate(&id, reference, &found).await;
+        let file = self.layer_file(reference).await?;
+        let (file, pulled) = match self.unpack(&file, &shown).await {
+            Ok(pulled) => (file, pulled),
+            // Fetched just now: refused, and never cached (the scratch file goes with it).
+            Err(e) if !file.is_from_disk() => return Err(e),
+            Err(e) => {
+                debug!(reference = shown, digest = %file.digest, error = %e, "cached layer does not unpack under the current limits: miss");
+                let fetched = self.fetch_and_record(&id, reference).await?;
+                let pulled = self.unpack(&fetched, &shown).await?;
+                (fetched, pulled)
             }
-        } else if let Some(pulled) = self.load_digest_cached_under_a_tag(&id, &shown).await {
-            return Ok(pulled);
+        };
+        // Valid: a freshly fetched layer enters the disk cache now.
+        if let Err(e) = file.commit().await {
+            warn!(reference = shown, error = %e, "cannot write the disk cache; continuing without it");
         }
-        self.pull_and_save(&id, reference).await
+        self.remember(&id, &pulled);
+        Ok(pulled)
+    }
+
+    /// Forwards to the inner store: nothing is cached, as a layer enters the cache only once
+    /// its bundle unpacked (for the cached file, see [`CachedStore::layer_file`]).
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        self.shared.inner.fetch_layer(reference, blobs).await
     }
 
     /// A digest reference with a cached entry (or recorded under a tag of its repository),

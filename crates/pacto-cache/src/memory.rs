@@ -7,9 +7,9 @@ use pacto_registry::Pulled;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// Bytes an entry is charged: the manifest, the layer and the unpacked files.
+/// Bytes an entry is charged: the manifest and the unpacked files (the layer is not kept).
 pub(crate) fn charge(pulled: &Pulled) -> u64 {
-    pulled.manifest.len() as u64 + pulled.layer.len() as u64 + pulled.bundle.total_size()
+    pulled.manifest.len() as u64 + pulled.bundle.total_size()
 }
 
 #[derive(Debug)]
@@ -145,26 +145,28 @@ mod tests {
         pacto_fs::sha256(name.as_bytes())
     }
 
-    /// A pulled bundle charged exactly `size` bytes (manifest + layer + files).
+    /// A pulled bundle charged exactly `size` bytes (manifest + files), its layer (not
+    /// charged: not kept) said to be as big.
     fn pulled(digest: &str, size: usize) -> Arc<Pulled> {
         let yaml =
             Bytes::from_static(b"pactoVersion: \"1.0\"\nservice:\n  name: x\n  version: 1.0.0\n");
         let mut files = BTreeMap::new();
         files.insert("pacto.yaml".to_owned(), yaml.clone());
-        let bundle = Bundle::from_files(files).expect("valid bundle");
-        let fixed = bundle.total_size() as usize + 1;
+        let fixed = yaml.len() + 1;
         assert!(size >= fixed, "size {size} below the fixed part {fixed}");
+        files.insert("data.bin".to_owned(), Bytes::from(vec![0u8; size - fixed]));
+        let bundle = Bundle::from_files(files).expect("valid bundle");
         Arc::new(Pulled::new(
             bundle,
             d(digest),
             Bytes::from_static(b"m"),
             d("layer"),
-            Bytes::from(vec![0u8; size - fixed]),
+            size as u64,
         ))
     }
 
     #[test]
-    fn charge_counts_manifest_layer_and_files() {
+    fn charge_counts_manifest_and_files_not_the_layer() {
         let p = pulled("a", 1000);
         assert_eq!(charge(&p), 1000);
     }

@@ -718,6 +718,10 @@ impl Client {
 
     /// The bundle `reference` names (its highest version matching `constraint` when it has
     /// no tag), with the reference chosen and the manifest digest.
+    ///
+    /// The bundle's files are in memory, each byte once: the layer goes through a file
+    /// (the cache's, else the system's temporary directory) and is unpacked from there.
+    /// For a bundle written to a directory in constant memory, see [`Client::pull_to`].
     pub async fn pull(
         &self,
         reference: &str,

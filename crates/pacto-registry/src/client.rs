@@ -14,6 +14,7 @@ use crate::error::TimeLimit;
 use crate::mirror::Mirrors;
 use crate::packing::{Layer, Upload};
 use crate::progress::{self, Direction, Progress, ProgressEvent};
+use crate::scratch::Scratch;
 use crate::sink::BlobSink;
 use crate::tls;
 use crate::transport::{
@@ -1202,28 +1203,13 @@ impl RegistryClient {
         Ok((bytes, digest, layer))
     }
 
+    /// The layer into a scratch file, then the bundle unpacked from it: the bundle's files
+    /// are the only copy of the layer's bytes in memory.
     async fn pull_pinned_now(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let repo = self.repo(reference)?;
-        let (manifest, digest, layer) = self.pull_manifest(&repo, reference).await?;
-        let blob = self
-            .get_blob(&repo, &layer.digest, layer.size, || {
-                BlobSink::memory(layer.size)
-            })
-            .await?
-            .unwrap_or_default();
-        let bundle = pacto_archive::unpack_bytes(&blob, &self.limits)
-            .await
-            .map_err(|source| StoreError::Unpack {
-                reference: repo.display.clone(),
-                source,
-            })?;
-        Ok(Pulled {
-            bundle,
-            digest,
-            manifest,
-            layer: blob,
-            layer_digest: layer.digest,
-        })
+        let display = self.repo(reference)?.display;
+        let scratch = Scratch::new().await?;
+        let fetched = self.fetch_layer_now(reference, scratch.blobs()).await?;
+        scratch.unpack(fetched, &display, &self.limits).await
     }
 
     async fn fetch_layer_now(

@@ -482,6 +482,15 @@ impl StoreError {
         }
     }
 
+    /// [`StoreError::Unpack`]: the layer of `reference` is not a bundle that unpacks under
+    /// the limits (`source` says why).
+    pub fn unpack(reference: impl fmt::Display, source: pacto_archive::UnpackError) -> Self {
+        StoreError::Unpack {
+            reference: reference.to_string(),
+            source,
+        }
+    }
+
     /// [`StoreError::Conflict`]: the tag of `reference` holds `existing`, not `pushing`.
     pub fn conflict(reference: impl fmt::Display, existing: Digest, pushing: Digest) -> Self {
         StoreError::Conflict {

@@ -18,6 +18,7 @@
 
 use crate::artifact::{self, MAX_MANIFEST_SIZE};
 use crate::packing::{Layer, Upload};
+use crate::scratch::Scratch;
 use crate::{
     BundleStore, FetchedLayer, PackedLayerFile, Pulled, PushOptions, PushOutcome, PushStatus,
     StoreError, push_tag,
@@ -477,29 +478,6 @@ fn manifest_blocking(
     Ok((digest, manifest, layer))
 }
 
-fn pull_blocking(
-    reference: &LayoutReference,
-    display: &str,
-    limits: &Limits,
-    progress: Option<&Progress>,
-) -> Result<ReadArtifact, StoreError> {
-    let (digest, manifest, layer) = manifest_blocking(reference, display, limits)?;
-    let blob = read_blob_watched(
-        reference.path(),
-        display,
-        &layer.digest,
-        layer.size,
-        "layer",
-        progress,
-    )?;
-    Ok(ReadArtifact {
-        manifest: Bytes::from(manifest),
-        digest,
-        layer: Bytes::from(blob),
-        layer_digest: layer.digest,
-    })
-}
-
 /// The manifest `reference` names, with its layer copied into `into` in bounded steps,
 /// verified as it is written (it appears there only when size and digest match).
 fn fetch_blocking(
@@ -533,12 +511,14 @@ fn fetch_blocking(
     // One byte more than the descriptor says is enough to tell a blob that is too big.
     let mut limited = std::io::Read::take(&mut file, layer.size.saturating_add(1));
     let mut buffer = vec![0u8; usize::try_from(pacto_fs::OBSERVE_STEP).unwrap_or(1 << 20)];
+    let mut copied = 0u64;
     loop {
         let n = std::io::Read::read(&mut limited, &mut buffer)
             .map_err(|e| StoreError::io("cannot read", &source, e))?;
         if n == 0 {
             break;
         }
+        copied += n as u64;
         std::io::Write::write_all(&mut writer, &buffer[..n])
             .map_err(|e| StoreError::io("cannot write", writer.path(), e))?;
         emit(ProgressEvent::BlobBytes {
@@ -546,6 +526,22 @@ fn fetch_blocking(
             n: n as u64,
             direction,
         });
+    }
+    let wrong_size = |actual: u64| {
+        StoreError::invalid_bundle(
+            display,
+            format!(
+                "layer blob {} has {actual} bytes{}, its descriptor says {}",
+                layer.digest,
+                if actual > layer.size { " or more" } else { "" },
+                layer.size
+            ),
+        )
+    };
+    // A size that differs says more than the digest it cannot match: checked first (the
+    // writer, dropped, removes its temporary file).
+    if copied != layer.size {
+        return Err(wrong_size(copied));
     }
     let finished = writer.finish(Some(&layer.digest), Some(layer.size));
     if finished.is_ok() {
@@ -565,17 +561,7 @@ fn fetch_blocking(
                 ),
             ));
         }
-        Err(BlobError::SizeMismatch { actual, .. }) => {
-            return Err(StoreError::invalid_bundle(
-                display,
-                format!(
-                    "layer blob {} has {actual} bytes{}, its descriptor says {}",
-                    layer.digest,
-                    if actual > layer.size { " or more" } else { "" },
-                    layer.size
-                ),
-            ));
-        }
+        Err(BlobError::SizeMismatch { actual, .. }) => return Err(wrong_size(actual)),
         Err(e) => return Err(blob_error(e)),
     }
     Ok(FetchedLayer {
@@ -760,17 +746,6 @@ impl LayoutStore {
     }
 }
 
-/// The verified blobs of one artifact, as read from the layout.
-#[derive(Debug)]
-struct ReadArtifact {
-    manifest: Bytes,
-    /// The digest of `manifest`.
-    digest: Digest,
-    layer: Bytes,
-    /// The digest of `layer`.
-    layer_digest: Digest,
-}
-
 /// The layout reference of a pull: it needs a tag or digest.
 fn pull_reference(reference: &ArtifactRef) -> Result<LayoutReference, StoreError> {
     let layout_ref = layout(reference)?.clone();
@@ -855,32 +830,14 @@ impl BundleStore for LayoutStore {
         self.push_upload(reference, tag, upload, options).await
     }
 
+    /// The layer copied into a scratch file (verified as it is written), then the bundle
+    /// unpacked from it: the bundle's files are the only copy of the layer's bytes in memory.
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let layout_ref = pull_reference(reference)?;
-        let display = reference.to_string();
-        let limits = self.limits;
-        let shown = display.clone();
-        let progress = self.progress.clone();
-        let ReadArtifact {
-            manifest,
-            digest,
-            layer,
-            layer_digest,
-        } = blocking(move || pull_blocking(&layout_ref, &shown, &limits, progress.as_ref()))
-            .await?;
-        let bundle = pacto_archive::unpack_bytes(&layer, &self.limits)
+        let scratch = Scratch::new().await?;
+        let fetched = self.fetch_layer(reference, scratch.blobs()).await?;
+        scratch
+            .unpack(fetched, &reference.to_string(), &self.limits)
             .await
-            .map_err(|source| StoreError::Unpack {
-                reference: display.clone(),
-                source,
-            })?;
-        Ok(Pulled {
-            bundle,
-            digest,
-            manifest,
-            layer,
-            layer_digest,
-        })
     }
 
     async fn fetch_layer(

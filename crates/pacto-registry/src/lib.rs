@@ -29,6 +29,7 @@ mod layout;
 mod mirror;
 mod packing;
 mod progress;
+mod scratch;
 mod sink;
 mod tls;
 mod transfer;
@@ -269,7 +270,11 @@ impl LayerPacker {
     }
 }
 
-/// A pulled bundle with the exact bytes it came from.
+/// A pulled bundle with the manifest it came from.
+///
+/// The layer is not kept: a pull writes it to a file as it arrives and unpacks the bundle
+/// from there, so the bundle's files are the only copy of its bytes in memory (a caller that
+/// wants the layer itself asks for it with [`BundleStore::fetch_layer`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Pulled {
@@ -279,30 +284,30 @@ pub struct Pulled {
     pub digest: Digest,
     /// The manifest bytes as read (already verified against `digest`).
     pub manifest: Bytes,
-    /// The layer blob as read (already verified against its descriptor).
-    pub layer: Bytes,
     /// The layer's digest.
     pub layer_digest: Digest,
+    /// The layer's size in bytes.
+    pub layer_size: u64,
 }
 
 impl Pulled {
-    /// A pulled `bundle` with the bytes it came from: `manifest`, whose digest is `digest`
-    /// (what the reference meant), and `layer`, whose digest is `layer_digest`. Callers
-    /// vouch that the bytes were verified against the digests and that `bundle` is `layer`
-    /// unpacked (a cache stores these bytes as they are).
+    /// A pulled `bundle` with the manifest it came from: `manifest`, whose digest is `digest`
+    /// (what the reference meant), naming a layer of `layer_size` bytes whose digest is
+    /// `layer_digest`. Callers vouch that the manifest was verified against `digest` and
+    /// that `bundle` is that layer unpacked.
     pub fn new(
         bundle: Bundle,
         digest: Digest,
         manifest: Bytes,
         layer_digest: Digest,
-        layer: Bytes,
+        layer_size: u64,
     ) -> Self {
         Pulled {
             bundle,
             digest,
             manifest,
-            layer,
             layer_digest,
+            layer_size,
         }
     }
 }
@@ -395,6 +400,11 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
     }
 
     /// Pulls the bundle with the digest of the very manifest bytes it was built from.
+    ///
+    /// The registry client and the layout store fetch the layer into a scratch file of the
+    /// system's temporary directory ([`BundleStore::fetch_layer`]) and unpack the bundle from
+    /// it, so the bundle's files are held once; `pacto-cache` does the same through its own
+    /// directory.
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError>;
 
     /// Pulls the bundle.
@@ -407,36 +417,16 @@ pub trait BundleStore: Send + Sync + std::fmt::Debug {
     /// constant whatever the layer's size (the registry client and the layout store stream
     /// it). The layer is always fetched, even when `blobs` holds it already (a caller that
     /// trusts `blobs` checks first). Nothing is unpacked: the caller reads the blob (e.g.
-    /// with `pacto_archive::write_layer`).
+    /// with `pacto_archive::write_layer`, or `pacto_archive::unpack` through a
+    /// `pacto_fs::VerifyingReader`).
     ///
-    /// The default pulls through [`BundleStore::pull_pinned`] and writes the layer it
-    /// returns.
+    /// Every store implements it: it is the one way a layer's bytes leave a store, and
+    /// what `pacto-cache` pulls through.
     async fn fetch_layer(
         &self,
         reference: &ArtifactRef,
         blobs: &BlobDir,
-    ) -> Result<FetchedLayer, StoreError> {
-        let pulled = self.pull_pinned(reference).await?;
-        let (dir, digest, layer) = (
-            blobs.clone(),
-            pulled.layer_digest.clone(),
-            pulled.layer.clone(),
-        );
-        pacto_fs::blocking(move || dir.write_expected(&digest, &layer))
-            .await
-            .map_err(|source| StoreError::Io {
-                action: "cannot store the layer",
-                path: String::new(),
-                source,
-            })?
-            .map_err(sink::blob_failure)?;
-        Ok(FetchedLayer {
-            digest: pulled.digest,
-            manifest: pulled.manifest,
-            layer_size: pulled.layer.len() as u64,
-            layer_digest: pulled.layer_digest,
-        })
-    }
+    ) -> Result<FetchedLayer, StoreError>;
 
     /// The manifest digest `reference` points to now.
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError>;

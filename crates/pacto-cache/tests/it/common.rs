@@ -6,7 +6,8 @@ use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest, ParseOptions};
 use pacto_registry::{
-    BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
+    BlobDir, BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, RegistryClient,
+    RetryPolicy, StoreError,
 };
 use pacto_test_support::{LoggedRequest, TestRegistry};
 use std::collections::{BTreeMap, HashMap};
@@ -164,7 +165,7 @@ pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
         artifact.manifest_digest,
         artifact.manifest,
         artifact.layer_digest,
-        artifact.layer,
+        artifact.layer.len() as u64,
     )
 }
 
@@ -216,6 +217,28 @@ impl BundleStore for MapStore {
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
         self.get(reference)
+    }
+
+    /// The layer packed again from the bundle: packing is deterministic, so these are the
+    /// bytes [`pulled_for`] described.
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let pulled = self.get(reference)?;
+        let packed = pacto_archive::pack(&pulled.bundle, &pacto_archive::Limits::default())
+            .await
+            .expect("pack");
+        blobs
+            .write_expected(&pulled.layer_digest, &packed.bytes)
+            .expect("the same layer");
+        Ok(FetchedLayer::new(
+            pulled.digest,
+            pulled.manifest,
+            pulled.layer_digest,
+            pulled.layer_size,
+        ))
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {

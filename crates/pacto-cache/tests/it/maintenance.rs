@@ -25,7 +25,7 @@ fn prune_removes_least_recently_used_entries_down_to_the_budget() {
                 .expect("pull"),
         );
     }
-    let size = |i: usize| (pulled[i].manifest.len() + pulled[i].layer.len()) as u64;
+    let size = |i: usize| pulled[i].manifest.len() as u64 + pulled[i].layer_size;
     let store = cached(dir.path());
     let entries = rt.block_on(store.entries()).expect("entries");
     assert_eq!(

@@ -169,7 +169,10 @@ fn corrupt_blobs_are_refused() {
     ))
     .expect("push again");
     let repaired = rt.block_on(store.pull_pinned(&target)).expect("pull");
-    assert_eq!(repaired.layer, pulled.layer);
+    assert_eq!(
+        (repaired.layer_digest, repaired.bundle),
+        (pulled.layer_digest, pulled.bundle)
+    );
 }
 
 #[test]

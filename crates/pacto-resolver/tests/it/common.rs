@@ -6,7 +6,8 @@ use pacto_cache::{CacheConfig, CachedStore};
 use pacto_contract::Bundle;
 use pacto_ref::{ArtifactRef, Digest};
 use pacto_registry::{
-    BundleStore, Pulled, PushOptions, PushOutcome, RegistryClient, RetryPolicy, StoreError,
+    BlobDir, BundleStore, FetchedLayer, Pulled, PushOptions, PushOutcome, RegistryClient,
+    RetryPolicy, StoreError,
 };
 use pacto_resolver::{ErrorKind, ResolveError, Resolver};
 use pacto_test_support::{LoggedRequest, TestRegistry};
@@ -109,7 +110,7 @@ pub(crate) async fn pulled_for(bundle: &Bundle) -> Pulled {
         artifact.manifest_digest,
         artifact.manifest,
         artifact.layer_digest,
-        artifact.layer,
+        artifact.layer.len() as u64,
     )
 }
 
@@ -150,6 +151,14 @@ impl BundleStore for NoNetwork {
         Err(self.refuse(reference))
     }
 
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        _: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        Err(self.refuse(reference))
+    }
+
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {
         Err(self.refuse(reference))
     }
@@ -159,16 +168,36 @@ impl BundleStore for NoNetwork {
     }
 }
 
-/// Serves fixed artifacts by reference text, and records how many pulls ran at once (each
-/// pull yields to the executor before answering, so concurrent pulls overlap).
+/// Serves fixed artifacts by reference text, and records how many pulls ran at once: each
+/// pull yields to the executor before answering, and with [`FixedStore::holding`] waits
+/// until that many pulls are in flight (or every pull left is), so concurrent pulls overlap
+/// whatever the cache did before calling the store.
 #[derive(Debug, Default)]
 pub(crate) struct FixedStore {
     artifacts: Mutex<HashMap<String, Pulled>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Pulls held until this many are in flight (0: not held).
+    hold: usize,
+    /// Pulls answered.
+    done: AtomicUsize,
+    /// Told whenever a pull starts or ends.
+    changed: tokio::sync::Notify,
 }
 
+/// How long a held pull waits for the others at most: a resolver that runs fewer pulls at
+/// once than the test expects fails on its count, it does not hang.
+const HOLD_AT_MOST: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl FixedStore {
+    /// A store whose pulls wait until `hold` of them are in flight, or every pull left is.
+    pub(crate) fn holding(hold: usize) -> Self {
+        FixedStore {
+            hold,
+            ..FixedStore::default()
+        }
+    }
+
     pub(crate) fn insert(&self, reference: &str, pulled: Pulled) {
         self.artifacts
             .lock()
@@ -179,6 +208,36 @@ impl FixedStore {
     /// The most pulls that were running at the same time.
     pub(crate) fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// [`FixedStore::get`], counted as a pull in flight while it yields to the executor (and
+    /// is held, see [`FixedStore::holding`]).
+    async fn counted(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+        if self.hold > 0 {
+            let deadline = tokio::time::Instant::now() + HOLD_AT_MOST;
+            loop {
+                // Made before the check, so no notification in between is missed.
+                let changed = self.changed.notified();
+                let total = self.artifacts.lock().expect("lock").len();
+                let left = total.saturating_sub(self.done.load(Ordering::SeqCst));
+                if self.in_flight.load(Ordering::SeqCst) >= self.hold.min(left) {
+                    break;
+                }
+                if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    break;
+                }
+            }
+        }
+        let result = self.get(reference);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.done.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        result
     }
 
     fn get(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
@@ -206,13 +265,29 @@ impl BundleStore for FixedStore {
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        tokio::task::yield_now().await;
-        let result = self.get(reference);
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        result
+        self.counted(reference).await
+    }
+
+    /// The layer packed again from the bundle: packing is deterministic, so these are the
+    /// bytes [`pulled_for`] described.
+    async fn fetch_layer(
+        &self,
+        reference: &ArtifactRef,
+        blobs: &BlobDir,
+    ) -> Result<FetchedLayer, StoreError> {
+        let pulled = self.counted(reference).await?;
+        let packed = pacto_archive::pack(&pulled.bundle, &pacto_archive::Limits::default())
+            .await
+            .expect("pack");
+        blobs
+            .write_expected(&pulled.layer_digest, &packed.bytes)
+            .expect("the same layer");
+        Ok(FetchedLayer::new(
+            pulled.digest,
+            pulled.manifest,
+            pulled.layer_digest,
+            pulled.layer_size,
+        ))
     }
 
     async fn resolve(&self, reference: &ArtifactRef) -> Result<Digest, StoreError> {

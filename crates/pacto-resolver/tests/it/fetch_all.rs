@@ -104,7 +104,9 @@ fn at_most_the_configured_number_of_pulls_run_at_once() {
         (Some(0), 1),
     ];
     for (setting, expected) in cases {
-        let store = FixedStore::default();
+        // Held until `expected` pulls are in flight: what the cache does before it calls the
+        // store (a scratch directory on the blocking pool) takes its own time per pull.
+        let store = FixedStore::holding(expected);
         for i in 0..20 {
             store.insert(&format!("{repo}:1.{i}.0"), pulled.clone());
         }

@@ -118,7 +118,7 @@ fn local_only_skips_a_corrupt_best_version_for_the_next_best() {
     let mut layers = Vec::new();
     for tag in ["1.0.0", "1.1.0"] {
         let pulled = rt.block_on(pulled_for(&bundle("skip", tag)));
-        layers.push((pulled.layer_digest.clone(), pulled.layer.len()));
+        layers.push((pulled.layer_digest.clone(), pulled.layer_size));
         source.insert(&format!("{repo}:{tag}"), pulled);
     }
     let filler = Resolver::new(CachedStore::new(
@@ -133,7 +133,13 @@ fn local_only_skips_a_corrupt_best_version_for_the_next_best() {
     // Damage 1.1.0's layer, keeping its size so that a listing still sees it complete.
     let (layer_digest, layer_size) = &layers[1];
     let layer = dir.path().join("v1/blobs/sha256").join(layer_digest.hex());
-    let damage = || std::fs::write(&layer, vec![0u8; *layer_size]).expect("corrupt");
+    let damage = || {
+        std::fs::write(
+            &layer,
+            vec![0u8; usize::try_from(*layer_size).expect("small")],
+        )
+        .expect("corrupt")
+    };
     damage();
     let offline = Resolver::new(CachedStore::new(
         NoNetwork::default(),
