@@ -407,9 +407,13 @@ fn compare(filters: &[String]) -> Result<Report, String> {
             );
         }
     }
-    add("memory.library-pull.large".to_owned(), &mut rows, &|_| {
-        bench.library_memory_row()
-    });
+    for size in [Size::Small, Size::Large] {
+        add(
+            format!("memory.library-pull.{}", size.key()),
+            &mut rows,
+            &|_| bench.library_memory_row(size),
+        );
+    }
     add("push.large.413".to_owned(), &mut rows, &|_| {
         bench.push_413_row()
     });
@@ -1344,8 +1348,8 @@ impl Bench {
 
     /// The library's pull, which returns the bundle with its files in memory (by design):
     /// `inspect` reads a bundle through `Client::inspect`, the same path as `Client::pull`.
-    fn library_memory_row(&self) -> Row {
-        let bundle = &self.large;
+    fn library_memory_row(&self, size: Size) -> Row {
+        let bundle = self.bundle(size);
         let host = self.registry.host();
         let pacto = peak_rss(&self.sandbox, &self.peers.time, |scratch| {
             let mut cmd = self.pacto(scratch);
@@ -1354,13 +1358,13 @@ impl Bench {
             Ok(cmd)
         });
         Row::new(
-            "memory.library-pull.large".to_owned(),
+            format!("memory.library-pull.{}", size.key()),
             4,
             format!("peak memory, library pull (inspect) {}", bundle.label),
             "loopback",
             vec![(PACTO, pacto)],
         )
-        .with_note("library pull: `inspect` pulls through `Client::inspect`, whose bundle holds its files in memory (the library's `pull` path); the CLI's `pull -o DIR` streams instead")
+        .with_note("library pull: `inspect` pulls through `Client::inspect`, whose bundle holds its files in memory (the library's `pull` path); the CLI's `pull -o DIR` streams instead. The payments bundle's row is the process's own memory (runtime, TLS, HTTP/2 buffers, the binary's pages): what the 40 MiB pull adds over it is what the pull holds")
     }
 
     /// The 40 MiB push to a registry behind a proxy that answers 413 to any request body
