@@ -1308,6 +1308,78 @@ fn layout_pushes_pulls_and_copies_on_a_terminal_show_byte_bars() {
     );
 }
 
+/// A directory of 8 MiB or more pushed to a registry on a terminal goes up while it is
+/// packed: a bar over its file bytes packed, a counter of the layer bytes sent, and the
+/// status turning to `pushing`; nothing of it with -q.
+#[test]
+fn a_big_directory_pushed_to_a_registry_on_a_terminal_shows_packing_and_sending() {
+    let registry = TestRegistry::plain();
+    let host = registry.host();
+    let sb = Sandbox::new();
+    let (a, b) = (
+        crate::common::noise(28, 5 * 1024 * 1024),
+        crate::common::noise(29, 5 * 1024 * 1024),
+    );
+    let source = write_bundle(
+        &sb.path("bundles"),
+        "big",
+        "1.0.0",
+        &[("data/a.bin", a.as_slice()), ("data/b.bin", b.as_slice())],
+    );
+    let files: u64 = ["pacto.yaml", "data/a.bin", "data/b.bin"]
+        .iter()
+        .map(|f| std::fs::metadata(source.join(f)).unwrap().len())
+        .sum();
+    let total = mib(files);
+    let repo = format!("{host}/team/big");
+    let pushed = in_pty(
+        &sb,
+        &["--plain-http", &host, "push", s(&source), &repo],
+        None,
+    );
+    assert_eq!(pushed.code, 0, "{}", pushed.stdout);
+    assert!(
+        pushed.stdout.contains("Pushed big@1.0.0"),
+        "{}",
+        pushed.stdout
+    );
+    // Packed while it goes up: a bar over the file bytes, a counter of the bytes sent.
+    assert!(
+        bar_line(&pushed.stdout, "packing big@1.0.0", &total).is_some(),
+        "no packing bar of {total}: {:?}",
+        pushed.stdout
+    );
+    assert!(
+        pushed
+            .stdout
+            .split(['\r', '\n'])
+            .any(|line| line.contains("↑ layer") && line.contains("/s")),
+        "no counter of the layer sent: {:?}",
+        pushed.stdout
+    );
+    assert!(
+        pushed
+            .stdout
+            .contains(&format!("pushing big@1.0.0 to {repo}")),
+        "the status says pushing once bytes go up: {:?}",
+        pushed.stdout
+    );
+    let quiet = in_pty(
+        &sb,
+        &[
+            "--plain-http",
+            &host,
+            "push",
+            s(&source),
+            &format!("{repo}2"),
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stdout);
+    assert!(quiet.stdout.trim().is_empty(), "{:?}", quiet.stdout);
+}
+
 /// `pack` of a big bundle shows a bar over its file bytes on a terminal; not with -q,
 /// --json, the layer on standard output, or stderr into a pipe; and a small bundle never
 /// gets one.

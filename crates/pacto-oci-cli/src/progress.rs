@@ -249,6 +249,7 @@ impl Transfers {
                     let bar = state.multi.add(ProgressBar::no_length());
                     bar.set_style(streamed_style());
                     bar.set_prefix("↑ layer");
+                    bar.tick();
                     state.streamed = Some(bar);
                 }
                 if let Some(bar) = &state.streamed {
