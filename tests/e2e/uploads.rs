@@ -5,6 +5,7 @@
 
 use crate::common::{Sandbox, assert_same_files, noise, write_bundle};
 use pacto_test_support::{Fault, FaultProxy, Outcome, ProxiedRequest, RequestMatch, TestRegistry};
+use std::time::Duration;
 
 const CHUNK: usize = 4 << 20;
 
@@ -271,4 +272,49 @@ fn a_push_mounts_a_layer_the_cache_knows_elsewhere_and_a_pull_of_a_push_costs_on
         ])
         .expect(0);
     assert_same_files(std::path::Path::new(source), &out);
+}
+
+/// `--timeout` bounds a push that uploads while it packs: a registry that stops answering
+/// the second chunk holds each attempt no longer than the deadline, the push fails as a
+/// timeout with no tag, and nothing waits for the 30 s read timeout.
+#[test]
+fn a_stalled_chunk_of_a_push_while_packing_is_bounded_by_the_timeout() {
+    let registry = TestRegistry::plain();
+    let proxy = FaultProxy::in_front_of(&registry);
+    let host = proxy.host();
+    let sandbox = Sandbox::new();
+    let source = big_bundle(&sandbox, "3.0.0");
+    let repo = format!("{host}/big/stalled");
+    // The first PATCH goes through; the next ones (while packing, then from the file) stall.
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Pass { times: 1 });
+    proxy.inject_matching(RequestMatch::method("PATCH"), Fault::Stall { times: 2 });
+    let run = sandbox
+        .run(&[
+            "--plain-http",
+            &host,
+            "--timeout",
+            "3s",
+            "push",
+            source.to_str().expect("utf-8"),
+            &repo,
+            "--json",
+        ])
+        .expect_error(5, "unreachable");
+    assert!(
+        run.message().contains("the deadline of 3s was reached"),
+        "{}",
+        run.message()
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "two bounded attempts, not the read timeout: {:?}",
+        run.elapsed
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .all(|r| !(r.method == "PUT" && r.path.contains("/manifests/"))),
+        "no manifest was put"
+    );
 }

@@ -611,21 +611,28 @@ impl Client {
             packer.finish(packed.layer.clone());
             Ok::<_, Error>(packed)
         };
-        let push = self.bounded(reference, async {
-            Ok(self
-                .resolver
-                .cache()
-                .push_packing(&parsed, layer, PushOptions::default().with_force(force))
-                .await?)
-        });
+        // Not bounded here: the registry bounds the network work once the layer is packed
+        // (each request has its read timeout before), so a slow disk is not a timeout.
+        let push = async {
+            Ok::<_, Error>(
+                self.resolver
+                    .cache()
+                    .push_packing(&parsed, layer, PushOptions::default().with_force(force))
+                    .await?,
+            )
+        };
         let (mut pack, mut push) = (std::pin::pin!(pack), std::pin::pin!(push));
-        // The first to fail decides, and drops the other; a pack that fails is the error
-        // (the push then only saw its packer stop).
+        // The first to fail decides; a pack that fails is the error (the push then only saw
+        // its packer stop, and is awaited so that it deletes the upload session it opened);
+        // a push that fails drops the pack.
         let (packed, pushed) = tokio::select! {
-            packed = &mut pack => {
-                let packed = packed?;
-                (packed, push.await)
-            }
+            packed = &mut pack => match packed {
+                Ok(packed) => (packed, push.await),
+                Err(e) => {
+                    let _ = push.await;
+                    return Err(e);
+                }
+            },
             pushed = &mut push => {
                 let pushed = pushed.map_err(|e| e.with_context("cannot push"))?;
                 (pack.await?, Ok(pushed))

@@ -1538,8 +1538,8 @@ impl BundleStore for RegistryClient {
         layer: PackingLayer,
         options: PushOptions,
     ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
-        self.bounded(reference, self.push_packing_now(reference, layer, options))
-            .await
+        // Bounded inside, once the layer is packed (packing is not network work).
+        self.push_packing_now(reference, layer, options).await
     }
 
     async fn pull_pinned(&self, reference: &ArtifactRef) -> Result<Pulled, StoreError> {

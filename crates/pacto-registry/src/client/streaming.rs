@@ -48,13 +48,20 @@ impl RegistryClient {
         let tag = crate::push_tag(reference, layer.version())?;
         let tagged = reference.with_tag(&tag);
         let repo = self.repo(&tagged)?;
+        // While the layer is packed, each network step is bounded by the client's deadline
+        // on its own; once packed, the rest as a whole.
         let existing = self
-            .head_manifest(&repo, Identifier::Tag(&tag), true)
+            .bounded(
+                &tagged,
+                self.head_manifest(&repo, Identifier::Tag(&tag), true),
+            )
             .await?;
         let streamed = match existing {
             // Compared with the manifest once packed: nothing goes up before.
             Some(_) => Streamed::Small,
-            None => self.stream_layer(&repo, &mut layer).await,
+            // The caller names where the layer may be mounted from: that needs its digest.
+            None if options.mount_from.is_some() => Streamed::Small,
+            None => self.stream_layer(&tagged, &repo, &mut layer).await,
         };
         let packed = match layer.packed(&repo.display).await {
             Ok(packed) => packed,
@@ -65,7 +72,33 @@ impl RegistryClient {
                 return Err(e);
             }
         };
-        let upload = packing::from_file(&packed);
+        // The client's deadline bounds the network work from here on: while the layer was
+        // packed, each request had its read timeout, and a slow disk is not a slow registry.
+        let outcome = self
+            .bounded(
+                reference,
+                self.push_packed_now(&repo, &tagged, &tag, streamed, &packed, options, existing),
+            )
+            .await?;
+        Ok((outcome, packed))
+    }
+
+    /// The rest of [`RegistryClient::push_packing_now`] once the layer is packed.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the push's state, passed on once"
+    )]
+    async fn push_packed_now(
+        &self,
+        repo: &Repo<'_>,
+        tagged: &ArtifactRef,
+        tag: &str,
+        streamed: Streamed,
+        packed: &PackedLayerFile,
+        options: PushOptions,
+        existing: Option<pacto_ref::Digest>,
+    ) -> Result<PushOutcome, StoreError> {
+        let upload = packing::from_file(packed);
         let streamed = match streamed {
             Streamed::Started {
                 location,
@@ -73,7 +106,7 @@ impl RegistryClient {
                 reader,
             } => {
                 match self
-                    .send_rest(&repo, location, sent, reader, packed.layer.size)
+                    .send_rest(repo, location, sent, reader, packed.layer.size)
                     .await
                 {
                     Ok(location) => Some(location),
@@ -88,37 +121,40 @@ impl RegistryClient {
                 None
             }
             Streamed::Small => {
-                let outcome = self
-                    .push_upload_over(&repo, &tagged, &tag, upload, options, existing)
-                    .await?;
-                return Ok((outcome, packed));
+                return self
+                    .push_upload_over(repo, tagged, tag, upload, options, existing)
+                    .await;
             }
         };
-        let outcome = match streamed {
+        match streamed {
             Some(location) => {
                 let envelope = upload.envelope;
                 let close = async {
-                    self.close_upload(&repo, &envelope.layer_digest, &location, Bytes::new())
+                    self.close_upload(repo, &envelope.layer_digest, &location, Bytes::new())
                         .await?;
                     debug!(reference = %repo.display, digest = %envelope.layer_digest, size = envelope.layer_size, "uploaded while packed");
                     Ok(())
                 };
-                self.put_artifact(&repo, &tagged, &tag, &envelope, PushStatus::Pushed, close)
-                    .await?
+                self.put_artifact(repo, tagged, tag, &envelope, PushStatus::Pushed, close)
+                    .await
             }
             // The tag was new: the upload starts again, from the packed file.
             None => {
-                self.push_upload_over(&repo, &tagged, &tag, upload, options, None)
-                    .await?
+                self.push_upload_over(repo, tagged, tag, upload, options, None)
+                    .await
             }
-        };
-        Ok((outcome, packed))
+        }
     }
 
     /// Sends the layer into a new upload session as the packer writes it, once it is
     /// bigger than one chunk: a `PATCH` of exactly [`MAX_UPLOAD_CHUNK`] bytes, read from
     /// the packer's file, whenever that many more are written.
-    async fn stream_layer(&self, repo: &Repo<'_>, layer: &mut PackingLayer) -> Streamed {
+    async fn stream_layer(
+        &self,
+        tagged: &ArtifactRef,
+        repo: &Repo<'_>,
+        layer: &mut PackingLayer,
+    ) -> Streamed {
         // A layer of at most one chunk goes up in one request, once packed.
         let Some(written) = layer.written_past(CHUNK).await else {
             return Streamed::Small;
@@ -131,14 +167,17 @@ impl RegistryClient {
             None => return Streamed::Small,
         };
         let mut reader = reader;
-        let mut location = match self.open_upload(repo).await {
+        let mut location = match self.bounded(tagged, self.open_upload(repo)).await {
             Ok(location) => location,
             Err(e) => return Streamed::Failed(e),
         };
         let mut sent = 0u64;
         while layer.written_past(sent + CHUNK - 1).await.is_some() {
             match self
-                .send_chunk(repo, &location, sent, &mut reader, CHUNK)
+                .bounded(
+                    tagged,
+                    self.send_chunk(repo, &location, sent, &mut reader, CHUNK),
+                )
                 .await
             {
                 Ok(next) => location = next,
@@ -205,7 +244,18 @@ impl RegistryClient {
             reqwest::Method::DELETE,
             super::upload_target(location, None),
         );
-        match self.send(repo, true, request).await {
+        let send = self.send(repo, true, request);
+        let sent = match self.timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, send).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    debug!(reference = %repo.display, "cannot cancel the upload session: timed out");
+                    return;
+                }
+            },
+            None => send.await,
+        };
+        match sent {
             Ok(response) => {
                 debug!(reference = %repo.display, status = response.status().as_u16(), "upload session cancelled");
             }
