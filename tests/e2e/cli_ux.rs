@@ -1378,6 +1378,48 @@ fn a_big_directory_pushed_to_a_registry_on_a_terminal_shows_packing_and_sending(
     );
     assert_eq!(quiet.code, 0, "{}", quiet.stdout);
     assert!(quiet.stdout.trim().is_empty(), "{:?}", quiet.stdout);
+
+    // The cache now knows big 1.0.0 in two repositories. Another service's 1.0.0 still goes
+    // up while packed; big 1.0.0 to a third repository is packed first, then mounted.
+    let c = crate::common::noise(30, 9 * 1024 * 1024);
+    let other = write_bundle(
+        &sb.path("bundles"),
+        "other",
+        "1.0.0",
+        &[("data/c.bin", c.as_slice())],
+    );
+    let other_repo = format!("{host}/team/other");
+    let streamed = in_pty(
+        &sb,
+        &["--plain-http", &host, "push", s(&other), &other_repo],
+        None,
+    );
+    assert_eq!(streamed.code, 0, "{}", streamed.stdout);
+    assert!(
+        streamed.stdout.contains("↑ layer"),
+        "another service's version streams: {:?}",
+        streamed.stdout
+    );
+    let mark = registry.mark();
+    let promoted_repo = format!("{host}/team/promoted");
+    let promoted = in_pty(
+        &sb,
+        &["--plain-http", &host, "push", s(&source), &promoted_repo],
+        None,
+    );
+    assert_eq!(promoted.code, 0, "{}", promoted.stdout);
+    assert!(
+        !promoted.stdout.contains("↑ layer"),
+        "a version the cache knows elsewhere is packed first: {:?}",
+        promoted.stdout
+    );
+    assert!(
+        registry
+            .requests_since(mark)
+            .iter()
+            .any(|r| r.path.contains("mount=") && r.status == 201),
+        "and mounted"
+    );
 }
 
 /// `pack` of a big bundle shows a bar over its file bytes on a terminal; not with -q,

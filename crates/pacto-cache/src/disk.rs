@@ -570,9 +570,29 @@ impl Disk {
     }
 
     /// The repositories (full names, `registry/path`) with a record of the tag `tag` whose
-    /// layer is present on disk, sorted: where a bundle of that version was pulled or pushed.
-    pub(crate) fn repositories_with_tag(&self, tag: &str) -> Result<Vec<String>, CacheError> {
-        self.repositories_where(|record| record.tag.as_deref() == Some(tag))
+    /// manifest names the service `name` (its `org.opencontainers.image.title`) and whose
+    /// layer is present on disk, sorted: where that service's bundle of that version was
+    /// pulled or pushed.
+    pub(crate) fn repositories_with_bundle(
+        &self,
+        tag: &str,
+        name: &str,
+    ) -> Result<Vec<String>, CacheError> {
+        self.repositories_where(|record| {
+            record.tag.as_deref() == Some(tag)
+                && self
+                    .read_blob(&record.digest, MAX_MANIFEST_SIZE, None)
+                    .intact()
+                    .and_then(|manifest| {
+                        pacto_artifact::summarize_manifest(&manifest, None, u64::MAX).ok()
+                    })
+                    .is_some_and(|summary| {
+                        summary
+                            .annotations
+                            .get("org.opencontainers.image.title")
+                            .is_some_and(|title| title == name)
+                    })
+        })
     }
 
     /// The repositories with a record for which `wanted` holds and whose layer is on disk.

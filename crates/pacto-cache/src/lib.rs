@@ -480,12 +480,20 @@ impl<S: BundleStore> CachedStore<S> {
         Some(from)
     }
 
-    /// Another repository of `reference`'s registry with a record of the tag `tag` (the
-    /// same version was pulled or pushed there), if disk reads are on.
-    async fn tag_elsewhere(&self, reference: &ArtifactRef, tag: &str) -> Option<String> {
-        let owned = tag.to_owned();
-        self.other_repository(reference, move |disk| disk.repositories_with_tag(&owned))
-            .await
+    /// Another repository of `reference`'s registry with a record of the tag `tag` for the
+    /// service `name` (that service's same version was pulled or pushed there), if disk
+    /// reads are on.
+    async fn bundle_elsewhere(
+        &self,
+        reference: &ArtifactRef,
+        tag: &str,
+        name: &str,
+    ) -> Option<String> {
+        let (tag, name) = (tag.to_owned(), name.to_owned());
+        self.other_repository(reference, move |disk| {
+            disk.repositories_with_bundle(&tag, &name)
+        })
+        .await
     }
 
     /// The first of the repositories `lookup` finds on disk that is in `reference`'s
@@ -619,9 +627,9 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     /// [`CachedStore::push_layer_file`] does.
     ///
     /// Whether a layer can be mounted depends on its digest, known only once it is packed;
-    /// so when this cache knows the tag being pushed in another repository of the same
-    /// registry (the same version pulled or pushed there: a bundle promoted from one
-    /// repository to another), the layer is packed first and pushed as
+    /// so when this cache knows the tag being pushed, for the same service, in another
+    /// repository of the same registry (that version pulled or pushed there: a bundle
+    /// promoted from one repository to another), the layer is packed first and pushed as
     /// [`CachedStore::push_layer_file`] pushes it, mounted when the digest matches.
     async fn push_packing(
         &self,
@@ -631,7 +639,9 @@ impl<S: BundleStore> BundleStore for CachedStore<S> {
     ) -> Result<(PushOutcome, PackedLayerFile), StoreError> {
         if options.mount_from.is_none()
             && let Ok(tag) = pacto_registry::push_tag(reference, layer.version())
-            && let Some(from) = self.tag_elsewhere(reference, &tag).await
+            && let Some(from) = self
+                .bundle_elsewhere(reference, &tag, &layer.contract().service.name)
+                .await
         {
             debug!(reference = %reference, from, "tag known in another repository: packing before pushing");
             let packed = layer.packed(&reference.to_string()).await?;

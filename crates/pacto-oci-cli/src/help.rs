@@ -129,8 +129,8 @@ with the bundle); a layer over 4 MiB goes up in 4 MiB chunks (registries such as
 bigger request bodies), read back from that file while it is packed when the tag is new (a cut \
 upload is sent once more from the packed file). A layer the cache knows in another repository \
 of the same registry (pulled or pushed there) is mounted from it instead of uploaded: a big \
-bundle is packed first when the cache knows its tag in another repository of that registry, \
-since only the packed layer's digest can be looked up. The pushed tag is recorded in the \
+bundle is packed first when the cache knows that service's version in another repository of \
+that registry, since only the packed layer's digest can be looked up. The pushed tag is recorded in the \
 cache, so pulling it back costs one HEAD. On a terminal, a big bundle shows a bar over the \
 file bytes packed and a counter of the layer bytes sent.
 

@@ -218,6 +218,11 @@ impl PackingLayer {
         &self.contract.service.version
     }
 
+    /// The parsed `pacto.yaml` of the bundle being packed.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
     /// Waits until the packer has written more than `bytes` bytes, and returns how far it
     /// got; `None` once it stopped writing (finished or failed: [`PackingLayer::packed`]
     /// tells which) without getting there.
