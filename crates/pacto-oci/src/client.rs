@@ -611,8 +611,8 @@ impl Client {
             packer.finish(packed.layer.clone());
             Ok::<_, Error>(packed)
         };
-        // Not bounded here: the registry bounds the network work once the layer is packed
-        // (each request has its read timeout before), so a slow disk is not a timeout.
+        // Not bounded here: the registry bounds each network step while the layer is packed,
+        // and the rest as a whole once it is, so the time spent packing is not a timeout.
         let push = async {
             Ok::<_, Error>(
                 self.resolver

@@ -72,8 +72,8 @@ impl RegistryClient {
                 return Err(e);
             }
         };
-        // The client's deadline bounds the network work from here on: while the layer was
-        // packed, each request had its read timeout, and a slow disk is not a slow registry.
+        // The rest, as a whole, within the client's deadline: the time spent packing is not
+        // counted (a slow disk is not a slow registry), each step before had its own bound.
         let outcome = self
             .bounded(
                 reference,
