@@ -844,21 +844,42 @@ impl RegistryClient {
         mut location: String,
     ) -> Result<(), StoreError> {
         let size = chunks.size();
-        let mut offset = 0u64;
-        while offset < size {
-            let chunk = chunks.next(MAX_UPLOAD_CHUNK).await?;
-            let n = chunk.len() as u64;
-            location = self.patch_upload(repo, &location, offset, chunk).await?;
+        self.patch_chunks(repo, &mut location, 0, size, &mut chunks, |n| {
             self.emit(|| ProgressEvent::BlobBytes {
                 digest: digest.clone(),
                 n,
                 direction: Direction::Upload,
             });
-            offset += n;
-        }
+        })
+        .await?;
         debug!(reference = %repo.display, %digest, size, "uploaded in chunks");
         self.close_upload(repo, digest, &location, Bytes::new())
             .await
+    }
+
+    /// `PATCH`es the bytes of `chunks` from `offset` up to `end` into the upload session at
+    /// `location`, at most [`MAX_UPLOAD_CHUNK`] a request, telling `sent` each chunk's size;
+    /// `location` is kept where the session goes on (the last one the registry gave, also
+    /// after a failure, so that the session can be deleted).
+    async fn patch_chunks(
+        &self,
+        repo: &Repo<'_>,
+        location: &mut String,
+        mut offset: u64,
+        end: u64,
+        chunks: &mut Chunks,
+        sent: impl Fn(u64),
+    ) -> Result<(), StoreError> {
+        while offset < end {
+            let max = usize::try_from(end - offset)
+                .map_or(MAX_UPLOAD_CHUNK, |left| left.min(MAX_UPLOAD_CHUNK));
+            let chunk = chunks.next(max).await?;
+            let n = chunk.len() as u64;
+            *location = self.patch_upload(repo, location, offset, chunk).await?;
+            sent(n);
+            offset += n;
+        }
+        Ok(())
     }
 }
 
@@ -923,6 +944,17 @@ enum Chunks {
 }
 
 impl Chunks {
+    /// The layer a packer is writing, read from its start through `file` (a handle of its
+    /// own): the caller reads only what the packer reported written.
+    fn growing(file: tokio::fs::File) -> Chunks {
+        Chunks::File {
+            file,
+            path: PathBuf::from("the layer being packed"),
+            left: u64::MAX,
+            size: u64::MAX,
+        }
+    }
+
     fn size(&self) -> u64 {
         match self {
             Chunks::Memory(bytes) => bytes.len() as u64,

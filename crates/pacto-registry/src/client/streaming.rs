@@ -12,13 +12,13 @@
 //!
 //! [`BundleStore::push_packing`]: crate::BundleStore::push_packing
 
-use super::{Identifier, MAX_UPLOAD_CHUNK, RegistryClient, Repo};
+use super::{Chunks, Identifier, MAX_UPLOAD_CHUNK, RegistryClient, Repo};
 use crate::packing;
 use crate::progress::ProgressEvent;
 use crate::{PackedLayerFile, PackingLayer, PushOptions, PushOutcome, PushStatus, StoreError};
 use bytes::Bytes;
 use pacto_ref::ArtifactRef;
-use tokio::io::AsyncReadExt;
+use std::path::Path;
 use tracing::{debug, info};
 
 const CHUNK: u64 = MAX_UPLOAD_CHUNK as u64;
@@ -27,12 +27,12 @@ const CHUNK: u64 = MAX_UPLOAD_CHUNK as u64;
 enum Streamed {
     /// The packer stopped within one chunk: nothing was sent.
     Small,
-    /// The first `sent` bytes of the packer's file, read through `reader`, went into the
+    /// The first `sent` bytes of the packer's file, read through `chunks`, went into the
     /// session at `location`; the rest goes once the layer is packed.
     Started {
         location: String,
         sent: u64,
-        reader: tokio::fs::File,
+        chunks: Chunks,
     },
     /// Sending failed with this error (its session, if any, deleted).
     Failed(StoreError),
@@ -103,10 +103,10 @@ impl RegistryClient {
             Streamed::Started {
                 location,
                 sent,
-                reader,
+                chunks,
             } => {
                 match self
-                    .send_rest(repo, location, sent, reader, packed.layer.size)
+                    .send_rest(repo, location, sent, chunks, packed.layer.size)
                     .await
                 {
                     Ok(location) => Some(location),
@@ -159,39 +159,37 @@ impl RegistryClient {
         let Some(written) = layer.written_past(CHUNK).await else {
             return Streamed::Small;
         };
-        let reader = match written.file.as_deref().map(std::fs::File::try_clone) {
-            Some(Ok(file)) => tokio::fs::File::from_std(file),
+        let mut chunks = match written.file.as_deref().map(std::fs::File::try_clone) {
+            Some(Ok(file)) => Chunks::growing(tokio::fs::File::from_std(file)),
             Some(Err(e)) => {
-                return Streamed::Failed(packing_io(e));
+                return Streamed::Failed(StoreError::io(
+                    "cannot read",
+                    Path::new("the layer being packed"),
+                    e,
+                ));
             }
             None => return Streamed::Small,
         };
-        let mut reader = reader;
         let mut location = match self.bounded(tagged, self.open_upload(repo)).await {
             Ok(location) => location,
             Err(e) => return Streamed::Failed(e),
         };
         let mut sent = 0u64;
         while layer.written_past(sent + CHUNK - 1).await.is_some() {
-            match self
-                .bounded(
-                    tagged,
-                    self.send_chunk(repo, &location, sent, &mut reader, CHUNK),
-                )
-                .await
-            {
-                Ok(next) => location = next,
-                Err(e) => {
-                    self.cancel_upload(repo, &location).await;
-                    return Streamed::Failed(e);
-                }
+            let chunk =
+                self.patch_chunks(repo, &mut location, sent, sent + CHUNK, &mut chunks, |n| {
+                    self.emit(|| ProgressEvent::StreamedBytes { n });
+                });
+            if let Err(e) = self.bounded(tagged, chunk).await {
+                self.cancel_upload(repo, &location).await;
+                return Streamed::Failed(e);
             }
             sent += CHUNK;
         }
         Streamed::Started {
             location,
             sent,
-            reader,
+            chunks,
         }
     }
 
@@ -202,41 +200,20 @@ impl RegistryClient {
         &self,
         repo: &Repo<'_>,
         mut location: String,
-        mut sent: u64,
-        mut reader: tokio::fs::File,
+        sent: u64,
+        mut chunks: Chunks,
         size: u64,
     ) -> Result<String, StoreError> {
-        while sent < size {
-            let n = (size - sent).min(CHUNK);
-            match self.send_chunk(repo, &location, sent, &mut reader, n).await {
-                Ok(next) => location = next,
-                Err(e) => {
-                    self.cancel_upload(repo, &location).await;
-                    return Err(e);
-                }
-            }
-            sent += n;
+        let rest = self.patch_chunks(repo, &mut location, sent, size, &mut chunks, |n| {
+            self.emit(|| ProgressEvent::StreamedBytes { n });
+        });
+        if let Err(e) = rest.await {
+            self.cancel_upload(repo, &location).await;
+            return Err(e);
         }
         Ok(location)
     }
 
-    /// Reads the next `n` bytes of the layer (from `offset`) and `PATCH`es them.
-    async fn send_chunk(
-        &self,
-        repo: &Repo<'_>,
-        location: &str,
-        offset: u64,
-        reader: &mut tokio::fs::File,
-        n: u64,
-    ) -> Result<String, StoreError> {
-        let mut chunk = vec![0u8; usize::try_from(n).unwrap_or(MAX_UPLOAD_CHUNK)];
-        reader.read_exact(&mut chunk).await.map_err(packing_io)?;
-        let next = self
-            .patch_upload(repo, location, offset, Bytes::from(chunk))
-            .await?;
-        self.emit(|| ProgressEvent::StreamedBytes { n });
-        Ok(next)
-    }
     /// Ends the upload session at `location` (`DELETE`) rather than leave it to expire;
     /// best effort: a registry that refuses is only logged.
     async fn cancel_upload(&self, repo: &Repo<'_>, location: &str) {
@@ -263,14 +240,5 @@ impl RegistryClient {
                 debug!(reference = %repo.display, %error, "cannot cancel the upload session")
             }
         }
-    }
-}
-
-/// A failure to read the layer being packed from its file.
-fn packing_io(source: std::io::Error) -> StoreError {
-    StoreError::Io {
-        action: "cannot read",
-        path: "the layer being packed".to_owned(),
-        source,
     }
 }
